@@ -1,0 +1,110 @@
+"""Seeding and device selection shared by every torch-based method.
+
+Nothing here is global state that other modules read implicitly: callers seed once at the
+start of a run and pass the resolved :class:`torch.device` down explicitly.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+__all__ = ["seed_everything", "resolve_device", "torch_generator"]
+
+
+def seed_everything(seed: int, deterministic: bool = False) -> None:
+    """Seed Python's ``random``, NumPy's global generator and torch (CPU and all GPUs).
+
+    Parameters
+    ----------
+    seed : int
+        Non-negative seed.
+    deterministic : bool, default False
+        Also ask torch for deterministic kernels (``torch.use_deterministic_algorithms`` with
+        ``warn_only=True`` and cuDNN benchmarking off). Slower on GPU; only CPU runs are
+        bit-for-bit repeatable without it.
+    """
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)  # numpy's legacy seeder only accepts 32-bit seeds
+    torch.manual_seed(seed)  # also seeds every CUDA device
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+    if deterministic:
+        # cuBLAS needs this workspace setting for deterministic matmuls on CUDA >= 10.2.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def resolve_device(spec: str | torch.device = "auto") -> torch.device:
+    """Turn a device spec from the parameters into a :class:`torch.device` that exists.
+
+    Parameters
+    ----------
+    spec : str or torch.device, default "auto"
+        ``"auto"`` picks CUDA when available, else CPU. ``"cpu"``, ``"cuda"``,
+        ``"cuda:<index>"`` and ``"mps"`` are accepted as well as a ready device.
+
+    Returns
+    -------
+    torch.device
+
+    Raises
+    ------
+    ValueError
+        If the spec is malformed or names an accelerator this machine does not have.
+    """
+    if isinstance(spec, torch.device):
+        device = spec
+    else:
+        text = str(spec).strip().lower()
+        if text == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        try:
+            device = torch.device(text)
+        except (RuntimeError, ValueError):
+            raise ValueError(
+                f"unknown device {spec!r}; use 'auto', 'cpu', 'cuda', 'cuda:<index>' or 'mps'"
+            ) from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device {str(spec)!r} requested but CUDA is not available; use 'auto' or 'cpu'"
+            )
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device {str(spec)!r} requested but only {torch.cuda.device_count()} "
+                "CUDA device(s) exist"
+            )
+    elif device.type == "mps":
+        if not _mps_available():
+            raise ValueError(
+                f"device {str(spec)!r} requested but MPS is not available; use 'auto' or 'cpu'"
+            )
+    elif device.type != "cpu":
+        raise ValueError(
+            f"unsupported device {str(spec)!r}; use 'auto', 'cpu', 'cuda', 'cuda:<index>' or 'mps'"
+        )
+    return device
+
+
+def torch_generator(seed: int, device: str | torch.device = "cpu") -> torch.Generator:
+    """Return a fresh :class:`torch.Generator` seeded with ``seed``.
+
+    Useful for ``DataLoader(generator=...)`` and ``torch.randperm(generator=...)`` so that a
+    component's randomness does not depend on how many draws happened before it.
+    """
+    generator = torch.Generator(device=device)
+    generator.manual_seed(seed)
+    return generator

@@ -1,0 +1,39 @@
+"""Schema of ``parameters_evaluation.yml`` (the ``evaluation`` key)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LogisticRegressionParams(_Strict):
+    C: float = Field(1.0, gt=0.0)
+    max_iter: int = Field(2000, ge=1)
+
+
+class CNNParams(_Strict):
+    encoder: Literal["auto", "cnn2d", "cnn1d", "mlp"] = "auto"
+    width: int = Field(32, ge=1)
+    depth: int = Field(3, ge=1)
+    out_features: int = Field(128, ge=1)
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    epochs: int = Field(100, ge=1)
+    batch_size: int = Field(64, ge=1)
+    lr: float = Field(1e-3, gt=0.0)
+    weight_decay: float = Field(5e-4, ge=0.0)
+    patience: int | None = Field(15, ge=1)
+
+
+class EvaluationParams(_Strict):
+    """Supervised baselines on every label budget and seed, and the leaderboard."""
+
+    device: str = "auto"
+    progress: bool = True
+    logistic_regression: LogisticRegressionParams = LogisticRegressionParams()
+    cnn: CNNParams = CNNParams()
+    metric: str = "accuracy"  # the metric the label-budget figure draws
