@@ -1,7 +1,7 @@
 """Parameter checking: every pipeline's parameters are validated before any work.
 
 Each pipeline declares a pydantic model of its top-level parameters key
-(``pipelines/<name>/params.py``) and registers it in :data:`PARAMETER_SCHEMAS`. The
+(``pipelines/<name>/params.py``) and registers it in :func:`parameter_schemas`. The
 project hook validates all of them when the Kedro context is created, so a bad value stops
 ``kedro run`` before a node runs or a file (``mlflow.db`` included) is written, with one
 line that names the key and what is allowed. Nodes validate their own block again, so
@@ -13,21 +13,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
+import click
 from pydantic import BaseModel, ValidationError
-
-from transfer_lab.pipelines.data.params import DataParams
-from transfer_lab.pipelines.evaluation.params import EvaluationParams
-
-PARAMETER_SCHEMAS: dict[str, type[BaseModel]] = {
-    "data": DataParams,
-    "evaluation": EvaluationParams,
-}
 
 Model = TypeVar("Model", bound=BaseModel)
 
 
-class ParameterError(ValueError):
-    """A parameter value that the project cannot run with; its message is one line."""
+class ParameterError(click.ClickException, ValueError):
+    """A parameter value that the project cannot run with; its message is one line.
+
+    Being a ``ClickException``, it reaches the user of ``kedro run`` as that one line
+    (``Error: Invalid parameter ...``, exit code 1) rather than as a traceback.
+    """
 
 
 def _location(key: str, loc: tuple[Any, ...]) -> str:
@@ -50,10 +47,19 @@ def parse_params(schema: type[Model], values: Mapping[str, Any] | None, key: str
         raise ParameterError(f"Invalid parameter '{where}': {message}{shown}") from None
 
 
+def parameter_schemas() -> dict[str, type[BaseModel]]:
+    """Top-level parameters key → the pydantic model of its block, one per pipeline."""
+    # Imported here: the pipelines' nodes import this module for parse_params.
+    from transfer_lab.pipelines.data.params import DataParams
+    from transfer_lab.pipelines.evaluation.params import EvaluationParams
+
+    return {"data": DataParams, "evaluation": EvaluationParams}
+
+
 def validate_parameters(params: Mapping[str, Any]) -> dict[str, BaseModel]:
     """Validate every registered parameters block present in ``params``; return the models."""
     return {
         key: parse_params(schema, params[key], key)
-        for key, schema in PARAMETER_SCHEMAS.items()
+        for key, schema in parameter_schemas().items()
         if key in params
     }

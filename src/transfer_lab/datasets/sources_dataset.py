@@ -14,7 +14,6 @@ from typing import Any
 from kedro.io import AbstractDataset, DatasetError
 
 from transfer_lab.sources.digits import load_digits
-from transfer_lab.sources.mnist1d import make_mnist1d
 
 
 class SourcesDataset(AbstractDataset[None, dict[str, Callable[[], dict]]]):
@@ -69,6 +68,19 @@ class SourcesDataset(AbstractDataset[None, dict[str, Callable[[], dict]]]):
         """Return ``{source name: zero-argument function returning its dataset dict}``."""
         return {name: self._loader(name) for name in self._sources}
 
+    def load_labels(self, name: str):
+        """Only the labels of one source, as cheaply as it can give them.
+
+        Used to check label budgets before a run starts: IDX sources read just their label
+        files; the others load in full.
+        """
+        if name not in self._sources:
+            raise DatasetError(f"source {name!r} is not configured; configured: {sorted(self._sources)}")
+        source = AbstractDataset.from_config(name, deepcopy(self._sources[name]))
+        if hasattr(source, "load_labels"):
+            return source.load_labels()
+        return source.load()["y"]
+
     def save(self, data: Any) -> None:
         raise DatasetError(f"{type(self).__name__} is read-only; it cannot save data")
 
@@ -101,51 +113,6 @@ class DigitsDataset(AbstractDataset[None, dict]):
 
     def _describe(self) -> dict[str, Any]:
         return {"source": "sklearn.datasets.load_digits"}
-
-    def _exists(self) -> bool:
-        return True
-
-
-class MNIST1DDataset(AbstractDataset[None, dict]):
-    """MNIST-1D regenerated offline (read-only; see :func:`make_mnist1d`).
-
-    Parameters
-    ----------
-    num_samples : int, default 5000
-        Number of signals.
-    seed : int, default 42
-        Generator seed.
-    generator_args : dict, optional
-        Other generator arguments (``final_seq_length``, ``iid_noise_scale``, ...).
-    metadata : dict, optional
-        Ignored by Kedro; for plugins such as Kedro-Viz.
-    """
-
-    def __init__(
-        self,
-        num_samples: int = 5000,
-        seed: int = 42,
-        generator_args: dict[str, Any] | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> None:
-        self._num_samples = num_samples
-        self._seed = seed
-        self._generator_args = dict(generator_args or {})
-        self.metadata = metadata
-
-    def load(self) -> dict:
-        """Generate and return the MNIST-1D dataset dict."""
-        return make_mnist1d(self._num_samples, self._seed, **self._generator_args)
-
-    def save(self, data: Any) -> None:
-        raise DatasetError(f"{type(self).__name__} is read-only; it cannot save data")
-
-    def _describe(self) -> dict[str, Any]:
-        return {
-            "num_samples": self._num_samples,
-            "seed": self._seed,
-            "generator_args": self._generator_args,
-        }
 
     def _exists(self) -> bool:
         return True

@@ -215,7 +215,9 @@ class ConvEncoder1d(Encoder):
             out_features=out_features, kernel_size=kernel_size,
         )
         if kernel_size % 2 == 0:
-            raise ValueError(f"kernel_size must be odd so padding keeps the length, got {kernel_size}")
+            raise ValueError(
+                f"kernel_size must be odd so padding keeps the length, got {kernel_size}"
+            )
         _check_dropout(dropout)
         blocks: list[nn.Module] = []
         c_in, size = in_channels, length
@@ -329,7 +331,8 @@ def build_encoder(kind: str, input_shape: Sequence[int], **kwargs) -> nn.Module:
         by_ndim = {3: "cnn2d", 2: "cnn1d", 1: "mlp"}
         if len(shape) not in by_ndim:
             raise ValueError(
-                f"cannot pick an encoder for input_shape {shape}; expected (C, H, W), (C, L) or (D,)"
+                f"cannot pick an encoder for input_shape {shape}; "
+                "expected (C, H, W), (C, L) or (D,)"
             )
         kind = by_ndim[len(shape)]
     if kind == "cnn2d":
@@ -366,7 +369,9 @@ def freeze_blocks(encoder: nn.Module, k: int) -> nn.Module:
     """
     blocks = getattr(encoder, "blocks", None)
     if not isinstance(blocks, nn.Sequential | nn.ModuleList):
-        raise ValueError(f"{type(encoder).__name__} has no 'blocks' Sequential/ModuleList to freeze")
+        raise ValueError(
+            f"{type(encoder).__name__} has no 'blocks' Sequential/ModuleList to freeze"
+        )
     if not 0 <= k <= len(blocks):
         raise ValueError(f"k must be in [0, {len(blocks)}] for this encoder, got {k}")
     for i, block in enumerate(blocks):

@@ -186,7 +186,10 @@ class TrainHistory:
 
 
 class DivergenceError(RuntimeError):
-    """Training loss became NaN/inf or exploded; carries ``epoch``, ``batch``, ``loss``, ``history``."""
+    """Training loss became NaN/inf or exploded.
+
+    Carries ``epoch``, ``batch``, ``loss`` and the ``history`` up to the failure.
+    """
 
     def __init__(
         self, message: str, epoch: int, batch: int, loss: float, history: TrainHistory
@@ -285,7 +288,9 @@ class ArrayLoader:
 def _to_device(batch: Any, device: torch.device) -> Batch:
     if isinstance(batch, torch.Tensor):
         batch = (batch,)
-    return tuple(b.to(device, non_blocking=True) if isinstance(b, torch.Tensor) else b for b in batch)
+    return tuple(
+        b.to(device, non_blocking=True) if isinstance(b, torch.Tensor) else b for b in batch
+    )
 
 
 def _as_loader(data: Any, batch_size: int, shuffle: bool, seed: int, device: torch.device):

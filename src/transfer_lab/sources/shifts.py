@@ -40,8 +40,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from scipy import ndimage
 
 __all__ = ["SHIFT_OPS", "OP_KINDS", "validate_shift", "apply_shift", "is_identity"]
@@ -181,6 +179,10 @@ def _upsample(
         )
     if factor == 1:
         return X.copy()
+    # torch only here: its import costs seconds that shifts without upsample should not pay.
+    import torch
+    import torch.nn.functional as F
+
     t = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
     kwargs = {} if mode == "nearest" else {"align_corners": False}
     out = F.interpolate(t, scale_factor=int(factor), mode=mode, **kwargs).numpy()
@@ -258,7 +260,9 @@ def validate_shift(
         extra = sorted(set(step) - {"op"} - set(params))
         if extra:
             names = ", ".join(params) or "none"
-            raise ValueError(f"{where}: unknown argument(s) {extra} for op {op!r}; allowed: {names}")
+            raise ValueError(
+                f"{where}: unknown argument(s) {extra} for op {op!r}; allowed: {names}"
+            )
         clean: dict[str, Any] = {"op": op}
         for name, spec in params.items():
             if name not in step:
@@ -268,7 +272,9 @@ def validate_shift(
                 continue
             value = step[name]
             if not spec.check(value):
-                raise ValueError(f"{where}.{name}={value!r} is not allowed; expected {spec.allowed}")
+                raise ValueError(
+                    f"{where}.{name}={value!r} is not allowed; expected {spec.allowed}"
+                )
             clean[name] = value
         normalised.append(clean)
     return normalised

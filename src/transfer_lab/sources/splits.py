@@ -15,7 +15,7 @@ Both are plain DataFrames so that the catalog can store them as CSV or parquet.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np

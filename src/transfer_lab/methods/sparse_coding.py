@@ -1,0 +1,383 @@
+"""Batched sparse coding in torch: Lasso codes (FISTA) and OMP-k, on CPU or GPU.
+
+Convention (scikit-learn's): rows are samples. ``X`` is ``(n, m)``, the dictionary ``D`` is
+``(k, m)`` with one atom per row, and codes ``U`` are ``(n, k)`` so that ``X ≈ U @ D``.
+
+The Lasso problem solved for every row ``x`` is
+
+.. math::  \\min_u \\; \\tfrac12 \\lVert x - u D \\rVert_2^2 + \\alpha \\lVert u \\rVert_1 ,
+
+which is exactly what ``sklearn.decomposition.sparse_encode(..., algorithm="lasso_cd")``
+minimises for the same ``alpha``: scikit-learn hands each row to ``Lasso`` with
+``alpha / n_features`` because ``Lasso`` divides the squared loss by its number of samples
+(here ``n_features``), so both objectives are the one above divided by ``m``. Results
+therefore compare one to one.
+
+Solver: FISTA (Beck & Teboulle 2009) on all rows at once, with the Gram matrix ``G = D Dᵀ``
+and ``C = X Dᵀ`` precomputed so that one iteration costs one ``(n, k) @ (k, k)`` product,
+step ``1 / L`` with ``L`` the largest eigenvalue of ``G``, and per-row adaptive restart
+(O'Donoghue & Candès 2015) that removes FISTA's oscillations. Every few iterations the
+per-row Lasso duality gap is computed from quantities the iteration already has; a row
+stops as soon as its gap is below ``tol`` times its objective, which *certifies* that the
+row's objective is within ``tol`` (relative) of the optimum. Finished rows leave the batch,
+so the work shrinks as rows converge.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from transfer_lab.methods.runtime import resolve_device
+
+__all__ = ["sparse_encode", "omp", "sparse_coding_objective", "lasso_duality_gap"]
+
+
+# ----------------------------------------------------------------------------- helpers
+def _as_tensor(
+    array, *, name: str, device: torch.device, dtype: torch.dtype | None = None
+) -> torch.Tensor:
+    """Convert numpy / torch / nested sequences to a 2-D floating tensor on ``device``."""
+    if isinstance(array, torch.Tensor):
+        tensor = array.detach()
+    else:
+        tensor = torch.as_tensor(np.asarray(array))
+    if tensor.ndim != 2:
+        raise ValueError(f"{name} must be 2-D, got shape {tuple(tensor.shape)}")
+    if dtype is None:
+        dtype = tensor.dtype if tensor.dtype in (torch.float32, torch.float64) else torch.float64
+    tensor = tensor.to(device=device, dtype=dtype)
+    if not bool(torch.isfinite(tensor).all()):
+        raise ValueError(f"{name} contains NaN or infinity")
+    return tensor
+
+
+def _prepare(X, D, device) -> tuple[torch.Tensor, torch.Tensor, torch.device, bool]:
+    """Validate the (X, D) pair; both end up on one device in X's floating dtype."""
+    dev = resolve_device(device)
+    returns_numpy = not isinstance(X, torch.Tensor)
+    Xt = _as_tensor(X, name="X", device=dev)
+    Dt = _as_tensor(D, name="D", device=dev, dtype=Xt.dtype)
+    if Xt.shape[1] != Dt.shape[1]:
+        raise ValueError(
+            f"X has {Xt.shape[1]} features but D has {Dt.shape[1]} (D must be (n_atoms, n_features))"
+        )
+    if Dt.shape[0] == 0:
+        raise ValueError("D must have at least one atom")
+    return Xt, Dt, dev, returns_numpy
+
+
+def _output(U: torch.Tensor, returns_numpy: bool):
+    return U.cpu().numpy() if returns_numpy else U
+
+
+def _soft_threshold(Z: torch.Tensor, threshold: float) -> torch.Tensor:
+    return torch.sign(Z) * torch.clamp(Z.abs() - threshold, min=0.0)
+
+
+def _primal_and_gap(
+    U: torch.Tensor, Q: torch.Tensor, C: torch.Tensor, sq_norms: torch.Tensor, alpha: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-row Lasso objective and duality gap from ``Q = C - U G`` (no pass over X needed).
+
+    With the residual ``r = x - uD`` one has ``D r = c - uG = q``, ``‖r‖² = ‖x‖² - u·c - u·q``
+    and ``x·r = ‖x‖² - u·c``. The dual point ``θ = s r`` with ``s = min(1, α / ‖q‖_∞)`` is
+    feasible (``‖D θ‖_∞ ≤ α``), with dual value ``x·θ - ½‖θ‖²``.
+    """
+    uc = (U * C).sum(dim=1)
+    uq = (U * Q).sum(dim=1)
+    res_sq = torch.clamp(sq_norms - uc - uq, min=0.0)
+    primal = 0.5 * res_sq + alpha * U.abs().sum(dim=1)
+    q_inf = Q.abs().amax(dim=1)
+    if alpha > 0:
+        scale = torch.clamp(alpha / torch.clamp(q_inf, min=torch.finfo(U.dtype).tiny), max=1.0)
+    else:
+        scale = (q_inf == 0).to(U.dtype)  # alpha = 0: only θ = r with Dr = 0 is feasible
+    dual = scale * (sq_norms - uc) - 0.5 * scale**2 * res_sq
+    return primal, torch.clamp(primal - dual, min=0.0)
+
+
+# ----------------------------------------------------------------------------- objective
+def sparse_coding_objective(X, D, U, alpha: float) -> float:
+    """Mean over rows of ``½‖x_i − u_i D‖² + alpha‖u_i‖₁``.
+
+    This is the objective used everywhere in the project (tests, benchmarks,
+    ``objective_history_`` of the dictionary learners): the **mean** per row, i.e.
+    ``(½‖X − U D‖_F² + alpha‖U‖_{1,1}) / n``, so that values compare across data sizes.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    D : array-like of shape (n_atoms, n_features)
+    U : array-like of shape (n_samples, n_atoms)
+    alpha : float
+
+    Returns
+    -------
+    float
+    """
+    Xt = torch.as_tensor(np.asarray(X) if not isinstance(X, torch.Tensor) else X)
+    dtype = torch.float64
+    Xt = Xt.to(dtype)
+    dev = Xt.device
+    Dt = torch.as_tensor(np.asarray(D) if not isinstance(D, torch.Tensor) else D).to(dev, dtype)
+    Ut = torch.as_tensor(np.asarray(U) if not isinstance(U, torch.Tensor) else U).to(dev, dtype)
+    if Xt.ndim != 2 or Dt.ndim != 2 or Ut.ndim != 2:
+        raise ValueError("X, D and U must be 2-D")
+    if Ut.shape != (Xt.shape[0], Dt.shape[0]) or Dt.shape[1] != Xt.shape[1]:
+        raise ValueError(
+            f"shapes do not match: X {tuple(Xt.shape)}, D {tuple(Dt.shape)}, U {tuple(Ut.shape)}"
+        )
+    n = max(Xt.shape[0], 1)
+    residual = Xt - Ut @ Dt
+    value = 0.5 * (residual**2).sum() + alpha * Ut.abs().sum()
+    return float(value) / n
+
+
+def lasso_duality_gap(X, D, U, alpha: float) -> np.ndarray:
+    """Per-row duality gap of the Lasso problem solved by :func:`sparse_encode`.
+
+    ``gap_i ≥ objective_i(U) − min objective_i ≥ 0``; useful to certify a code.
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+    """
+    Xt, Dt, _, _ = _prepare(X, D, "cpu")
+    Ut = _as_tensor(U, name="U", device=Xt.device, dtype=Xt.dtype)
+    G = Dt @ Dt.T
+    C = Xt @ Dt.T
+    _, gap = _primal_and_gap(Ut, C - Ut @ G, C, (Xt**2).sum(dim=1), float(alpha))
+    return gap.cpu().numpy()
+
+
+# ----------------------------------------------------------------------------- Lasso (FISTA)
+def _fista(
+    C: torch.Tensor,
+    G: torch.Tensor,
+    sq_norms: torch.Tensor,
+    alpha: float,
+    U0: torch.Tensor,
+    *,
+    max_iter: int,
+    tol: float,
+    check_every: int,
+) -> tuple[torch.Tensor, int]:
+    """FISTA with restarts on the rows of ``C``; returns the codes and iterations run."""
+    n, k = C.shape
+    out = U0.clone()
+    if n == 0 or max_iter == 0:
+        return out, 0
+    # Lipschitz constant of the smooth part's gradient u -> uG - c; a hair above the top
+    # eigenvalue so that round-off never makes the step too long.
+    L = float(torch.linalg.eigvalsh(G.double()).max()) * (1 + 1e-6)
+    if L <= 0:  # every atom is zero: the code is irrelevant, zero is optimal
+        return torch.zeros_like(out), 0
+    step = 1.0 / L
+    thr = alpha * step
+
+    active = torch.arange(n, device=C.device)
+    U = out
+    Y = U.clone()
+    t = torch.ones(n, 1, dtype=C.dtype, device=C.device)
+    Ca, sq = C, sq_norms
+    n_iter = 0
+    for it in range(1, max_iter + 1):
+        n_iter = it
+        # Gradient step on the smooth part at Y, then the prox of the l1 term.
+        U_new = _soft_threshold(Y - (torch.addmm(-Ca, Y, G)) * step, thr)
+        diff = U_new - U
+        # Restart momentum where it points against the last step (gradient scheme).
+        restart = ((Y - U_new) * diff).sum(dim=1, keepdim=True) > 0
+        t_new = 0.5 * (1.0 + torch.sqrt(1.0 + 4.0 * t * t))
+        t_new = torch.where(restart, torch.ones_like(t_new), t_new)
+        momentum = torch.where(restart, torch.zeros_like(t), (t - 1.0) / t_new)
+        Y = U_new + momentum * diff
+        U, t = U_new, t_new
+
+        if it % check_every == 0 or it == max_iter:
+            Q = Ca - U @ G
+            primal, gap = _primal_and_gap(U, Q, Ca, sq, alpha)
+            # Scale-free stop: relative gap; the tiny absolute floor covers rows whose optimum is 0.
+            done = gap <= tol * primal + 1e-12 * (1.0 + sq)
+            if bool(done.any()):
+                out[active[done]] = U[done]
+                keep = ~done
+                active, U, Y, t = active[keep], U[keep], Y[keep], t[keep]
+                Ca, sq = Ca[keep], sq[keep]
+                if active.numel() == 0:
+                    return out, n_iter
+    out[active] = U
+    return out, n_iter
+
+
+def _row_objective(U, C, G, sq_norms, alpha):
+    return 0.5 * (sq_norms - 2 * (U * C).sum(1) + ((U @ G) * U).sum(1)) + alpha * U.abs().sum(1)
+
+
+def sparse_encode(
+    X,
+    D,
+    alpha: float = 1.0,
+    *,
+    init=None,
+    max_iter: int = 1000,
+    tol: float = 1e-4,
+    device: str | torch.device = "cpu",
+    check_every: int = 10,
+    return_n_iter: bool = False,
+):
+    """Lasso sparse codes of the rows of ``X`` on dictionary ``D``, batched in torch.
+
+    Solves, independently for every row ``x`` of ``X``,
+    ``min_u ½‖x − u D‖² + alpha‖u‖₁`` — the same problem and the same ``alpha`` as
+    ``sklearn.decomposition.sparse_encode(X, D, algorithm="lasso_cd", alpha=alpha)``.
+
+    Parameters
+    ----------
+    X : array-like or torch.Tensor of shape (n_samples, n_features)
+        Data, one sample per row.
+    D : array-like or torch.Tensor of shape (n_atoms, n_features)
+        Dictionary, one atom per row (atoms need not be normalised).
+    alpha : float, default 1.0
+        Weight of the l1 penalty; ``alpha >= max_i ‖D x_i‖_∞`` gives all-zero codes.
+    init : array-like of shape (n_samples, n_atoms), optional
+        Warm start. Each returned row is never worse (in objective) than its ``init`` row.
+    max_iter : int, default 1000
+        Maximum FISTA iterations.
+    tol : float, default 1e-4
+        A row stops when its Lasso duality gap is ``<= tol *`` its objective, which
+        guarantees the row's objective is within ``tol`` (relative) of its minimum.
+    device : {"cpu", "cuda", "auto"} or torch.device, default "cpu"
+    check_every : int, default 10
+        Iterations between duality-gap checks (each costs about one extra iteration).
+    return_n_iter : bool, default False
+        Also return the number of iterations run (that of the slowest row).
+
+    Returns
+    -------
+    U : ndarray or torch.Tensor of shape (n_samples, n_atoms)
+        Numpy when ``X`` is not a tensor, else a tensor on ``device``; dtype of ``X``
+        (float32 or float64; other dtypes are computed in float64).
+    n_iter : int
+        Only when ``return_n_iter`` is True.
+    """
+    Xt, Dt, dev, returns_numpy = _prepare(X, D, device)
+    alpha = float(alpha)
+    if alpha < 0:
+        raise ValueError(f"alpha must be >= 0, got {alpha}")
+    if max_iter < 0 or check_every < 1:
+        raise ValueError("max_iter must be >= 0 and check_every >= 1")
+    if tol < 0:
+        raise ValueError(f"tol must be >= 0, got {tol}")
+    n, k = Xt.shape[0], Dt.shape[0]
+    G = Dt @ Dt.T
+    C = Xt @ Dt.T
+    sq_norms = (Xt * Xt).sum(dim=1)
+    if init is None:
+        U0 = torch.zeros(n, k, dtype=Xt.dtype, device=dev)
+    else:
+        U0 = _as_tensor(init, name="init", device=dev, dtype=Xt.dtype)
+        if U0.shape != (n, k):
+            raise ValueError(f"init must have shape {(n, k)}, got {tuple(U0.shape)}")
+    U, n_iter = _fista(
+        C, G, sq_norms, alpha, U0, max_iter=int(max_iter), tol=float(tol), check_every=check_every
+    )
+    if init is not None:
+        # FISTA is not a descent method: guarantee "never worse than the warm start", which
+        # the alternating minimisations (dictionary learning, SDL) rely on to stay monotone.
+        worse = _row_objective(U, C, G, sq_norms, alpha) > _row_objective(U0, C, G, sq_norms, alpha)
+        if bool(worse.any()):
+            U[worse] = U0[worse]
+    U = _output(U, returns_numpy)
+    return (U, n_iter) if return_n_iter else U
+
+
+# ----------------------------------------------------------------------------- OMP
+def omp(
+    X,
+    D,
+    n_nonzero_coefs: int,
+    *,
+    device: str | torch.device = "cpu",
+    chunk_size: int = 8192,
+):
+    """Orthogonal matching pursuit with at most ``n_nonzero_coefs`` atoms per row (OMP-k).
+
+    Batched Gram-OMP (as ``sklearn.linear_model.orthogonal_mp_gram``): at each step every
+    row adds the atom most correlated with its residual, then its coefficients are the
+    least-squares fit on the selected atoms. A row stops early when its residual is
+    (numerically) orthogonal to every atom, as scikit-learn does.
+
+    Parameters
+    ----------
+    X : array-like or torch.Tensor of shape (n_samples, n_features)
+    D : array-like or torch.Tensor of shape (n_atoms, n_features)
+        Dictionary; atoms are expected to be normalised (OMP picks by raw correlation).
+    n_nonzero_coefs : int
+        Target sparsity, ``1 <= n_nonzero_coefs <= n_atoms``.
+    device : {"cpu", "cuda", "auto"} or torch.device, default "cpu"
+    chunk_size : int, default 8192
+        Rows processed together (bounds the ``(rows, s, n_atoms)`` work tensor).
+
+    Returns
+    -------
+    U : ndarray or torch.Tensor of shape (n_samples, n_atoms)
+    """
+    Xt, Dt, dev, returns_numpy = _prepare(X, D, device)
+    k = Dt.shape[0]
+    if isinstance(n_nonzero_coefs, bool) or int(n_nonzero_coefs) != n_nonzero_coefs:
+        raise ValueError(f"n_nonzero_coefs must be an integer, got {n_nonzero_coefs!r}")
+    s_max = int(n_nonzero_coefs)
+    if not 1 <= s_max <= k:
+        raise ValueError(f"n_nonzero_coefs must be in [1, {k}], got {s_max}")
+    G = Dt @ Dt.T
+    U = torch.zeros(Xt.shape[0], k, dtype=Xt.dtype, device=dev)
+    for start in range(0, Xt.shape[0], chunk_size):
+        C = Xt[start : start + chunk_size] @ Dt.T
+        U[start : start + chunk_size] = _omp_gram(C, G, s_max)
+    return _output(U, returns_numpy)
+
+
+def _omp_gram(C: torch.Tensor, G: torch.Tensor, s_max: int) -> torch.Tensor:
+    n, k = C.shape
+    eps = torch.finfo(C.dtype).eps
+    rows = torch.arange(n, device=C.device)
+    selected = torch.zeros(n, s_max, dtype=torch.long, device=C.device)
+    live = torch.ones(n, dtype=torch.bool, device=C.device)  # rows still adding atoms
+    used = torch.zeros(n, k, dtype=torch.bool, device=C.device)
+    # Per-row Gram of the selected atoms and right-hand side; finished rows get an identity
+    # block and a zero right-hand side so their extra "slots" solve to coefficient 0.
+    G_ss = torch.zeros(n, s_max, s_max, dtype=C.dtype, device=C.device)
+    c_s = torch.zeros(n, s_max, dtype=C.dtype, device=C.device)
+    gamma = torch.zeros(n, 0, dtype=C.dtype, device=C.device)
+    q = C.clone()
+    for s in range(s_max):
+        scores = q.abs().masked_fill(used, -1.0)
+        best_val, best = scores.max(dim=1)
+        live = live & (best_val**2 >= eps)
+        if not bool(live.any()):
+            break
+        best = torch.where(live, best, torch.zeros_like(best))
+        selected[:, s] = best
+        used[rows[live], best[live]] = True
+        new_col = G[selected[:, : s + 1], best.unsqueeze(1).expand(n, s + 1)]  # (n, s+1)
+        G_ss[:, : s + 1, s] = new_col
+        G_ss[:, s, : s + 1] = new_col
+        c_s[:, s] = C[rows, best]
+        dead = ~live
+        if bool(dead.any()):
+            G_ss[dead, s, :] = 0.0
+            G_ss[dead, :, s] = 0.0
+            G_ss[dead, s, s] = 1.0
+            c_s[dead, s] = 0.0
+        A = G_ss[:, : s + 1, : s + 1]
+        gamma = torch.linalg.solve(A, c_s[:, : s + 1].unsqueeze(-1)).squeeze(-1)
+        # Correlations of the new residual with every atom: c - gamma G[S, :].
+        q = C - torch.einsum("ns,nsk->nk", gamma, G[selected[:, : s + 1]])
+    U = torch.zeros(n, k, dtype=C.dtype, device=C.device)
+    n_sel = gamma.shape[1]
+    if n_sel:
+        U.scatter_add_(1, selected[:, :n_sel], gamma)
+    return U
+

@@ -1,0 +1,87 @@
+"""Bad parameters stop a run before any work, with one line naming the key."""
+
+import copy
+
+import pytest
+import yaml
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+
+from tests.conftest import load_config, working_directory
+from transfer_lab.params import ParameterError, validate_parameters
+
+
+@pytest.fixture(scope="module")
+def parameters(tmp_path_factory):
+    from tests.conftest import PROJECT_ROOT
+
+    _, params = load_config(PROJECT_ROOT, env="base")
+    return params
+
+
+def test_the_shipped_parameters_are_valid(parameters):
+    assert set(validate_parameters(parameters)) >= {"data", "evaluation"}
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        (["data", "dataset"], "cifar", r"'data\.dataset'.*'digits'.*cifar"),
+        (["data", "label_budgets"], [1, 0, 5], r"'data\.label_budgets'.*positive integer.*0"),
+        (["data", "label_budgets"], [1, -3], r"'data\.label_budgets'.*-3"),
+        (["data", "label_budgets"], "5", r"'data\.label_budgets'.*list"),
+        (["data", "seeds"], ["a"], r"'data\.seeds\[0\]'.*integer"),
+        (["data", "split", "val_fraction"], 1.5, r"'data\.split\.val_fraction'.*less than 1"),
+        (["data", "domains", "image", "shifts", "rotated"], [{"op": "twirl"}], r"data\.domains\.image\.shifts\.rotated\[0\]\.op='twirl'.*allowed: .*rotate"),
+        (["data", "domains", "image", "domain_pairs"], [{"source": "clean", "target": "nope"}], r"unknown shift 'nope'"),
+        (["data", "mnist1d"], {"nmu_samples": 10}, r"unknown MNIST-1D generator argument.*nmu_samples"),
+        (["evaluation", "cnn", "epochs"], "many", r"'evaluation\.cnn\.epochs'.*integer.*many"),
+        (["evaluation", "cnn", "lr"], -1, r"'evaluation\.cnn\.lr'.*greater than 0"),
+        (["evaluation", "cnn", "epocs"], 3, r"'evaluation\.cnn\.epocs'.*Extra inputs"),
+    ],
+)
+def test_one_clear_line_names_the_key(parameters, path, value, expected):
+    params = copy.deepcopy(parameters)
+    node = params
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    with pytest.raises(ParameterError, match=expected) as error:
+        validate_parameters(params)
+    assert "\n" not in str(error.value)
+
+
+def _session_run(project, runtime_params):
+    bootstrap_project(project)
+    with working_directory(project):
+        with KedroSession.create(project_path=project, env="ci", runtime_params=runtime_params) as session:
+            session.run(pipeline_names=["data"])
+
+
+def _written(project):
+    files = [p for p in (project / "data").rglob("*") if p.is_file() and p.name != ".gitkeep"]
+    return files + [p for p in project.glob("mlflow.db")] + [p for p in project.glob("ml*s")]
+
+
+@pytest.mark.parametrize(
+    ("runtime_params", "expected"),
+    [
+        ({"data": {"label_budgets": [1, 500]}}, r"'data\.label_budgets': 500 labels per class exceeds the smallest class of digits's train split \(\d+\)"),
+        ({"data": {"dataset": "imagenet"}}, r"'data\.dataset'"),
+    ],
+)
+def test_a_refused_run_writes_nothing(project, runtime_params, expected):
+    with pytest.raises(ParameterError, match=expected):
+        _session_run(project, runtime_params)
+    assert _written(project) == []
+
+
+def test_conf_ci_only_overrides(parameters):
+    """conf/ci changes sizes but keeps every other key of base (soft merge)."""
+    from tests.conftest import PROJECT_ROOT
+
+    _, ci = load_config(PROJECT_ROOT, env="ci")
+    assert ci["data"]["domains"] == parameters["data"]["domains"]
+    assert ci["evaluation"]["cnn"]["epochs"] < parameters["evaluation"]["cnn"]["epochs"]
+    with open(PROJECT_ROOT / "conf/ci/parameters.yml") as f:
+        assert set(yaml.safe_load(f)) <= set(parameters)

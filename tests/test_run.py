@@ -1,0 +1,63 @@
+"""End to end: `kedro run --env ci` as a user runs it, in a copy of the project."""
+
+import os
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.conftest import make_project_copy
+
+
+def _kedro(project, *args, timeout=600):
+    env = {k: v for k, v in os.environ.items() if k not in ("DO_NOT_TRACK", "KEDRO_DISABLE_TELEMETRY", "MLFLOW_RUN_ID", "MLFLOW_TRACKING_URI")}
+    env["PYTHONUNBUFFERED"] = "1"
+    return subprocess.run(
+        [sys.executable, "-m", "kedro", *args], cwd=project, env=env, stdin=subprocess.DEVNULL,
+        capture_output=True, text=True, timeout=timeout,
+    )
+
+
+@pytest.mark.slow
+def test_kedro_run_ci_tracks_one_mlflow_run_and_writes_the_leaderboard(tmp_path):
+    project = make_project_copy(tmp_path / "project")
+    start = time.perf_counter()
+    result = _kedro(project, "run", "--env", "ci")
+    seconds = time.perf_counter() - start
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    print(f"kedro run --env ci: {seconds:.1f} s")
+    # telemetry is off by the project's own .telemetry file: no consent prompt, no send
+    assert "Heap" not in output and "telemetry" not in output.lower()
+
+    client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("transfer_lab")
+    runs = client.search_runs([experiment.experiment_id])
+    assert len(runs) == 1
+    run = runs[0]
+    assert run.info.status == "FINISHED"
+    assert run.data.params["data.dataset"] == "digits"
+    assert run.data.params["evaluation.cnn.epochs"] == "4"
+    assert 0.9 < run.data.metrics["evaluation/digits/logreg_pixels/lpc_all/accuracy_test"] <= 1.0
+    figures = {a.path for a in client.list_artifacts(run.info.run_id, "figures")}
+    assert "figures/label_budget.png" in figures
+
+    board = pd.read_csv(project / "data/08_reporting/leaderboard.csv", dtype={"labels_per_class": str})
+    accuracy = board.query("metric == 'accuracy' and split == 'test'")
+    assert sorted(zip(accuracy["method"], accuracy["labels_per_class"])) == sorted(
+        (m, b) for m in ("cnn_scratch", "logreg_pixels") for b in ("1", "5", "all")
+    )
+    assert (accuracy["count"] == 2).all()
+
+
+@pytest.mark.slow
+def test_bad_parameter_on_the_command_line_is_refused_before_any_work(tmp_path):
+    project = make_project_copy(tmp_path / "project")
+    result = _kedro(project, "run", "--env", "ci", "--params", "data.dataset=cifar10", timeout=300)
+    assert result.returncode != 0
+    assert "Invalid parameter 'data.dataset'" in result.stdout + result.stderr
+    assert not (project / "mlflow.db").exists()
+    assert not [p for p in (project / "data").rglob("*") if p.is_file()]
