@@ -99,3 +99,13 @@ def ci_run(tmp_path_factory) -> tuple[Path, DataCatalog]:
     project = make_project_copy(tmp_path_factory.mktemp("ci_run") / "project")
     catalog = run_pipelines(project, ["data", "evaluation"])
     return project, catalog
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_thread():
+    """One torch/BLAS thread for the whole suite: the test problems are small, and spinning
+    thread pools on a 2-core machine cost far more than they give (see runtime.thread_limits)."""
+    from transfer_lab.methods.runtime import thread_limits
+
+    with thread_limits(1):
+        yield

@@ -95,3 +95,20 @@ def test_exact_cuda_message(monkeypatch):
 def test_unknown_device_specs_are_rejected(spec):
     with pytest.raises(ValueError, match="device"):
         resolve_device(spec)
+
+
+def test_thread_limits_caps_and_restores():
+    from threadpoolctl import threadpool_info
+
+    from transfer_lab.methods.runtime import thread_limits
+
+    before = torch.get_num_threads()
+    with thread_limits(1):
+        assert torch.get_num_threads() == 1
+        assert all(pool["num_threads"] == 1 for pool in threadpool_info())
+    assert torch.get_num_threads() == before
+    with thread_limits(None):
+        assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="n_threads"):
+        with thread_limits(0):
+            pass

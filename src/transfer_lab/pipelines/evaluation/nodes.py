@@ -13,7 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from tqdm.auto import tqdm
 
 from transfer_lab.methods.encoders import Classifier, build_encoder
-from transfer_lab.methods.runtime import resolve_device, seed_everything
+from transfer_lab.methods.runtime import resolve_device, seed_everything, thread_limits
 from transfer_lab.methods.training import TrainConfig, accuracy, fit_classifier
 from transfer_lab.params import parse_params
 from transfer_lab.pipelines.evaluation.params import EvaluationParams
@@ -27,6 +27,11 @@ logger = logging.getLogger(__name__)
 
 def _params(evaluation: Mapping[str, Any]) -> EvaluationParams:
     return parse_params(EvaluationParams, evaluation, "evaluation")
+
+
+def _flat(X):
+    """Inputs as feature vectors: (n, 1, H, W) images or (n, 1, L) signals → (n, features)."""
+    return X.reshape(len(X), -1)
 
 
 def _rows(dataset: str, method: str, view, measurements: Mapping[str, tuple[str, float]]) -> list[dict]:
@@ -43,21 +48,23 @@ def logistic_regression_baseline(
     base_dataset: dict, split_table: pd.DataFrame, label_subsets: pd.DataFrame, evaluation: Mapping[str, Any]
 ) -> pd.DataFrame:
     """Logistic regression on the raw inputs (flattened pixels or signal) for every budget and seed."""
-    params = _params(evaluation).logistic_regression
+    params = _params(evaluation)
     rows = []
     combos = budgets_and_seeds(label_subsets)
-    for budget, seed in tqdm(combos, desc="logreg_pixels", disable=not _params(evaluation).progress):
+    for budget, seed in tqdm(combos, desc="logreg_pixels", disable=not params.progress):
         view = budget_view(base_dataset, split_table, label_subsets, budget, seed)
         start = time.perf_counter()
-        model = LogisticRegression(C=params.C, max_iter=params.max_iter, random_state=seed)
-        model.fit(view.X_labeled.reshape(len(view.X_labeled), -1), view.y_labeled)
+        model = LogisticRegression(
+            C=params.logistic_regression.C, max_iter=params.logistic_regression.max_iter, random_state=seed
+        )
+        with thread_limits(params.num_threads):
+            model.fit(_flat(view.X_labeled), view.y_labeled)
         seconds = time.perf_counter() - start
-        flat = lambda X: X.reshape(len(X), -1)  # noqa: E731
         rows += _rows(
             base_dataset["name"], "logreg_pixels", view,
             {
-                "accuracy": ("test", model.score(flat(view.X_test), view.y_test)),
-                "val_accuracy": ("val", model.score(flat(view.X_val), view.y_val)),
+                "accuracy": ("test", model.score(_flat(view.X_test), view.y_test)),
+                "val_accuracy": ("val", model.score(_flat(view.X_val), view.y_val)),
                 "seconds": ("train", seconds),
             },
         )
@@ -86,12 +93,17 @@ def cnn_scratch_baseline(
             epochs=cnn.epochs, batch_size=cnn.batch_size, lr=cnn.lr, weight_decay=cnn.weight_decay,
             patience=cnn.patience, progress=False, seed=seed,
         )
-        history = fit_classifier(model, view.X_labeled, view.y_labeled, view.X_val, view.y_val, config=config, device=device)
+        with thread_limits(params.num_threads):
+            history = fit_classifier(
+                model, view.X_labeled, view.y_labeled, view.X_val, view.y_val, config=config, device=device
+            )
+            test_accuracy = accuracy(model, view.X_test, view.y_test, device)
+            val_accuracy = accuracy(model, view.X_val, view.y_val, device)
         rows += _rows(
             base_dataset["name"], "cnn_scratch", view,
             {
-                "accuracy": ("test", accuracy(model, view.X_test, view.y_test, device)),
-                "val_accuracy": ("val", accuracy(model, view.X_val, view.y_val, device)),
+                "accuracy": ("test", test_accuracy),
+                "val_accuracy": ("val", val_accuracy),
                 "seconds": ("train", history.seconds),
                 "epochs": ("train", history.best_epoch + 1),
             },

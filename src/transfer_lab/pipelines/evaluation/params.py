@@ -33,6 +33,8 @@ class EvaluationParams(_Strict):
     """Supervised baselines on every label budget and seed, and the leaderboard."""
 
     device: str = "auto"
+    # Threads for torch and BLAS: small models run fastest on one (null: library defaults).
+    num_threads: int | None = Field(1, ge=1)
     progress: bool = True
     logistic_regression: LogisticRegressionParams = LogisticRegressionParams()
     cnn: CNNParams = CNNParams()
