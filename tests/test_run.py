@@ -1,5 +1,6 @@
 """End to end: `kedro run --env ci` as a user runs it, in a copy of the project."""
 
+import json
 import os
 import subprocess
 import sys
@@ -51,6 +52,16 @@ def test_kedro_run_ci_tracks_one_mlflow_run_and_writes_the_leaderboard(tmp_path)
         (m, b) for m in ("cnn_scratch", "logreg_pixels") for b in ("1", "5", "all")
     )
     assert (accuracy["count"] == 2).all()
+
+    # Kedro-Viz loads the project: every dataset on a layer, previews of tables and figures
+    result = _kedro(project, "viz", "build", "--include-previews", timeout=300)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    graph = json.loads((project / "build/api/main").read_text())
+    datasets = [node for node in graph["nodes"] if node["type"] == "data"]
+    assert datasets and all(node.get("layer") for node in datasets), datasets
+    assert graph["layers"][0] == "raw" and graph["layers"][-1] == "reporting"
+    previews = [json.loads(p.read_text()).get("preview_type") for p in (project / "build/api/nodes").iterdir()]
+    assert {"TablePreview", "ImagePreview"} <= set(previews)
 
 
 @pytest.mark.slow

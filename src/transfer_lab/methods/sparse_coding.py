@@ -52,11 +52,25 @@ def _as_tensor(
     return tensor
 
 
-def _prepare(X, D, device) -> tuple[torch.Tensor, torch.Tensor, torch.device, bool]:
-    """Validate the (X, D) pair; both end up on one device in X's floating dtype."""
+def _resolve_dtype(dtype) -> torch.dtype | None:
+    if dtype is None:
+        return None
+    table = {"float32": torch.float32, "float64": torch.float64}
+    key = str(dtype).replace("torch.", "").replace("<class 'numpy.", "").rstrip("'>")
+    if isinstance(dtype, torch.dtype) and dtype in (torch.float32, torch.float64):
+        return dtype
+    if key in table:
+        return table[key]
+    raise ValueError(f"dtype must be None, 'float32' or 'float64', got {dtype!r}")
+
+
+def _prepare(
+    X, D, device, dtype=None
+) -> tuple[torch.Tensor, torch.Tensor, torch.device, bool]:
+    """Validate the (X, D) pair; both end up on one device in ``dtype`` (default X's)."""
     dev = resolve_device(device)
     returns_numpy = not isinstance(X, torch.Tensor)
-    Xt = _as_tensor(X, name="X", device=dev)
+    Xt = _as_tensor(X, name="X", device=dev, dtype=_resolve_dtype(dtype))
     Dt = _as_tensor(D, name="D", device=dev, dtype=Xt.dtype)
     if Xt.shape[1] != Dt.shape[1]:
         raise ValueError(
@@ -152,6 +166,92 @@ def lasso_duality_gap(X, D, U, alpha: float) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- Lasso (FISTA)
+# Greedy FISTA's initial step (in units of 1/L) and safeguard shrink factor, the values
+# recommended by Liang, Luo & Schönlieb (2022).
+_GREEDY_STEP = 1.3
+_GREEDY_SHRINK = 0.96
+
+
+def _lipschitz(G: torch.Tensor) -> float:
+    # Top eigenvalue of G, a hair above so that round-off never makes the step too long.
+    return float(torch.linalg.eigvalsh(G.double()).max()) * (1 + 1e-6)
+
+
+def _fista_chunk(
+    C: torch.Tensor,
+    G: torch.Tensor,
+    sq_norms: torch.Tensor,
+    alpha: float,
+    L: float,
+    U0: torch.Tensor,
+    *,
+    max_iter: int,
+    tol: float,
+    check_every: int,
+) -> tuple[torch.Tensor, int]:
+    """Greedy FISTA with per-row restarts on the rows of ``C`` (one cache-sized chunk).
+
+    Greedy FISTA (Liang, Luo & Schönlieb, SIAM J. Sci. Comput. 2022): momentum 1 with
+    adaptive restart and a step ``1.3 / L`` that a per-row safeguard shrinks towards
+    ``1 / L`` whenever the iterates stop contracting. On these small Lasso problems it needs
+    about half the iterations of FISTA with restarts. Buffers are reused in place: on CPU
+    the iteration is memory-bound apart from the product.
+    """
+    n = C.shape[0]
+    out = U0.clone()
+    dtype, dev = C.dtype, C.device
+    active = torch.arange(n, device=dev)
+    U = U0.clone()
+    Y = U0.clone()
+    V = torch.empty_like(U)
+    diff = torch.empty_like(U)
+    tmp = torch.empty_like(U)
+    step_min = 1.0 / L
+    step = torch.full((n, 1), _GREEDY_STEP / L, dtype=dtype, device=dev)
+    first_norm: torch.Tensor | None = None
+    Ca, sq = C, sq_norms
+    n_iter = 0
+    for it in range(1, max_iter + 1):
+        n_iter = it
+        # Gradient step at Y: V = Y + step * (C - Y G).
+        torch.mm(Y, G, out=V)
+        torch.sub(Ca, V, out=tmp)
+        torch.addcmul(Y, step, tmp, out=V)
+        # Prox of the l1 term (soft-thresholding at alpha * step): V - clamp(V, -thr, thr).
+        thr = step * alpha
+        torch.clamp(V, min=-thr, max=thr, out=tmp)
+        V.sub_(tmp)
+        torch.sub(V, U, out=diff)
+        torch.sub(Y, V, out=tmp)
+        # Restart rows whose momentum points against the last step (gradient scheme).
+        restart = (torch.linalg.vecdot(tmp, diff) > 0).unsqueeze(1)
+        # Safeguard: a row whose step grew longer than its first one gets a shorter step.
+        norms = torch.linalg.vector_norm(diff, dim=1, keepdim=True)
+        if first_norm is None:
+            first_norm = norms.clone()
+        else:
+            shrink = norms >= first_norm
+            step = torch.where(shrink, torch.clamp(step * _GREEDY_SHRINK, min=step_min), step)
+        torch.add(V, diff.masked_fill_(restart, 0.0), out=Y)
+        U, V = V, U
+
+        if it % check_every == 0 or it == max_iter:
+            Q = Ca - U @ G
+            primal, gap = _primal_and_gap(U, Q, Ca, sq, alpha)
+            # Relative gap; the tiny absolute floor covers rows whose optimum is 0.
+            done = gap <= tol * primal + 1e-12 * (1.0 + sq)
+            if bool(done.any()):
+                out[active[done]] = U[done]
+                keep = ~done
+                if not bool(keep.any()):
+                    return out, n_iter
+                active, U, Y, step = active[keep], U[keep], Y[keep], step[keep]
+                first_norm, Ca, sq = first_norm[keep], Ca[keep], sq[keep]
+                V, diff, tmp = torch.empty_like(U), torch.empty_like(U), torch.empty_like(U)
+    out[active] = U
+    return out, n_iter
+
+
 def _fista(
     C: torch.Tensor,
     G: torch.Tensor,
@@ -162,52 +262,28 @@ def _fista(
     max_iter: int,
     tol: float,
     check_every: int,
+    chunk_size: int | None,
 ) -> tuple[torch.Tensor, int]:
-    """FISTA with restarts on the rows of ``C``; returns the codes and iterations run."""
+    """FISTA on all rows, chunk by chunk; returns the codes and the most iterations used."""
     n, k = C.shape
-    out = U0.clone()
     if n == 0 or max_iter == 0:
-        return out, 0
-    # Lipschitz constant of the smooth part's gradient u -> uG - c; a hair above the top
-    # eigenvalue so that round-off never makes the step too long.
-    L = float(torch.linalg.eigvalsh(G.double()).max()) * (1 + 1e-6)
+        return U0.clone(), 0
+    L = _lipschitz(G)
     if L <= 0:  # every atom is zero: the code is irrelevant, zero is optimal
-        return torch.zeros_like(out), 0
-    step = 1.0 / L
-    thr = alpha * step
-
-    active = torch.arange(n, device=C.device)
-    U = out
-    Y = U.clone()
-    t = torch.ones(n, 1, dtype=C.dtype, device=C.device)
-    Ca, sq = C, sq_norms
+        return torch.zeros_like(U0), 0
+    if chunk_size is None:
+        # On CPU a chunk whose iterates stay in cache is several times faster than one big
+        # batch; a GPU wants the whole batch at once.
+        chunk_size = n if C.device.type != "cpu" else 4096
+    out = torch.empty_like(U0)
     n_iter = 0
-    for it in range(1, max_iter + 1):
-        n_iter = it
-        # Gradient step on the smooth part at Y, then the prox of the l1 term.
-        U_new = _soft_threshold(Y - (torch.addmm(-Ca, Y, G)) * step, thr)
-        diff = U_new - U
-        # Restart momentum where it points against the last step (gradient scheme).
-        restart = ((Y - U_new) * diff).sum(dim=1, keepdim=True) > 0
-        t_new = 0.5 * (1.0 + torch.sqrt(1.0 + 4.0 * t * t))
-        t_new = torch.where(restart, torch.ones_like(t_new), t_new)
-        momentum = torch.where(restart, torch.zeros_like(t), (t - 1.0) / t_new)
-        Y = U_new + momentum * diff
-        U, t = U_new, t_new
-
-        if it % check_every == 0 or it == max_iter:
-            Q = Ca - U @ G
-            primal, gap = _primal_and_gap(U, Q, Ca, sq, alpha)
-            # Scale-free stop: relative gap; the tiny absolute floor covers rows whose optimum is 0.
-            done = gap <= tol * primal + 1e-12 * (1.0 + sq)
-            if bool(done.any()):
-                out[active[done]] = U[done]
-                keep = ~done
-                active, U, Y, t = active[keep], U[keep], Y[keep], t[keep]
-                Ca, sq = Ca[keep], sq[keep]
-                if active.numel() == 0:
-                    return out, n_iter
-    out[active] = U
+    for start in range(0, n, chunk_size):
+        sl = slice(start, start + chunk_size)
+        out[sl], it = _fista_chunk(
+            C[sl], G, sq_norms[sl], alpha, L, U0[sl],
+            max_iter=max_iter, tol=tol, check_every=check_every,
+        )
+        n_iter = max(n_iter, it)
     return out, n_iter
 
 
@@ -225,6 +301,8 @@ def sparse_encode(
     tol: float = 1e-4,
     device: str | torch.device = "cpu",
     check_every: int = 10,
+    chunk_size: int | None = None,
+    dtype=None,
     return_n_iter: bool = False,
 ):
     """Lasso sparse codes of the rows of ``X`` on dictionary ``D``, batched in torch.
@@ -251,18 +329,23 @@ def sparse_encode(
     device : {"cpu", "cuda", "auto"} or torch.device, default "cpu"
     check_every : int, default 10
         Iterations between duality-gap checks (each costs about one extra iteration).
+    chunk_size : int, optional
+        Rows iterated together. Default: 4096 on CPU (the iterates stay in cache, which is
+        several times faster than one big batch), all rows on a GPU.
+    dtype : {None, "float32", "float64"}, default None
+        Computation and output dtype; None keeps X's (float64 for non-float input).
+        float32 is about 3x faster on CPU and is accurate to far better than 0.1%.
     return_n_iter : bool, default False
         Also return the number of iterations run (that of the slowest row).
 
     Returns
     -------
     U : ndarray or torch.Tensor of shape (n_samples, n_atoms)
-        Numpy when ``X`` is not a tensor, else a tensor on ``device``; dtype of ``X``
-        (float32 or float64; other dtypes are computed in float64).
+        Numpy when ``X`` is not a tensor, else a tensor on ``device``.
     n_iter : int
         Only when ``return_n_iter`` is True.
     """
-    Xt, Dt, dev, returns_numpy = _prepare(X, D, device)
+    Xt, Dt, dev, returns_numpy = _prepare(X, D, device, dtype)
     alpha = float(alpha)
     if alpha < 0:
         raise ValueError(f"alpha must be >= 0, got {alpha}")
@@ -281,7 +364,8 @@ def sparse_encode(
         if U0.shape != (n, k):
             raise ValueError(f"init must have shape {(n, k)}, got {tuple(U0.shape)}")
     U, n_iter = _fista(
-        C, G, sq_norms, alpha, U0, max_iter=int(max_iter), tol=float(tol), check_every=check_every
+        C, G, sq_norms, alpha, U0,
+        max_iter=int(max_iter), tol=float(tol), check_every=check_every, chunk_size=chunk_size,
     )
     if init is not None:
         # FISTA is not a descent method: guarantee "never worse than the warm start", which

@@ -505,9 +505,19 @@ def solve_taxonomy(
 
     result = _solve_bip(c, tasks, transfers, chosen_targets, cost_vec, budget)
     if result.status == 2:
+        # The least budget that covers every target, for the message. A transfer whose
+        # sources strictly contain another transfer's (same target) never lowers the cost;
+        # dropping those keeps this second solve fast (the LP bound is weak otherwise).
+        source_sets: dict[str, list[set[str]]] = {}
+        for srcs, target, _ in transfers:
+            source_sets.setdefault(target, []).append(set(srcs))
+        minimal = [
+            tr for tr in transfers
+            if not any(other < set(tr[0]) for other in source_sets[tr[1]])
+        ]
         need = _solve_bip(
-            np.concatenate([np.zeros(len(transfers)), cost_vec]),
-            tasks, transfers, chosen_targets, cost_vec, budget, minimise_cost=True,
+            np.concatenate([np.zeros(len(minimal)), cost_vec]),
+            tasks, minimal, chosen_targets, cost_vec, budget, minimise_cost=True,
         )
         least = f"{need.fun:g}" if need.status == 0 else "more"
         raise ValueError(f"budget {budget:g} is infeasible: covering the targets needs {least}")
@@ -528,18 +538,13 @@ def solve_taxonomy(
     taxonomy = dict(sorted(taxonomy.items()))
     if not return_objective:
         return taxonomy
+    # Summed from the chosen values rather than read from result.fun (no solver round-off).
+    value_of = {(srcs, target): value for srcs, target, value in transfers}
     objective = sum(
-        rank[t] * (self_scores[t] if not taxonomy[t] else _transfer_value(transfers, taxonomy[t], t))
+        rank[t] * (value_of[(taxonomy[t], t)] if taxonomy[t] else self_scores[t])
         for t in chosen_targets
     )
     return taxonomy, float(objective)
-
-
-def _transfer_value(transfers, srcs, target) -> float:
-    for s, t, value in transfers:
-        if s == srcs and t == target:
-            return value
-    raise KeyError(transfer_key(srcs, target))  # pragma: no cover - the solver chose it
 
 
 def taxonomy_objective(
@@ -550,7 +555,7 @@ def taxonomy_objective(
     importance: Mapping[str, float] | None = None,
     sqrt: bool = False,
 ) -> float:
-    """Objective ``Σ_t r_t v_t`` of a given taxonomy (the quantity :func:`solve_taxonomy` maximises).
+    """Objective ``Σ_t r_t v_t`` of a given taxonomy, the quantity :func:`solve_taxonomy` maximises.
 
     Parameters
     ----------

@@ -13,7 +13,7 @@ from transfer_lab.sources.idx import write_idx
 def _outputs(project):
     data = project / "data"
     base = pickle.loads((data / "03_primary/base_dataset.pkl").read_bytes())
-    splits = pd.read_parquet(data / "05_model_input/split_table.parquet")
+    splits = pd.read_parquet(data / "03_primary/split_table.parquet")
     subsets = pd.read_parquet(data / "05_model_input/label_subsets.parquet")
     return base, splits, subsets
 
