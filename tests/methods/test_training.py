@@ -356,3 +356,15 @@ def test_training_and_inference_on_cuda(tmp_path, digits):
     np.testing.assert_allclose(
         predict_proba(cpu_model, X_va[:50]), predict_proba(model, X_va[:50]), atol=1e-4
     )
+
+
+def test_min_batches_cycles_small_data_through_fresh_permutations():
+    X = np.arange(10, dtype=np.float32).reshape(10, 1)
+    loader = ArrayLoader(X, batch_size=10, min_batches=5, seed=0)
+    batches = [b[0].flatten().tolist() for b in loader]
+    assert len(batches) == 5 and len(loader) == 5
+    # every pass is a permutation of all samples, and the passes are shuffled differently
+    assert all(sorted(b) == list(range(10)) for b in batches)
+    assert len({tuple(b) for b in batches}) > 1
+    # data that already give enough batches are seen once per epoch
+    assert len(ArrayLoader(X, batch_size=2, min_batches=3)) == 5

@@ -80,6 +80,10 @@ class TrainConfig:
         diverged. The floor of 1 stops a near-zero starting loss (fine-tuning an already fitted
         model) from making ordinary noise look like divergence. ``None`` keeps only the
         NaN/inf check.
+    min_batches_per_epoch : int, default 1
+        Arrays are cycled (fresh permutations) until an epoch has at least this many
+        batches. With a few labels (10 samples = one batch) an epoch is one optimiser step,
+        so ``epochs`` and ``patience`` would count steps; this keeps them meaningful.
     progress : bool, default True
         Show a tqdm bar over epochs.
     seed : int, default 0
@@ -98,6 +102,7 @@ class TrainConfig:
     restore_best: bool = True
     max_grad_norm: float | None = None
     divergence_factor: float | None = 1e3
+    min_batches_per_epoch: int = 1
     progress: bool = True
     seed: int = 0
 
@@ -118,6 +123,8 @@ class TrainConfig:
             raise ValueError(f"patience must be >= 1 or None, got {self.patience}")
         if self.min_delta < 0:
             raise ValueError(f"min_delta must be >= 0, got {self.min_delta}")
+        if self.min_batches_per_epoch < 1:
+            raise ValueError(f"min_batches_per_epoch must be >= 1, got {self.min_batches_per_epoch}")
         if self.max_grad_norm is not None and not self.max_grad_norm > 0:
             raise ValueError(f"max_grad_norm must be > 0 or None, got {self.max_grad_norm}")
         if self.divergence_factor is not None and not self.divergence_factor > 1:
@@ -234,6 +241,9 @@ class ArrayLoader:
     seed : int, default 0
     device : str or torch.device, default "cpu"
     merge_singleton : bool, default True
+    min_batches : int, default 1
+        An epoch cycles through the data (a fresh permutation each pass) until it has at
+        least this many batches; one pass when the data already give that many.
     """
 
     def __init__(
@@ -244,6 +254,7 @@ class ArrayLoader:
         seed: int = 0,
         device: DeviceLike = "cpu",
         merge_singleton: bool = True,
+        min_batches: int = 1,
     ) -> None:
         if not arrays:
             raise ValueError("ArrayLoader needs at least one array")
@@ -258,15 +269,18 @@ class ArrayLoader:
         self.batch_size = max(1, min(batch_size, self.n))
         self.shuffle = shuffle
         self.merge_singleton = merge_singleton
+        # whole passes per epoch: enough to give min_batches batches
+        self.passes = max(1, math.ceil(min_batches * self.batch_size / self.n))
         # Permutations are drawn on the CPU: a CUDA generator is not needed for a randperm of
         # a few thousand indices and the CPU stream is the same on every machine.
         self._generator = torch_generator(seed)
 
     def _bounds(self) -> list[tuple[int, int]]:
-        starts = list(range(0, self.n, self.batch_size))
-        bounds = [(s, min(s + self.batch_size, self.n)) for s in starts]
+        total = self.n * self.passes
+        starts = list(range(0, total, self.batch_size))
+        bounds = [(s, min(s + self.batch_size, total)) for s in starts]
         if self.merge_singleton and len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
-            bounds[-2:] = [(bounds[-2][0], self.n)]
+            bounds[-2:] = [(bounds[-2][0], total)]
         return bounds
 
     def __len__(self) -> int:
@@ -274,7 +288,10 @@ class ArrayLoader:
 
     def __iter__(self) -> Iterator[Batch]:
         if self.shuffle:
-            order = torch.randperm(self.n, generator=self._generator).to(self.device)
+            passes = [torch.randperm(self.n, generator=self._generator) for _ in range(self.passes)]
+            order = torch.cat(passes).to(self.device)
+        elif self.passes > 1:
+            order = torch.arange(self.n).repeat(self.passes).to(self.device)
         else:
             order = None
         for start, stop in self._bounds():
@@ -293,14 +310,18 @@ def _to_device(batch: Any, device: torch.device) -> Batch:
     )
 
 
-def _as_loader(data: Any, batch_size: int, shuffle: bool, seed: int, device: torch.device):
+def _as_loader(
+    data: Any, batch_size: int, shuffle: bool, seed: int, device: torch.device, min_batches: int = 1
+):
     """Arrays (a tuple/list of arrays, or one array) -> ArrayLoader; iterables pass through."""
     if isinstance(data, np.ndarray | torch.Tensor):
-        return ArrayLoader(data, batch_size=batch_size, shuffle=shuffle, seed=seed, device=device)
+        data = (data,)
     if isinstance(data, tuple | list) and data and all(
         isinstance(a, np.ndarray | torch.Tensor) for a in data
     ):
-        return ArrayLoader(*data, batch_size=batch_size, shuffle=shuffle, seed=seed, device=device)
+        return ArrayLoader(
+            *data, batch_size=batch_size, shuffle=shuffle, seed=seed, device=device, min_batches=min_batches
+        )
     if isinstance(data, Iterable):
         return data
     raise TypeError(
@@ -407,7 +428,9 @@ def fit(
             raise ValueError("fit needs a loss_fn or a step_fn")
         step_fn = _default_step(loss_fn)
     model.to(device)
-    loader = _as_loader(train_data, config.batch_size, True, config.seed, device)
+    loader = _as_loader(
+        train_data, config.batch_size, True, config.seed, device, config.min_batches_per_epoch
+    )
     val_loader = (
         None
         if val_data is None

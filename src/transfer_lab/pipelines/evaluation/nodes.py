@@ -91,7 +91,7 @@ def cnn_scratch_baseline(
         model = Classifier(encoder, n_classes)
         config = TrainConfig(
             epochs=cnn.epochs, batch_size=cnn.batch_size, lr=cnn.lr, weight_decay=cnn.weight_decay,
-            patience=cnn.patience, progress=False, seed=seed,
+            patience=cnn.patience, min_batches_per_epoch=cnn.min_batches_per_epoch, progress=False, seed=seed,
         )
         with thread_limits(params.num_threads):
             history = fit_classifier(

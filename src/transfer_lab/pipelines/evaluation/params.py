@@ -27,6 +27,7 @@ class CNNParams(_Strict):
     lr: float = Field(1e-3, gt=0.0)
     weight_decay: float = Field(5e-4, ge=0.0)
     patience: int | None = Field(15, ge=1)
+    min_batches_per_epoch: int = Field(10, ge=1)
 
 
 class EvaluationParams(_Strict):
