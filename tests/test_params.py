@@ -29,7 +29,8 @@ def test_the_shipped_parameters_are_valid(parameters):
         (["data", "dataset"], "cifar", r"'data\.dataset'.*'digits'.*cifar"),
         (["data", "label_budgets"], [1, 0, 5], r"'data\.label_budgets'.*positive integer.*0"),
         (["data", "label_budgets"], [1, -3], r"'data\.label_budgets'.*-3"),
-        (["data", "label_budgets"], "5", r"'data\.label_budgets'.*list"),
+        (["data", "label_budgets"], {"five": 5}, r"'data\.label_budgets'.*list"),
+        (["data", "label_budgets"], "1 five", r"'data\.label_budgets'.*five"),
         (["data", "seeds"], ["a"], r"'data\.seeds\[0\]'.*integer"),
         (["data", "split", "val_fraction"], 1.5, r"'data\.split\.val_fraction'.*less than 1"),
         (["data", "domains", "image", "shifts", "rotated"], [{"op": "twirl"}], r"data\.domains\.image\.shifts\.rotated\[0\]\.op='twirl'.*allowed: .*rotate"),
@@ -85,3 +86,18 @@ def test_conf_ci_only_overrides(parameters):
     assert ci["evaluation"]["cnn"]["epochs"] < parameters["evaluation"]["cnn"]["epochs"]
     with open(PROJECT_ROOT / "conf/ci/parameters.yml") as f:
         assert set(yaml.safe_load(f)) <= set(parameters)
+
+
+@pytest.mark.parametrize(
+    ("given", "budgets", "seeds"),
+    [
+        ({"label_budgets": "1 10 all", "seeds": "0 1 2 3"}, [1, 10, "all"], [0, 1, 2, 3]),
+        ({"label_budgets": ["1;5"], "seeds": ["4"]}, [1, 5], [4]),  # how `--params "data.seeds=[4]"` arrives
+        ({"label_budgets": [5, "all"], "seeds": [0]}, [5, "all"], [0]),
+    ],
+)
+def test_lists_can_be_given_without_commas_on_the_command_line(parameters, given, budgets, seeds):
+    params = copy.deepcopy(parameters)
+    params["data"].update(given)
+    data = validate_parameters(params)["data"]
+    assert data.label_budgets == budgets and data.seeds == seeds

@@ -72,6 +72,20 @@ class DomainsByKind(_Strict):
         return self
 
 
+def _split_words(value: Any) -> Any:
+    """``"1 10 all"`` (or ``["1 10 all"]``) → ``[1, 10, "all"]``.
+
+    ``kedro run --params`` splits its argument on commas, so a list of several values cannot
+    be written ``[1,10,all]`` there; spaces or semicolons separate them instead.
+    """
+    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], str):
+        value = value[0]
+    if not isinstance(value, str):
+        return value
+    words = value.strip().strip("[]").replace(";", " ").split()
+    return [int(word) if word.lstrip("-").isdigit() else word for word in words]
+
+
 class DataParams(_Strict):
     """The data every pipeline shares: the base set, splits, label budgets, domains."""
 
@@ -86,6 +100,7 @@ class DataParams(_Strict):
     @field_validator("label_budgets", mode="before")
     @classmethod
     def _budgets(cls, budgets: Any) -> Any:
+        budgets = _split_words(budgets)
         if not isinstance(budgets, list):
             raise ValueError("must be a list of positive integers and/or 'all', e.g. [1, 5, 10, 50, all]")
         for budget in budgets:
@@ -95,6 +110,11 @@ class DataParams(_Strict):
         if len(set(map(str, budgets))) != len(budgets):
             raise ValueError(f"budgets must be unique (got {budgets!r})")
         return budgets
+
+    @field_validator("seeds", mode="before")
+    @classmethod
+    def _seed_words(cls, seeds: Any) -> Any:
+        return _split_words(seeds)
 
     @field_validator("seeds")
     @classmethod
