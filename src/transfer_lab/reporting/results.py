@@ -159,3 +159,8 @@ def aggregate_results(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     board["_budget"] = board["labels_per_class"].map(budget_sort_key)
     board = board.sort_values(["pipeline", "dataset", "metric", "method", "_budget", "split"])
     return board.drop(columns="_budget").reset_index(drop=True)
+
+
+def concat_results(*tables: pd.DataFrame) -> pd.DataFrame:
+    """One results table from several nodes' tables (a pipeline's final node)."""
+    return normalise_results(pd.concat(tables, ignore_index=True))

@@ -115,11 +115,6 @@ def cnn_scratch_baseline(
     return results_frame(rows)
 
 
-def combine_results(*tables: pd.DataFrame) -> pd.DataFrame:
-    """One results table from several nodes' rows."""
-    return normalise_results(pd.concat(tables, ignore_index=True))
-
-
 def build_leaderboard(
     stored_results: Mapping[str, Callable[[], pd.DataFrame]], evaluation: Mapping[str, Any], *fresh_results: pd.DataFrame
 ) -> tuple[pd.DataFrame, plt.Figure]:

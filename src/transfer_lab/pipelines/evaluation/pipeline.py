@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from kedro.pipeline import Node, Pipeline
 
 from transfer_lab.pipelines.evaluation import nodes
+from transfer_lab.reporting.results import concat_results
 
 DATA_INPUTS = ["base_dataset", "split_table", "label_subsets", "params:evaluation"]
 
@@ -25,7 +26,7 @@ def create_pipeline(upstream_results: Sequence[str] = (), **kwargs) -> Pipeline:
             Node(nodes.logistic_regression_baseline, DATA_INPUTS, "evaluation_logreg_rows", name="logistic_regression_baseline"),
             Node(nodes.cnn_scratch_baseline, DATA_INPUTS, "evaluation_cnn_rows", name="cnn_scratch_baseline"),
             Node(
-                nodes.combine_results,
+                concat_results,
                 ["evaluation_logreg_rows", "evaluation_cnn_rows"],
                 "evaluation_results",
                 name="combine_evaluation_results",
