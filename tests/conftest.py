@@ -95,9 +95,9 @@ def project(tmp_path) -> Path:
 
 @pytest.fixture(scope="session")
 def ci_run(tmp_path_factory) -> tuple[Path, DataCatalog]:
-    """The data and evaluation pipelines run once on the ci environment, shared by tests."""
+    """The default pipeline (every pipeline, leaderboard last) run once on the ci environment."""
     project = make_project_copy(tmp_path_factory.mktemp("ci_run") / "project")
-    catalog = run_pipelines(project, ["data", "evaluation"])
+    catalog = run_pipelines(project, ["__default__"])
     return project, catalog
 
 

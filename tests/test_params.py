@@ -20,7 +20,7 @@ def parameters(tmp_path_factory):
 
 
 def test_the_shipped_parameters_are_valid(parameters):
-    assert set(validate_parameters(parameters)) >= {"data", "evaluation"}
+    assert set(validate_parameters(parameters)) >= {"data", "evaluation", "dictionary"}
 
 
 @pytest.mark.parametrize(
@@ -39,6 +39,8 @@ def test_the_shipped_parameters_are_valid(parameters):
         (["evaluation", "cnn", "epochs"], "many", r"'evaluation\.cnn\.epochs'.*integer.*many"),
         (["evaluation", "cnn", "lr"], -1, r"'evaluation\.cnn\.lr'.*greater than 0"),
         (["evaluation", "cnn", "epocs"], 3, r"'evaluation\.cnn\.epocs'.*Extra inputs"),
+        (["dictionary", "self_taught", "source_domains"], ["nope"], r"'dictionary\.self_taught\.source_domains\[0\]'.*'nope'.*known"),
+        (["dictionary", "sdl", "gamma"], 0, r"'dictionary\.sdl\.gamma'.*greater than 0"),
     ],
 )
 def test_one_clear_line_names_the_key(parameters, path, value, expected):

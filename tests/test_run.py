@@ -47,11 +47,13 @@ def test_kedro_run_ci_tracks_one_mlflow_run_and_writes_the_leaderboard(tmp_path)
     assert "figures/label_budget.png" in figures
 
     board = pd.read_csv(project / "data/08_reporting/leaderboard.csv", dtype={"labels_per_class": str})
-    accuracy = board.query("metric == 'accuracy' and split == 'test'")
+    accuracy = board.query("pipeline == 'evaluation' and metric == 'accuracy' and split == 'test'")
     assert sorted(zip(accuracy["method"], accuracy["labels_per_class"])) == sorted(
         (m, b) for m in ("cnn_scratch", "logreg_pixels") for b in ("1", "5", "all")
     )
     assert (accuracy["count"] == 2).all()
+    # every registered pipeline's results reached the leaderboard
+    assert {"evaluation", "dictionary"} <= set(board["pipeline"])
 
     # Kedro-Viz loads the project: every dataset on a layer, previews of tables and figures
     result = _kedro(project, "viz", "build", "--include-previews", timeout=300)

@@ -51,15 +51,30 @@ def parameter_schemas() -> dict[str, type[BaseModel]]:
     """Top-level parameters key → the pydantic model of its block, one per pipeline."""
     # Imported here: the pipelines' nodes import this module for parse_params.
     from transfer_lab.pipelines.data.params import DataParams
+    from transfer_lab.pipelines.dictionary.params import DictionaryParams
     from transfer_lab.pipelines.evaluation.params import EvaluationParams
 
-    return {"data": DataParams, "evaluation": EvaluationParams}
+    return {"data": DataParams, "evaluation": EvaluationParams, "dictionary": DictionaryParams}
 
 
 def validate_parameters(params: Mapping[str, Any]) -> dict[str, BaseModel]:
-    """Validate every registered parameters block present in ``params``; return the models."""
-    return {
+    """Validate every registered parameters block present in ``params``; return the models.
+
+    A block whose model has ``check_against(blocks)`` is then checked against the others
+    (e.g. a shift name that must be declared in the data parameters); it raises
+    ``ValueError(key_path, message)``.
+    """
+    blocks = {
         key: parse_params(schema, params[key], key)
         for key, schema in parameter_schemas().items()
         if key in params
     }
+    for key, block in blocks.items():
+        check = getattr(block, "check_against", None)
+        if check is not None:
+            try:
+                check(blocks)
+            except ValueError as error:
+                where, message = error.args
+                raise ParameterError(f"Invalid parameter '{key}.{where}': {message}") from None
+    return blocks

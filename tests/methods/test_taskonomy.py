@@ -200,6 +200,8 @@ def test_solver_rejects_bad_input(release):
         solve_taxonomy(release, 3, costs={t: 10.0 for t in everything})
     with pytest.raises(ValueError, match="pseudo-sources"):
         solve_taxonomy(release, 3, sources=["self", "edge2d"])
+    with pytest.raises(ValueError, match="not a string"):
+        solve_taxonomy(release, 3, sources="edge2d")
     with pytest.raises(ValueError, match="targets not found"):
         solve_taxonomy(release, 3, targets=["jigsaw"])
     with pytest.raises(ValueError, match="unknown task"):

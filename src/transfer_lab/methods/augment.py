@@ -79,7 +79,7 @@ def data_kind(x: torch.Tensor | Any) -> str:
 
 
 def _range(name: str, value: Any, lo: float | None = None, hi: float | None = None) -> tuple:
-    """A [lo, hi] pair from a number pair (or one number ``v`` meaning [-v, v] is not here)."""
+    """``value`` as a checked ``(low, high)`` pair; one number ``v`` means ``(v, v)``."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         value = (value, value)
     if (
@@ -236,7 +236,8 @@ class Rotate(_AffineOp):
     def _matrix(self, params, h, w):
         c, s = torch.cos(params["angle"]), torch.sin(params["angle"])
         # A rotation in pixel units seen in normalised units (x spans w/2 px, y spans h/2 px).
-        return _affine_rows(c, -s * (h / w), torch.zeros_like(c), s * (w / h), c, torch.zeros_like(c))
+        zero = torch.zeros_like(c)
+        return _affine_rows(c, -s * (h / w), zero, s * (w / h), c, zero)
 
 
 class Translate(_AffineOp):
@@ -568,7 +569,9 @@ class Augmenter(nn.Module):
         self._check(x)
         return torch.cat([self(x[i : i + 1], generator) for i in range(x.shape[0])])
 
-    def augment_one(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def augment_one(
+        self, x: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """Augment one sample without a batch dimension, ``(C, H, W)`` or ``(C, L)``."""
         return self(x.unsqueeze(0), generator)[0]
 

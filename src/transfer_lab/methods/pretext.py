@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from transfer_lab.methods.augment import build_augmenter, data_kind, random_region_mask
+from transfer_lab.methods.contrastive import train_config
 from transfer_lab.methods.encoders import Classifier, build_encoder
 from transfer_lab.methods.training import TrainConfig, TrainHistory, fit, fit_classifier
 
@@ -55,6 +56,10 @@ def default_pretext_config(**overrides: Any) -> TrainConfig:
         "patience": None, "progress": False,
     }
     return TrainConfig(**{**params, **overrides})
+
+
+def _supervised_config(**overrides: Any) -> TrainConfig:
+    return default_pretext_config(**{"patience": 10, **overrides})
 
 
 def _encoder_for(
@@ -108,7 +113,7 @@ def pretrain_rotation(
     encoder_kwargs: Mapping[str, Any] | None = None,
     augmentations: Steps | bool = False,
     strength: float = 0.5,
-    config: TrainConfig | None = None,
+    config: TrainConfig | Mapping[str, Any] | None = None,
     device: Any = "cpu",
 ) -> tuple[nn.Module, TrainHistory]:
     r"""Pretrain by predicting the rotation (images) or transformation (signals) of each sample.
@@ -126,8 +131,8 @@ def pretrain_rotation(
     augmentations : list of dict, True or False, default False
         Optional augmentation before the transformations (True: the defaults at ``strength``).
     strength : float, default 0.5
-    config : TrainConfig, optional
-        Defaults to :func:`default_pretext_config`.
+    config : TrainConfig or dict, optional
+        :func:`default_pretext_config`, or a dict of overrides of it.
     device : str or torch.device, default "cpu"
 
     Returns
@@ -152,7 +157,7 @@ def pretrain_rotation(
         x_t, t = transform_batch(x)
         return F.cross_entropy(m(x_t), t)
 
-    history = fit(model, (X,), config=config or default_pretext_config(), device=device,
+    history = fit(model, (X,), config=train_config(config, default_pretext_config), device=device,
                   step_fn=step, desc="rotation")
     return model.encoder, history
 
@@ -229,7 +234,7 @@ def pretrain_imputation(
     mask_size: Sequence[float] = (0.375, 0.5),
     fill: float = 0.0,
     hidden: int = 256,
-    config: TrainConfig | None = None,
+    config: TrainConfig | Mapping[str, Any] | None = None,
     device: Any = "cpu",
 ) -> tuple[nn.Module, TrainHistory]:
     """Pretrain by inpainting: reconstruct a random masked region (a context encoder).
@@ -252,8 +257,8 @@ def pretrain_imputation(
         standardised signal).
     hidden : int, default 256
         Decoder width.
-    config : TrainConfig, optional
-        Defaults to :func:`default_pretext_config`.
+    config : TrainConfig or dict, optional
+        :func:`default_pretext_config`, or a dict of overrides of it.
     device : str or torch.device, default "cpu"
 
     Returns
@@ -271,7 +276,7 @@ def pretrain_imputation(
         mask = random_region_mask(x, size, inside=True)
         return masked_mse(m(x.masked_fill(mask, fill)), x, mask)
 
-    history = fit(model, (X,), config=config or default_pretext_config(), device=device,
+    history = fit(model, (X,), config=train_config(config, default_pretext_config), device=device,
                   step_fn=step, desc="imputation")
     return model.encoder, history
 
@@ -290,7 +295,7 @@ def pretrain_supervised(
     encoder: nn.Module | None = None,
     encoder_kwargs: Mapping[str, Any] | None = None,
     n_classes: int | None = None,
-    config: TrainConfig | None = None,
+    config: TrainConfig | Mapping[str, Any] | None = None,
     device: Any = "cpu",
 ) -> tuple[nn.Module, TrainHistory]:
     """Pretrain an encoder with cross-entropy on a labelled source domain.
@@ -305,8 +310,8 @@ def pretrain_supervised(
         As in :func:`pretrain_rotation`.
     n_classes : int, optional
         Defaults to ``max(y) + 1``.
-    config : TrainConfig, optional
-        Defaults to :func:`default_pretext_config` with patience 10.
+    config : TrainConfig or dict, optional
+        :func:`default_pretext_config` with patience 10, or a dict of overrides of it.
     device : str or torch.device, default "cpu"
 
     Returns
@@ -320,7 +325,7 @@ def pretrain_supervised(
     n_classes = n_classes or int(np.max(np.asarray(y))) + 1
     model = Classifier(encoder, n_classes)
     history = fit_classifier(
-        model, X, y, X_val, y_val, config=config or default_pretext_config(patience=10),
+        model, X, y, X_val, y_val, config=train_config(config, _supervised_config),
         device=device, desc="supervised",
     )
     return model.encoder, history

@@ -13,20 +13,22 @@ minimises for the same ``alpha``: scikit-learn hands each row to ``Lasso`` with
 (here ``n_features``), so both objectives are the one above divided by ``m``. Results
 therefore compare one to one.
 
-Solver: FISTA (Beck & Teboulle 2009) on all rows at once, with the Gram matrix ``G = D Dᵀ``
-and ``C = X Dᵀ`` precomputed so that one iteration costs one ``(n, k) @ (k, k)`` product,
-step ``1 / L`` with ``L`` the largest eigenvalue of ``G``, and per-row adaptive restart
-(O'Donoghue & Candès 2015) that removes FISTA's oscillations. Every few iterations the
-per-row Lasso duality gap is computed from quantities the iteration already has; a row
-stops as soon as its gap is below ``tol`` times its objective, which *certifies* that the
-row's objective is within ``tol`` (relative) of the optimum. Finished rows leave the batch,
-so the work shrinks as rows converge.
+Solver: greedy FISTA (Liang, Luo & Schönlieb 2022; FISTA of Beck & Teboulle 2009 with
+momentum 1, a step ``1.3 / L`` guarded by a safeguard, and per-row adaptive restart after
+O'Donoghue & Candès 2015) on many rows at once, with the Gram matrix ``G = D Dᵀ`` and
+``C = X Dᵀ`` precomputed so that one iteration costs one ``(rows, k) @ (k, k)`` product
+(``L`` is the largest eigenvalue of ``G``). Every few iterations the per-row Lasso duality
+gap is computed from the same products; a row stops as soon as its gap is below ``tol``
+times its objective, which *certifies* that the row's objective is within ``tol``
+(relative) of the optimum. Finished rows leave the batch, so the work shrinks as rows
+converge. On CPU rows are processed in cache-sized chunks.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from transfer_lab.methods.runtime import resolve_device
 
@@ -98,11 +100,11 @@ def _primal_and_gap(
     and ``x·r = ‖x‖² - u·c``. The dual point ``θ = s r`` with ``s = min(1, α / ‖q‖_∞)`` is
     feasible (``‖D θ‖_∞ ≤ α``), with dual value ``x·θ - ½‖θ‖²``.
     """
-    uc = (U * C).sum(dim=1)
-    uq = (U * Q).sum(dim=1)
+    uc = torch.linalg.vecdot(U, C)
+    uq = torch.linalg.vecdot(U, Q)
     res_sq = torch.clamp(sq_norms - uc - uq, min=0.0)
-    primal = 0.5 * res_sq + alpha * U.abs().sum(dim=1)
-    q_inf = Q.abs().amax(dim=1)
+    primal = 0.5 * res_sq + alpha * torch.linalg.vector_norm(U, ord=1, dim=1)
+    q_inf = torch.linalg.vector_norm(Q, ord=float("inf"), dim=1)
     if alpha > 0:
         scale = torch.clamp(alpha / torch.clamp(q_inf, min=torch.finfo(U.dtype).tiny), max=1.0)
     else:
@@ -166,15 +168,45 @@ def lasso_duality_gap(X, D, U, alpha: float) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- Lasso (FISTA)
-# Greedy FISTA's initial step (in units of 1/L) and safeguard shrink factor, the values
-# recommended by Liang, Luo & Schönlieb (2022).
+# Greedy FISTA's initial step (in units of the safe step) and safeguard shrink factor, the
+# values recommended by Liang, Luo & Schönlieb (2022).
 _GREEDY_STEP = 1.3
 _GREEDY_SHRINK = 0.96
+# Use the rank-one metric when the top eigenvalue of G exceeds the next one by this factor.
+_OUTLIER_RATIO = 2.0
 
 
-def _lipschitz(G: torch.Tensor) -> float:
-    # Top eigenvalue of G, a hair above so that round-off never makes the step too long.
-    return float(torch.linalg.eigvalsh(G.double()).max()) * (1 + 1e-6)
+class _Metric:
+    """The quadratic majoriser ``H = σ I + ρ v vᵀ ⪰ G`` used by the proximal steps.
+
+    Plain FISTA uses ``H = L I`` (``ρ = 0``). Learned dictionaries on non-negative data have
+    atoms sharing a common component, which gives ``G`` one eigenvalue far above the rest
+    (about 66 against 7 for 128 atoms learned on digits); a step ``1 / L`` is then tiny in
+    every other direction. With ``σ = λ₂`` and ``ρ = λ₁ − λ₂`` along the top eigenvector
+    ``v``, ``H`` still majorises ``G`` but the step is ``1 / λ₂`` elsewhere, and the prox in
+    this metric costs one scalar equation per row (Becker & Fadili, NeurIPS 2012): about 3x
+    fewer iterations on such dictionaries.
+    """
+
+    def __init__(self, G: torch.Tensor) -> None:
+        evals, evecs = torch.linalg.eigh(G.double())
+        # A hair above the eigenvalues so that round-off never makes the step too long.
+        lam1 = float(evals[-1]) * (1 + 1e-6)
+        lam2 = float(evals[-2]) * (1 + 1e-6) if G.shape[0] > 1 else 0.0
+        self.lam1 = lam1
+        if lam2 > 0 and lam1 > _OUTLIER_RATIO * lam2:
+            self.sigma, self.rho = lam2, lam1 - lam2
+            self.v = evecs[:, -1].to(G.dtype)
+            # G P with P = I − (ρ/λ₁) v vᵀ: the top eigenvalue of G brought down to σ.
+            self.GP = G - self.rho * torch.outer(self.v, self.v)
+        else:
+            self.sigma, self.rho, self.v, self.GP = lam1, 0.0, None, G
+
+    def project(self, C: torch.Tensor) -> torch.Tensor:
+        """``C P`` (rows), so that ``Y − (γ/σ)(Y G − C) P = Y (I − (γ/σ) G P) + (γ/σ) C P``."""
+        if self.v is None:
+            return C
+        return C - (self.rho / self.lam1) * torch.outer(C @ self.v, self.v)
 
 
 def _fista_chunk(
@@ -182,72 +214,99 @@ def _fista_chunk(
     G: torch.Tensor,
     sq_norms: torch.Tensor,
     alpha: float,
-    L: float,
+    metric: _Metric,
     U0: torch.Tensor,
     *,
     max_iter: int,
     tol: float,
     check_every: int,
+    check_init: bool,
 ) -> tuple[torch.Tensor, int]:
     """Greedy FISTA with per-row restarts on the rows of ``C`` (one cache-sized chunk).
 
     Greedy FISTA (Liang, Luo & Schönlieb, SIAM J. Sci. Comput. 2022): momentum 1 with
-    adaptive restart and a step ``1.3 / L`` that a per-row safeguard shrinks towards
-    ``1 / L`` whenever the iterates stop contracting. On these small Lasso problems it needs
-    about half the iterations of FISTA with restarts. Buffers are reused in place: on CPU
-    the iteration is memory-bound apart from the product.
+    per-row adaptive restart, and a step ``1.3`` times the safe one that the safeguard
+    shrinks (by 0.96, down to the safe step) whenever some row's step grows longer than its
+    first one. On these Lasso problems it needs about 25% fewer iterations than FISTA with
+    restarts. The step is shared by the chunk so that the gradient step stays one fused
+    ``addmm``: per-row steps cost more in elementwise work than they save.
+
+    In the metric ``H = σI + ρvvᵀ`` (``ρ > 0``) the step is ``z = Y − (γ/σ)(YG − C)P`` and the
+    prox solves, per row, ``u = soft(z − (ρ/σ) β v, γα/σ)`` with the scalar ``β = vᵀ(u − z)``:
+    one Newton step per iteration on that monotone piecewise-linear equation, warm-started
+    from the row's previous ``β``, is exact once the support settles.
     """
-    n = C.shape[0]
+    n, k = C.shape
     out = U0.clone()
-    dtype, dev = C.dtype, C.device
+    dev, dtype = C.device, C.dtype
     active = torch.arange(n, device=dev)
+    eye = torch.eye(k, dtype=dtype, device=dev)
+    sigma, v = metric.sigma, metric.v
+    gamma = _GREEDY_STEP  # step multiplier, shrunk towards 1 by the safeguard
+    M = eye - (gamma / sigma) * metric.GP
+    Ca, sq = C, sq_norms
+    Cs = metric.project(Ca) * (gamma / sigma)
+    if v is not None:
+        s = metric.rho / sigma
+        v_row, v_sq = v.unsqueeze(0), v * v
+        beta = torch.zeros(n, 1, dtype=dtype, device=dev)
     U = U0.clone()
     Y = U0.clone()
-    V = torch.empty_like(U)
-    diff = torch.empty_like(U)
-    tmp = torch.empty_like(U)
-    step_min = 1.0 / L
-    step = torch.full((n, 1), _GREEDY_STEP / L, dtype=dtype, device=dev)
-    first_norm: torch.Tensor | None = None
-    Ca, sq = C, sq_norms
-    n_iter = 0
-    for it in range(1, max_iter + 1):
-        n_iter = it
-        # Gradient step at Y: V = Y + step * (C - Y G).
-        torch.mm(Y, G, out=V)
-        torch.sub(Ca, V, out=tmp)
-        torch.addcmul(Y, step, tmp, out=V)
-        # Prox of the l1 term (soft-thresholding at alpha * step): V - clamp(V, -thr, thr).
-        thr = step * alpha
-        torch.clamp(V, min=-thr, max=thr, out=tmp)
-        V.sub_(tmp)
-        torch.sub(V, U, out=diff)
-        torch.sub(Y, V, out=tmp)
-        # Restart rows whose momentum points against the last step (gradient scheme).
-        restart = (torch.linalg.vecdot(tmp, diff) > 0).unsqueeze(1)
-        # Safeguard: a row whose step grew longer than its first one gets a shorter step.
-        norms = torch.linalg.vector_norm(diff, dim=1, keepdim=True)
-        if first_norm is None:
-            first_norm = norms.clone()
-        else:
-            shrink = norms >= first_norm
-            step = torch.where(shrink, torch.clamp(step * _GREEDY_SHRINK, min=step_min), step)
-        torch.add(V, diff.masked_fill_(restart, 0.0), out=Y)
-        U, V = V, U
+    first_sq: torch.Tensor | None = None
+    momentum: torch.Tensor | None = None  # Y - U, the last momentum term
 
-        if it % check_every == 0 or it == max_iter:
-            Q = Ca - U @ G
-            primal, gap = _primal_and_gap(U, Q, Ca, sq, alpha)
-            # Relative gap; the tiny absolute floor covers rows whose optimum is 0.
-            done = gap <= tol * primal + 1e-12 * (1.0 + sq)
-            if bool(done.any()):
-                out[active[done]] = U[done]
-                keep = ~done
-                if not bool(keep.any()):
-                    return out, n_iter
-                active, U, Y, step = active[keep], U[keep], Y[keep], step[keep]
-                first_norm, Ca, sq = first_norm[keep], Ca[keep], sq[keep]
-                V, diff, tmp = torch.empty_like(U), torch.empty_like(U), torch.empty_like(U)
+    def check(U: torch.Tensor) -> torch.Tensor:
+        primal, gap = _primal_and_gap(U, Ca - U @ G, Ca, sq, alpha)
+        # Relative gap; the tiny absolute floor covers rows whose optimum is 0.
+        return gap <= tol * primal + 1e-12 * (1.0 + sq)
+
+    n_iter = 0
+    done = check(U) if check_init else None
+    for it in range(1, max_iter + 2):
+        if done is not None and bool(done.any()):
+            out[active[done]] = U[done]
+            keep = ~done
+            if not bool(keep.any()):
+                return out, n_iter
+            active, U, Y, Ca, sq, Cs = (a[keep] for a in (active, U, Y, Ca, sq, Cs))
+            if first_sq is not None:
+                first_sq, momentum = first_sq[keep], momentum[keep]
+            if v is not None:
+                beta = beta[keep]
+        if it > max_iter:
+            break
+        n_iter = it
+        Z = torch.addmm(Cs, Y, M)  # gradient step at Y (in the metric)
+        thr = gamma * alpha / sigma
+        if v is None:
+            V = F.softshrink(Z, thr)
+        else:
+            zv = Z @ v
+            V = F.softshrink(torch.addmm(Z, beta, v_row, alpha=-s), thr)
+            phi = (V @ v - zv).unsqueeze(1) - beta
+            slope = -s * ((V != 0).to(dtype) @ v_sq).unsqueeze(1) - 1.0  # <= -1
+            beta = beta - phi / slope
+            V = F.softshrink(torch.addmm(Z, beta, v_row, alpha=-s), thr)
+        diff = V - U
+        sq_step = torch.linalg.vecdot(diff, diff)
+        # Gradient restart test (Y - V)·diff > 0 without forming Y - V: Y - U is the last
+        # momentum term, so (Y - V)·diff = (Y - U)·diff - ‖diff‖².
+        if momentum is None:
+            restart = torch.zeros_like(sq_step, dtype=torch.bool)
+        else:
+            restart = torch.linalg.vecdot(momentum, diff) > sq_step
+        if first_sq is None:
+            first_sq = sq_step
+        elif gamma > 1.0 and bool((sq_step >= first_sq).any()):
+            # Safeguard: some row's step outgrew its first one, shorten the chunk's step.
+            new_gamma = max(gamma * _GREEDY_SHRINK, 1.0)
+            M = eye - (new_gamma / sigma) * metric.GP
+            Cs = Cs * (new_gamma / gamma)
+            gamma = new_gamma
+        momentum = diff.mul_((~restart).to(dtype).unsqueeze(1))
+        Y = V + momentum
+        U = V
+        done = check(U) if (it % check_every == 0 or it == max_iter) else None
     out[active] = U
     return out, n_iter
 
@@ -263,13 +322,16 @@ def _fista(
     tol: float,
     check_every: int,
     chunk_size: int | None,
+    check_init: bool = False,
+    metric: _Metric | None = None,
 ) -> tuple[torch.Tensor, int]:
     """FISTA on all rows, chunk by chunk; returns the codes and the most iterations used."""
     n, k = C.shape
     if n == 0 or max_iter == 0:
         return U0.clone(), 0
-    L = _lipschitz(G)
-    if L <= 0:  # every atom is zero: the code is irrelevant, zero is optimal
+    if metric is None:
+        metric = _Metric(G)
+    if metric.lam1 <= 0:  # every atom is zero: the code is irrelevant, zero is optimal
         return torch.zeros_like(U0), 0
     if chunk_size is None:
         # On CPU a chunk whose iterates stay in cache is several times faster than one big
@@ -280,15 +342,17 @@ def _fista(
     for start in range(0, n, chunk_size):
         sl = slice(start, start + chunk_size)
         out[sl], it = _fista_chunk(
-            C[sl], G, sq_norms[sl], alpha, L, U0[sl],
-            max_iter=max_iter, tol=tol, check_every=check_every,
+            C[sl], G, sq_norms[sl], alpha, metric, U0[sl],
+            max_iter=max_iter, tol=tol, check_every=check_every, check_init=check_init,
         )
         n_iter = max(n_iter, it)
     return out, n_iter
 
 
 def _row_objective(U, C, G, sq_norms, alpha):
-    return 0.5 * (sq_norms - 2 * (U * C).sum(1) + ((U @ G) * U).sum(1)) + alpha * U.abs().sum(1)
+    """Per-row ``½‖x − uD‖² + alpha‖u‖₁`` from the Gram quantities."""
+    quad = sq_norms - 2.0 * torch.linalg.vecdot(U, C) + torch.linalg.vecdot(U @ G, U)
+    return 0.5 * quad + alpha * torch.linalg.vector_norm(U, ord=1, dim=1)
 
 
 def sparse_encode(
@@ -298,9 +362,9 @@ def sparse_encode(
     *,
     init=None,
     max_iter: int = 1000,
-    tol: float = 1e-4,
+    tol: float = 1e-2,
     device: str | torch.device = "cpu",
-    check_every: int = 10,
+    check_every: int = 5,
     chunk_size: int | None = None,
     dtype=None,
     return_n_iter: bool = False,
@@ -323,11 +387,14 @@ def sparse_encode(
         Warm start. Each returned row is never worse (in objective) than its ``init`` row.
     max_iter : int, default 1000
         Maximum FISTA iterations.
-    tol : float, default 1e-4
+    tol : float, default 1e-2
         A row stops when its Lasso duality gap is ``<= tol *`` its objective, which
-        guarantees the row's objective is within ``tol`` (relative) of its minimum.
+        guarantees the row's objective is within ``tol`` (relative) of its minimum. The
+        bound is loose: near the optimum the gap shrinks like the square root of the
+        suboptimality, so at ``tol=1e-2`` the objective is typically within a few 1e-5 of
+        the optimum (measured against scikit-learn on digits).
     device : {"cpu", "cuda", "auto"} or torch.device, default "cpu"
-    check_every : int, default 10
+    check_every : int, default 5
         Iterations between duality-gap checks (each costs about one extra iteration).
     chunk_size : int, optional
         Rows iterated together. Default: 4096 on CPU (the iterates stay in cache, which is
@@ -354,27 +421,55 @@ def sparse_encode(
     if tol < 0:
         raise ValueError(f"tol must be >= 0, got {tol}")
     n, k = Xt.shape[0], Dt.shape[0]
-    G = Dt @ Dt.T
-    C = Xt @ Dt.T
-    sq_norms = (Xt * Xt).sum(dim=1)
-    if init is None:
-        U0 = torch.zeros(n, k, dtype=Xt.dtype, device=dev)
-    else:
+    U0 = None
+    if init is not None:
         U0 = _as_tensor(init, name="init", device=dev, dtype=Xt.dtype)
         if U0.shape != (n, k):
             raise ValueError(f"init must have shape {(n, k)}, got {tuple(U0.shape)}")
-    U, n_iter = _fista(
-        C, G, sq_norms, alpha, U0,
-        max_iter=int(max_iter), tol=float(tol), check_every=check_every, chunk_size=chunk_size,
+    U, n_iter = _lasso(
+        Xt, Dt, alpha, U0,
+        max_iter=int(max_iter), tol=float(tol), check_every=int(check_every),
+        chunk_size=chunk_size,
     )
-    if init is not None:
+    U = _output(U, returns_numpy)
+    return (U, n_iter) if return_n_iter else U
+
+
+def _lasso(
+    Xt: torch.Tensor,
+    Dt: torch.Tensor,
+    alpha: float,
+    U0: torch.Tensor | None,
+    *,
+    max_iter: int = 1000,
+    tol: float = 1e-2,
+    check_every: int = 5,
+    chunk_size: int | None = None,
+    G: torch.Tensor | None = None,
+    metric: _Metric | None = None,
+) -> tuple[torch.Tensor, int]:
+    """:func:`sparse_encode` on validated tensors (the dictionary learners call this).
+
+    ``G = D Dᵀ`` and its :class:`_Metric` may be passed when the caller has them.
+    """
+    n, k = Xt.shape[0], Dt.shape[0]
+    if G is None:
+        G = Dt @ Dt.T
+    C = Xt @ Dt.T
+    sq_norms = torch.linalg.vecdot(Xt, Xt)
+    start = torch.zeros(n, k, dtype=Xt.dtype, device=Xt.device) if U0 is None else U0
+    U, n_iter = _fista(
+        C, G, sq_norms, alpha, start,
+        max_iter=max_iter, tol=tol, check_every=check_every, chunk_size=chunk_size,
+        check_init=U0 is not None, metric=metric,
+    )
+    if U0 is not None:
         # FISTA is not a descent method: guarantee "never worse than the warm start", which
         # the alternating minimisations (dictionary learning, SDL) rely on to stay monotone.
         worse = _row_objective(U, C, G, sq_norms, alpha) > _row_objective(U0, C, G, sq_norms, alpha)
         if bool(worse.any()):
             U[worse] = U0[worse]
-    U = _output(U, returns_numpy)
-    return (U, n_iter) if return_n_iter else U
+    return U, n_iter
 
 
 # ----------------------------------------------------------------------------- OMP

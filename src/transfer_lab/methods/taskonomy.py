@@ -182,7 +182,7 @@ def affinity_from_losses(losses, *, clip: tuple[float, float] = (0.001, 0.999)) 
 def win_rate(losses_a, losses_b) -> float:
     """Fraction of samples on which ``a`` has the lower loss than ``b`` (ties count half).
 
-    This is the quantity of the release's ``wins_vs_*`` files (Taskonomy, Sec. 4): with
+    This is the quantity of the release's ``wins_vs_*`` files (Taskonomy's gain and quality): with
     ``b`` = ``pixels`` (a network trained from scratch on the small transfer set) it is the
     **gain** of a transfer, with ``b`` = ``self`` (the task-specific network trained with
     full supervision) its **quality**. Ties count half so that ``win_rate(x, x) = 0.5``, as
@@ -251,7 +251,7 @@ def load_reference_affinities(name: str = "all_affinities") -> dict[str, float]:
     if stem not in REFERENCE_FILES:
         raise ValueError(f"unknown reference file {name!r}; choose one of {REFERENCE_FILES}")
     # importlib.resources works from a wheel, a zip or an editable install alike.
-    resource = resources.files("transfer_lab.reference").joinpath("taskonomy", f"{stem}.json")
+    resource = resources.files("transfer_lab.reference.taskonomy").joinpath(f"{stem}.json")
     with resource.open("r", encoding="utf-8") as handle:
         data = json.load(handle)
     return {str(key): float(value) for key, value in data.items()}
@@ -268,9 +268,7 @@ def _value(raw: float, sqrt: bool, key: str) -> float:
     return raw
 
 
-def _weights(
-    mapping: Mapping[str, float] | None, known: set[str], name: str, default: float = 1.0
-) -> dict[str, float]:
+def _weights(mapping: Mapping[str, float] | None, known: set[str], name: str) -> dict[str, float]:
     """Validate an importance/cost dict; tasks known to the affinities but not in play are fine."""
     weights: dict[str, float] = {}
     for task, value in (mapping or {}).items():
@@ -293,6 +291,9 @@ def _build_problem(
     """Parse the keys into targets, their self values and the admissible transfers."""
     if max_order is not None and (int(max_order) != max_order or max_order < 1):
         raise ValueError(f"max_order must be a positive integer or None, got {max_order}")
+    # A bare string would silently be read as a set of one-letter task names.
+    if isinstance(targets, str) or isinstance(sources, str):
+        raise ValueError("targets and sources must be collections of task names, not a string")
     self_values: dict[str, float] = {}
     parsed: list[tuple[tuple[str, ...], str, float, str]] = []
     all_targets: set[str] = set()
@@ -421,7 +422,7 @@ def solve_taxonomy(
 
     Binary variables: ``x_e`` for every admissible transfer ``e = (S_e → t_e)`` (any order up
     to ``max_order``) and ``y_s`` for every task ``s`` trained with full supervision. The
-    program (Zamir et al. 2018, eq. 2 and its constraints) is
+    program (Zamir et al. 2018, Sec. 3.4, "Step IV: computing the global taxonomy") is
 
     .. math::
         \\max_{x, y} \\;& \\sum_e r_{t_e} \\, v_e \\, x_e

@@ -129,7 +129,7 @@ def logme(
     You, Liu, Wang & Long, "LogME: Practical Assessment of Pre-trained Models for Transfer
     Learning", ICML 2021. For every target column ``y`` (one-hot columns of the labels for
     classification, the target dimensions for regression) the model ``y = F w + ε``,
-    ``w ~ N(0, α⁻¹ I)``, ``ε ~ N(0, β⁻¹ I)`` has the log evidence (their eq. 2)
+    ``w ~ N(0, α⁻¹ I)``, ``ε ~ N(0, β⁻¹ I)`` has the log evidence
 
     .. math::  \\mathcal{L}(\\alpha, \\beta) = \\tfrac n2 \\log\\beta + \\tfrac d2 \\log\\alpha
                - \\tfrac n2 \\log 2\\pi - \\tfrac\\beta2 \\lVert F m - y \\rVert^2
@@ -400,7 +400,7 @@ def fisher_diagonal(
         finally:
             for q, flag in zip(head.parameters(), head_frozen, strict=True):
                 q.requires_grad_(flag)
-    count = Xt.shape[0] * len(draws)
+    count = Xt.shape[0] * (n_draws if fisher == "sampled" else 1)
     return {name: (t / count).cpu() for name, t in total.items()}
 
 
@@ -443,7 +443,7 @@ def task2vec_embedding(
     """Task2Vec embedding of a labelled data set (Achille et al., ICCV 2019).
 
     The encoder is the frozen *probe network*. A linear classifier (``head``) is trained on
-    its features for the task (Sec. 3: "we re-train the final classifier on the task"),
+    its features for the task (the paper re-trains only the probe's final classifier),
     then the diagonal Fisher information of the encoder's weights,
     ``F_w = E_x E_{ŷ ~ p(·|x)} [(∂_w log p(ŷ | x))²]``, is computed (:func:`fisher_diagonal`;
     ``fisher="sampled"`` draws ``ŷ`` from the model as in the paper, ``"empirical"`` uses the
@@ -521,7 +521,7 @@ def task2vec_embedding(
 
 
 def task2vec_distance(e1, e2) -> float:
-    """Symmetric Task2Vec distance (Achille et al. 2019, Sec. 3, "Symmetric TASK2VEC distance").
+    """Symmetric Task2Vec distance (Achille et al. 2019, "symmetric TASK2VEC distance").
 
     .. math::  d_{\\mathrm{sym}}(F_a, F_b) = d_{\\cos}\\Big(\\frac{F_a}{F_a + F_b},
                \\frac{F_b}{F_a + F_b}\\Big), \\qquad

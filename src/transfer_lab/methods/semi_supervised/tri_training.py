@@ -49,8 +49,9 @@ from transfer_lab.methods.semi_supervised._base import (
 
 __all__ = ["TriTrainingClassifier"]
 
-# A bootstrap sample of a handful of labels can miss a class; redraw up to this many times.
-_MAX_BOOTSTRAP_DRAWS = 1000
+# A bootstrap sample of a handful of labels can miss a class; redraw up to this many times
+# before resampling class by class.
+_MAX_BOOTSTRAP_DRAWS = 100
 
 
 class TriTrainingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
@@ -81,14 +82,22 @@ class TriTrainingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         ``subsampled``, ``updated``, ``indices`` and ``labels`` of the rows in ``L_i``
         (empty unless updated) and, when ``fit`` got ``y_true_unlabeled``, ``precision`` of
         those labels.
+    stratified_bootstrap_ : bool
+        True when 100 plain bootstrap draws all missed a class and the samples were drawn
+        class by class instead (see Notes).
     n_features_in_ : int
 
     Notes
     -----
     A bootstrap sample that misses a class is redrawn, so that each ``h_i`` knows every
-    class (with three labels per class a sample misses one a few times in a hundred). Ties of
-    the majority vote (three different predictions) go to the class listed first in
-    ``classes_``.
+    class (with three labels per class a sample misses one a few times in a hundred). When
+    100 draws all miss a class (one label per class), each class's rows are resampled with
+    replacement on their own; with a single label per class the three samples are then
+    equal to ``L`` and the three classifiers differ only through the base learner's own
+    randomness.
+
+    Ties of the majority vote (three different predictions) go to the class listed first
+    in ``classes_``.
     """
 
     def __init__(self, estimator, max_iter: int | None = 100, random_state=None) -> None:
@@ -101,7 +110,13 @@ class TriTrainingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             sample = rng.randint(0, len(y_l), size=len(y_l))
             if len(np.unique(y_l[sample])) == len(self.classes_):
                 return sample
-        raise ValueError("could not draw a bootstrap sample holding every class; add labels")
+        # With one or two labels per class a plain bootstrap practically never holds every
+        # class (10 classes x 1 label: 10!/10^10 = 0.04%): resample within each class.
+        self.stratified_bootstrap_ = True
+        return np.concatenate([
+            rng.choice(np.flatnonzero(y_l == c), size=int(np.sum(y_l == c)), replace=True)
+            for c in self.classes_
+        ])
 
     def fit(self, X, y, y_true_unlabeled=None) -> TriTrainingClassifier:
         """Fit by tri-training.
@@ -126,6 +141,7 @@ class TriTrainingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.classes_ = np.unique(y[labeled])
         rng = check_random_state(self.random_state)
 
+        self.stratified_bootstrap_ = False
         lab_idx, unl_idx = np.flatnonzero(labeled), np.flatnonzero(~labeled)
         X_l, y_l, X_u = X[lab_idx], y[lab_idx], X[unl_idx]
         models = []
@@ -225,4 +241,5 @@ class TriTrainingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         """Majority vote of the three classifiers."""
-        return self.classes_[self._votes(X).argmax(axis=1)]
+        votes = self._votes(X)  # checks that the model is fitted first
+        return self.classes_[votes.argmax(axis=1)]

@@ -1,0 +1,578 @@
+"""Dictionary learning (batch and online mini-batch) as scikit-learn estimators, in torch.
+
+Problem (rows are samples: ``X`` is ``(n, m)``, codes ``U`` are ``(n, k)``, atoms are the
+rows of ``D``, ``(k, m)``)::
+
+    min_{D, U}  1/n Σ_i ½‖x_i − u_i D‖² + alpha‖u_i‖₁     subject to  ‖d_j‖₂ = 1 for every atom.
+
+The objective (:func:`~transfer_lab.methods.sparse_coding.sparse_coding_objective`, the mean
+per row) is what ``objective_history_`` records. ``alpha`` means exactly what it means in
+``sklearn.decomposition.DictionaryLearning`` / ``MiniBatchDictionaryLearning``.
+
+* :class:`DictionaryLearning` alternates exact-ish minimisations: Lasso codes of all rows
+  (batched FISTA, warm-started, never worse than the previous codes) and block-coordinate
+  descent over the atoms with the codes fixed. Each atom step is the exact minimiser on
+  the unit sphere, so the objective never increases.
+* :class:`MiniBatchDictionaryLearning` is the online algorithm of Mairal, Bach, Ponce &
+  Sapiro (ICML 2009, JMLR 2010): code a mini-batch, accumulate the sufficient statistics
+  ``A = Σ u uᵀ`` and ``B = Σ uᵀ x`` with the same forgetting factor schedule as
+  scikit-learn's ``MiniBatchDictionaryLearning``, and update the atoms by one block
+  coordinate pass on the surrogate ``½ tr(D ᵀA D) − tr(Dᵀ B)``.
+
+Atoms that no code uses are re-initialised from data rows (unit norm), as in both Mairal
+et al. and scikit-learn.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from transfer_lab.methods.runtime import resolve_device
+from transfer_lab.methods.sparse_coding import (
+    _lasso,
+    _resolve_dtype,
+    omp,
+    sparse_coding_objective,
+)
+
+__all__ = ["DictionaryLearning", "MiniBatchDictionaryLearning", "update_dictionary"]
+
+# Below this (averaged) usage ‖u_k‖² an atom counts as unused and is re-drawn from the data
+# (the value scikit-learn and SPAMS use for the online algorithm).
+_UNUSED_ATOM = 1e-6
+
+
+# ----------------------------------------------------------------------------- atom updates
+def update_dictionary(
+    D: np.ndarray,
+    A: np.ndarray,
+    B: np.ndarray,
+    *,
+    n_passes: int = 1,
+    unused: float = 0.0,
+    replacement=None,
+    tol: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Block-coordinate descent over atoms for ``½ tr(D ᵀA D) − tr(Dᵀ B)`` on unit spheres.
+
+    With the codes fixed, ``½‖X − U D‖_F²`` equals that surrogate (plus a constant) for
+    ``A = UᵀU`` and ``B = UᵀX``. As a function of atom ``d_k`` alone it is
+    ``½ A_kk ‖d_k‖² − d_k·c_k + const`` with ``c_k = B_k − Σ_{j≠k} A_kj d_j``; on the sphere
+    ``‖d_k‖ = 1`` the first term is constant, so ``d_k = c_k / ‖c_k‖`` is the exact
+    minimiser and no pass can increase the objective.
+
+    Parameters
+    ----------
+    D : ndarray of shape (k, m)
+        Current atoms (unit norm); updated in place and returned.
+    A : ndarray of shape (k, k)
+    B : ndarray of shape (k, m)
+    n_passes : int, default 1
+        Passes over all atoms (stops early when no atom moves by more than ``tol``).
+    unused : float, default 0.0
+        Atoms with ``A_kk <= unused`` are replaced (they do not affect the objective).
+    replacement : callable, optional
+        ``replacement(k) -> ndarray (m,)`` giving a new direction for an unused atom; without
+        it unused atoms are left as they are.
+    tol : float, default 0.0
+
+    Returns
+    -------
+    D : ndarray of shape (k, m)
+    replaced : ndarray of bool, shape (k,)
+        Atoms re-drawn because they were unused.
+    """
+    k = D.shape[0]
+    replaced = np.zeros(k, dtype=bool)
+    for _ in range(n_passes):
+        largest_move = 0.0
+        for j in range(k):
+            if A[j, j] <= unused:
+                if replacement is not None and not replaced[j]:
+                    D[j] = _unit(replacement(j))
+                    replaced[j] = True
+                continue
+            c = B[j] - A[j] @ D + A[j, j] * D[j]
+            norm = np.linalg.norm(c)
+            if norm > 0:  # c = 0: every unit vector is optimal, keep the atom
+                new = c / norm
+                largest_move = max(largest_move, float(np.abs(new - D[j]).max()))
+                D[j] = new
+        if largest_move <= tol:
+            break
+    return D, replaced
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    norm = np.linalg.norm(v)
+    if norm == 0 or not np.isfinite(norm):
+        v = np.ones_like(v)
+        norm = np.linalg.norm(v)
+    return v / norm
+
+
+# ----------------------------------------------------------------------------- base class
+class _BaseDictionaryLearning(TransformerMixin, BaseEstimator):
+    """Shared validation, initialisation and ``transform``."""
+
+    # ------------------------------------------------------------------ validation
+    def _check_params(self, X: np.ndarray) -> int:
+        n_components = self.n_components if self.n_components is not None else X.shape[1]
+        if isinstance(n_components, bool) or not isinstance(n_components, Integral) or n_components < 1:
+            raise ValueError(f"n_components must be a positive integer, got {self.n_components!r}")
+        if not isinstance(self.alpha, Real) or self.alpha < 0:
+            raise ValueError(f"alpha must be a non-negative number, got {self.alpha!r}")
+        if self.transform_alpha is not None and (
+            not isinstance(self.transform_alpha, Real) or self.transform_alpha < 0
+        ):
+            raise ValueError(f"transform_alpha must be None or >= 0, got {self.transform_alpha!r}")
+        if isinstance(self.max_iter, bool) or not isinstance(self.max_iter, Integral) or self.max_iter < 0:
+            raise ValueError(f"max_iter must be a non-negative integer, got {self.max_iter!r}")
+        if not isinstance(self.tol, Real) or self.tol < 0:
+            raise ValueError(f"tol must be a non-negative number, got {self.tol!r}")
+        if not isinstance(self.code_tol, Real) or self.code_tol < 0:
+            raise ValueError(f"code_tol must be a non-negative number, got {self.code_tol!r}")
+        if self.transform_algorithm not in ("lasso", "omp"):
+            raise ValueError(
+                f"transform_algorithm must be 'lasso' or 'omp', got {self.transform_algorithm!r}"
+            )
+        if self.dict_init is not None:
+            shape = np.shape(self.dict_init)
+            if shape != (n_components, X.shape[1]):
+                raise ValueError(
+                    f"dict_init must have shape {(n_components, X.shape[1])}, got {shape}"
+                )
+        return int(n_components)
+
+    def _validate_X(self, X, reset: bool) -> np.ndarray:
+        X = validate_data(self, X, reset=reset, dtype=[np.float64, np.float32])
+        if reset and X.shape[0] < 1:
+            raise ValueError("X must contain at least one row")
+        return X
+
+    def _setup(self, X: np.ndarray):
+        device = resolve_device(self.device)
+        dtype = _resolve_dtype(self.dtype) or (
+            torch.float32 if X.dtype == np.float32 else torch.float64
+        )
+        return device, dtype
+
+    # ------------------------------------------------------------------ initialisation
+    def _initial_dictionary(self, X: np.ndarray, k: int, rng: np.random.RandomState) -> np.ndarray:
+        """``dict_init`` (normalised) or ``k`` distinct random data rows, normalised.
+
+        Data rows rather than scikit-learn's SVD: every atom then starts in use, and more
+        atoms than features (over-complete dictionaries) need no special case.
+        """
+        if self.dict_init is not None:
+            D = np.array(self.dict_init, dtype=np.float64)
+        else:
+            n = X.shape[0]
+            rows = rng.choice(n, size=k, replace=n < k)
+            D = np.array(X[rows], dtype=np.float64)
+            if n < k:  # repeated rows: jitter so that atoms differ
+                D += 0.01 * (D.std() or 1.0) * rng.standard_normal(D.shape)
+        norms = np.linalg.norm(D, axis=1)
+        for j in np.flatnonzero(norms == 0):  # all-zero rows (e.g. blank images)
+            D[j] = rng.standard_normal(D.shape[1])
+        return D / np.linalg.norm(D, axis=1, keepdims=True)
+
+    def _replacement(self, X: np.ndarray, rng: np.random.RandomState):
+        """New direction for an unused atom: a random data row plus 1% noise (as sklearn)."""
+
+        def draw(_j: int) -> np.ndarray:
+            row = np.asarray(X[rng.randint(X.shape[0])], dtype=np.float64)
+            noise_level = 0.01 * (row.std() or 1.0)
+            return row + rng.normal(0.0, noise_level, size=row.shape)
+
+        return draw
+
+    # ------------------------------------------------------------------ coding
+    def _code(self, Xt: torch.Tensor, Dt: torch.Tensor, alpha: float, init=None):
+        return _lasso(Xt, Dt, alpha, init, max_iter=self.code_max_iter, tol=self.code_tol)[0]
+
+    def transform(self, X):
+        """Sparse codes of ``X`` on the learned dictionary.
+
+        ``transform_algorithm="lasso"`` (default) solves
+        ``min_u ½‖x − u D‖² + transform_alpha‖u‖₁`` per row (``transform_alpha`` defaults
+        to ``alpha``); ``"omp"`` keeps ``transform_n_nonzero_coefs`` atoms per row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_components)
+        """
+        check_is_fitted(self, "components_")
+        X = self._validate_X(X, reset=False)
+        device, dtype = self._setup(X)
+        Xt = torch.as_tensor(X, device=device, dtype=dtype)
+        Dt = torch.as_tensor(self.components_, device=device, dtype=dtype)
+        if self.transform_algorithm == "omp":
+            n_nonzero = self.transform_n_nonzero_coefs
+            if n_nonzero is None:
+                # scikit-learn's default for OMP: a tenth of the features, at least one.
+                n_nonzero = int(min(max(X.shape[1] / 10, 1), Dt.shape[0]))
+            return omp(Xt, Dt, n_nonzero, device=device).cpu().numpy()
+        alpha = self.alpha if self.transform_alpha is None else self.transform_alpha
+        return self._code(Xt, Dt, float(alpha)).cpu().numpy()
+
+    @property
+    def _n_features_out(self):
+        return self.components_.shape[0]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+
+# ----------------------------------------------------------------------------- batch
+class DictionaryLearning(_BaseDictionaryLearning):
+    """Batch dictionary learning by alternating minimisation, batched in torch.
+
+    Minimises the mean over rows of ``½‖x_i − u_i D‖² + alpha‖u_i‖₁`` subject to unit-norm
+    atoms. Each iteration (1) codes every row by Lasso (greedy FISTA on all rows at once,
+    warm-started from the previous codes and never worse than them) and (2) updates the
+    atoms by exact block-coordinate descent on the unit sphere (see
+    :func:`update_dictionary`). Both steps are descent steps, so ``objective_history_``
+    never increases.
+
+    Parameters
+    ----------
+    n_components : int, optional
+        Number of atoms ``k``; defaults to ``n_features``.
+    alpha : float, default 1.0
+        l1 weight, as in :func:`~transfer_lab.methods.sparse_coding.sparse_encode` and
+        scikit-learn.
+    max_iter : int, default 100
+        Maximum alternating iterations.
+    tol : float, default 1e-6
+        Stop when an iteration lowers the objective by less than ``tol`` times its value.
+    transform_algorithm : {"lasso", "omp"}, default "lasso"
+        Coder used by :meth:`transform`.
+    transform_alpha : float, optional
+        l1 weight for :meth:`transform`; defaults to ``alpha``.
+    transform_n_nonzero_coefs : int, optional
+        Atoms per row for ``transform_algorithm="omp"``; defaults to ``n_features / 10``.
+    code_tol : float, default 1e-2
+        Relative duality-gap tolerance of the Lasso coder (see ``sparse_encode``).
+    code_max_iter : int, default 1000
+        Iteration cap of the Lasso coder.
+    dict_update_passes : int, default 5
+        Block-coordinate passes over the atoms per iteration (more passes solve the
+        dictionary step more exactly; each is cheap next to coding).
+    dict_init : array-like of shape (n_components, n_features), optional
+        Initial atoms (normalised); default: random data rows.
+    random_state : int, RandomState instance or None, default None
+        Initial atoms and the re-drawing of unused atoms.
+    device : {"cpu", "cuda", "auto"} or torch.device, default "cpu"
+    dtype : {None, "float32", "float64"}, default None
+        Computation dtype; None follows ``X`` (float64 unless ``X`` is float32).
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_components, n_features)
+        Atoms, unit-norm rows.
+    objective_history_ : ndarray of shape (n_iter_,)
+        Mean objective after each iteration (codes of that iteration, updated atoms).
+    n_iter_ : int
+        Iterations run.
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).standard_normal((50, 8))
+    >>> model = DictionaryLearning(n_components=12, alpha=0.5, max_iter=5, random_state=0)
+    >>> model.fit_transform(X).shape
+    (50, 12)
+    """
+
+    def __init__(
+        self,
+        n_components=None,
+        *,
+        alpha=1.0,
+        max_iter=100,
+        tol=1e-6,
+        transform_algorithm="lasso",
+        transform_alpha=None,
+        transform_n_nonzero_coefs=None,
+        code_tol=1e-2,
+        code_max_iter=1000,
+        dict_update_passes=5,
+        dict_init=None,
+        random_state=None,
+        device="cpu",
+        dtype=None,
+    ):
+        self.n_components = n_components
+        self.alpha = alpha
+        self.max_iter = max_iter
+        self.tol = tol
+        self.transform_algorithm = transform_algorithm
+        self.transform_alpha = transform_alpha
+        self.transform_n_nonzero_coefs = transform_n_nonzero_coefs
+        self.code_tol = code_tol
+        self.code_max_iter = code_max_iter
+        self.dict_update_passes = dict_update_passes
+        self.dict_init = dict_init
+        self.random_state = random_state
+        self.device = device
+        self.dtype = dtype
+
+    def fit(self, X, y=None):
+        """Learn the dictionary from ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : Ignored
+
+        Returns
+        -------
+        self : DictionaryLearning
+        """
+        self._fit(X)
+        return self
+
+    def fit_transform(self, X, y=None):
+        """Fit, then return the codes of ``X`` (warm-started from the last fit codes)."""
+        X = self._fit(X)
+        if self.transform_algorithm == "lasso" and (
+            self.transform_alpha is None or self.transform_alpha == self.alpha
+        ):
+            device, dtype = self._setup(X)
+            Xt = torch.as_tensor(X, device=device, dtype=dtype)
+            Dt = torch.as_tensor(self.components_, device=device, dtype=dtype)
+            return self._code(Xt, Dt, float(self.alpha), init=self._fit_codes).cpu().numpy()
+        return self.transform(X)
+
+    def _fit(self, X) -> np.ndarray:
+        X = self._validate_X(X, reset=True)
+        k = self._check_params(X)
+        if (
+            isinstance(self.dict_update_passes, bool)
+            or not isinstance(self.dict_update_passes, Integral)
+            or self.dict_update_passes < 1
+        ):
+            raise ValueError(
+                f"dict_update_passes must be a positive integer, got {self.dict_update_passes!r}"
+            )
+        rng = check_random_state(self.random_state)
+        device, dtype = self._setup(X)
+        alpha = float(self.alpha)
+        D = self._initial_dictionary(X, k, rng)
+        Xt = torch.as_tensor(X, device=device, dtype=dtype)
+        U = None
+        history: list[float] = []
+        replacement = self._replacement(X, rng)
+        n_iter = 0
+        for it in range(self.max_iter):
+            n_iter = it + 1
+            Dt = torch.as_tensor(D, device=device, dtype=dtype)
+            U = self._code(Xt, Dt, alpha, init=U)
+            A = (U.T @ U).double().cpu().numpy()
+            B = (U.T @ Xt).double().cpu().numpy()
+            # Only atoms no row uses are re-drawn: that leaves the objective unchanged, so
+            # the history stays monotone.
+            D, _ = update_dictionary(
+                D, A, B, n_passes=self.dict_update_passes, unused=0.0,
+                replacement=replacement, tol=1e-7,
+            )
+            history.append(sparse_coding_objective(Xt, torch.as_tensor(D, device=device), U, alpha))
+            if it > 0 and history[-2] - history[-1] < self.tol * abs(history[-1]):
+                break
+        self.components_ = D
+        self.objective_history_ = np.asarray(history)
+        self.n_iter_ = n_iter
+        self._fit_codes = U
+        return X
+
+
+# ----------------------------------------------------------------------------- online
+class MiniBatchDictionaryLearning(_BaseDictionaryLearning):
+    """Online (mini-batch) dictionary learning of Mairal et al., batched in torch.
+
+    For each mini-batch: Lasso codes (greedy FISTA, warm-started from the row's code of the
+    previous epoch), then ``A ← β A + UᵀU / b`` and ``B ← β B + UᵀX / b`` with
+    scikit-learn's forgetting schedule ``β = (θ + 1 − b) / (θ + 1)`` (``θ = (t + 1) b`` for
+    the first ``b`` steps ``t``, then ``θ = b² + t + 1 − b``), then ``dict_update_passes``
+    block-coordinate passes on the atoms (exact on the unit sphere). Atoms whose
+    accumulated usage ``A_kk`` stays below 1e-6 are re-drawn from a data row plus noise.
+
+    ``max_iter`` counts epochs, as in scikit-learn. After every epoch all rows are re-coded
+    with the current atoms (warm-started) and the mean full-data objective is recorded in
+    ``objective_history_``; those codes warm-start the next epoch.
+
+    Parameters
+    ----------
+    n_components : int, optional
+        Number of atoms; defaults to ``n_features``.
+    alpha : float, default 1.0
+    max_iter : int, default 10
+        Epochs (passes over the data).
+    batch_size : int, default 256
+    shuffle : bool, default True
+        Shuffle the rows once before the epochs (as scikit-learn does).
+    tol : float, default 0.0
+        Stop early when an epoch lowers the full-data objective by less than ``tol`` times
+        its value (0 runs all ``max_iter`` epochs).
+    transform_algorithm, transform_alpha, transform_n_nonzero_coefs, code_tol, code_max_iter,
+    dict_init, random_state, device, dtype
+        As in :class:`DictionaryLearning`.
+    dict_update_passes : int, default 1
+        Block-coordinate passes per mini-batch (1 is Mairal et al.'s choice).
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_components, n_features)
+        Atoms, unit-norm rows.
+    objective_history_ : ndarray of shape (n_iter_,)
+        Mean full-data objective after each epoch.
+    n_iter_ : int
+        Epochs run.
+    n_steps_ : int
+        Mini-batches processed.
+    n_features_in_ : int
+    """
+
+    def __init__(
+        self,
+        n_components=None,
+        *,
+        alpha=1.0,
+        max_iter=10,
+        batch_size=256,
+        shuffle=True,
+        tol=0.0,
+        transform_algorithm="lasso",
+        transform_alpha=None,
+        transform_n_nonzero_coefs=None,
+        code_tol=1e-2,
+        code_max_iter=1000,
+        dict_update_passes=1,
+        dict_init=None,
+        random_state=None,
+        device="cpu",
+        dtype=None,
+    ):
+        self.n_components = n_components
+        self.alpha = alpha
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.tol = tol
+        self.transform_algorithm = transform_algorithm
+        self.transform_alpha = transform_alpha
+        self.transform_n_nonzero_coefs = transform_n_nonzero_coefs
+        self.code_tol = code_tol
+        self.code_max_iter = code_max_iter
+        self.dict_update_passes = dict_update_passes
+        self.dict_init = dict_init
+        self.random_state = random_state
+        self.device = device
+        self.dtype = dtype
+
+    def fit(self, X, y=None):
+        """Learn the dictionary from ``X`` in ``max_iter`` epochs of mini-batches.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : Ignored
+
+        Returns
+        -------
+        self : MiniBatchDictionaryLearning
+        """
+        self._fit(X)
+        return self
+
+    def fit_transform(self, X, y=None):
+        """Fit, then return the codes of ``X`` (warm-started from the last epoch's codes)."""
+        X = self._fit(X)
+        if self.transform_algorithm == "lasso" and (
+            self.transform_alpha is None or self.transform_alpha == self.alpha
+        ):
+            if self.n_iter_ > 0:  # the last epoch coded every row with the final atoms
+                return self._fit_codes.cpu().numpy()
+        return self.transform(X)
+
+    def _fit(self, X) -> np.ndarray:
+        X = self._validate_X(X, reset=True)
+        k = self._check_params(X)
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, Integral) or self.batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
+        if (
+            isinstance(self.dict_update_passes, bool)
+            or not isinstance(self.dict_update_passes, Integral)
+            or self.dict_update_passes < 1
+        ):
+            raise ValueError(
+                f"dict_update_passes must be a positive integer, got {self.dict_update_passes!r}"
+            )
+        rng = check_random_state(self.random_state)
+        device, dtype = self._setup(X)
+        alpha = float(self.alpha)
+        n, m = X.shape
+        batch_size = min(int(self.batch_size), n)
+        D = self._initial_dictionary(X, k, rng)
+        order = rng.permutation(n) if self.shuffle else np.arange(n)
+        X_train = np.ascontiguousarray(X[order])
+        Xt = torch.as_tensor(X_train, device=device, dtype=dtype)
+        codes = torch.zeros(n, k, device=device, dtype=dtype)
+        A = np.zeros((k, k))
+        B = np.zeros((k, m))
+        replacement = self._replacement(X_train, rng)
+        history: list[float] = []
+        step = 0
+        n_epochs = 0
+        for epoch in range(self.max_iter):
+            n_epochs = epoch + 1
+            for start in range(0, n, batch_size):
+                rows = slice(start, start + batch_size)
+                Xb = Xt[rows]
+                b = Xb.shape[0]
+                Dt = torch.as_tensor(D, device=device, dtype=dtype)
+                U = self._code(Xb, Dt, alpha, init=codes[rows] if epoch > 0 else None)
+                codes[rows] = U
+                # scikit-learn's forgetting factor (MiniBatchDictionaryLearning
+                # ._update_inner_stats), so that both learners weigh the past alike.
+                theta = (step + 1) * batch_size if step < batch_size - 1 else batch_size**2 + step + 1 - batch_size
+                beta = (theta + 1 - batch_size) / (theta + 1)
+                A *= beta
+                A += (U.T @ U).double().cpu().numpy() / b
+                B *= beta
+                B += (U.T @ Xb).double().cpu().numpy() / b
+                D, replaced = update_dictionary(
+                    D, A, B, n_passes=self.dict_update_passes, unused=_UNUSED_ATOM,
+                    replacement=replacement,
+                )
+                if replaced.any():
+                    codes[:, torch.as_tensor(replaced, device=device)] = 0.0
+                step += 1
+            # Full-data objective with the epoch's atoms; the codes warm-start the next epoch.
+            Dt = torch.as_tensor(D, device=device, dtype=dtype)
+            codes = self._code(Xt, Dt, alpha, init=codes)
+            history.append(sparse_coding_objective(Xt, Dt, codes, alpha))
+            if self.tol > 0 and epoch > 0 and history[-2] - history[-1] < self.tol * abs(history[-1]):
+                break
+        self.components_ = D
+        self.objective_history_ = np.asarray(history)
+        self.n_iter_ = n_epochs
+        self.n_steps_ = step
+        inverse = np.empty(n, dtype=np.int64)
+        inverse[order] = np.arange(n)
+        self._fit_codes = codes[torch.as_tensor(inverse, device=device)]
+        return X

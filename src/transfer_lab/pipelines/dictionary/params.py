@@ -1,0 +1,68 @@
+"""Schema of ``parameters_dictionary.yml`` (the ``dictionary`` key)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ClassifierParams(_Strict):
+    """The classifier put on raw inputs and on sparse codes alike (standardised logistic regression)."""
+
+    C: float = Field(1.0, gt=0.0)
+    max_iter: int = Field(2000, ge=1)
+
+
+class SelfTaughtParams(_Strict):
+    """Dictionary from unlabelled source-domain images, codes for the labelled target."""
+
+    # shift names from data.domains.<kind>.shifts (or clean): the unlabelled source domains
+    source_domains: list[str] = Field(default_factory=lambda: ["clean"], min_length=1)
+    n_components: int = Field(128, ge=1)
+    alpha: float = Field(0.1, gt=0.0)
+    epochs: int = Field(10, ge=1)
+    batch_size: int = Field(256, ge=1)
+    classifier: ClassifierParams = ClassifierParams()
+
+
+class SDLParams(_Strict):
+    """Semi-coupled dictionary learning (Wang et al., CVPR 2012)."""
+
+    n_components: int = Field(64, ge=1)
+    lambda_source: float = Field(0.05, gt=0.0)
+    lambda_target: float = Field(0.05, gt=0.0)
+    gamma: float = Field(0.5, gt=0.0)
+    lambda_w: float = Field(0.01, gt=0.0)
+    max_iter: int = Field(30, ge=1)
+    tol: float = Field(1e-5, ge=0.0)
+    # pairs (by coupled-pair name, e.g. "digits_low_res->digits") used for synthesis and for
+    # domain adaptation; empty = every coupled pair that fits the use
+    synthesis_pairs: list[str] | None = None
+    adaptation_pairs: list[str] | None = None
+
+
+class DictionaryParams(_Strict):
+    device: str = "auto"
+    num_threads: int | None = Field(1, ge=1)
+    progress: bool = True
+    self_taught: SelfTaughtParams = SelfTaughtParams()
+    sdl: SDLParams = SDLParams()
+    examples: int = Field(8, ge=1, le=30)  # synthesis examples drawn in the figure
+
+    def check_against(self, blocks: dict[str, Any]) -> None:
+        """Names that must exist in the data parameters (checked before any work)."""
+        data = blocks.get("data")
+        if data is None:
+            return
+        known = {"clean", *data.domain.shifts}
+        for i, name in enumerate(self.self_taught.source_domains):
+            if name not in known:
+                raise ValueError(
+                    f"self_taught.source_domains[{i}]",
+                    f"{name!r} is not a shift of data.domains.{data.kind}; known: {sorted(known)}",
+                )

@@ -1,0 +1,34 @@
+"""Fixtures of the semi-supervised tests: one torch thread, small data sets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits, make_moons
+
+from tests.methods.semi_supervised.helpers import mask_labels
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny nets on a shared 2-core box: one intra-op thread avoids spin-wait oversubscription."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def moons():
+    """make_moons(300, noise=0.1) with 3 labels per class, and a 1000-point test set."""
+    X, y = make_moons(n_samples=300, noise=0.1, random_state=0)
+    X_test, y_test = make_moons(n_samples=1000, noise=0.1, random_state=100)
+    return X, y, mask_labels(y, 3, seed=0), X_test, y_test
+
+
+@pytest.fixture(scope="session")
+def digits_flat():
+    """sklearn digits as (n, 64) floats in [0, 1] and int64 labels."""
+    X, y = load_digits(return_X_y=True)
+    return (X / 16.0).astype(np.float64), y.astype(np.int64)

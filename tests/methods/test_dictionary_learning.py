@@ -1,0 +1,185 @@
+"""Tests for transfer_lab.methods.dictionary_learning: batch and online dictionary learning."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.datasets import load_digits
+from sklearn.decomposition import MiniBatchDictionaryLearning as SkMiniBatch
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+
+from transfer_lab.methods.dictionary_learning import (
+    DictionaryLearning,
+    MiniBatchDictionaryLearning,
+    update_dictionary,
+)
+from transfer_lab.methods.sparse_coding import sparse_coding_objective, sparse_encode
+
+ESTIMATORS = [DictionaryLearning, MiniBatchDictionaryLearning]
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    # Two shared cores: one thread avoids OpenMP oversubscription stalls.
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    data = load_digits()
+    return data.data / 16.0, data.target
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_atoms_have_unit_norm_and_shapes(Estimator, digits):
+    X = digits[0][:300]
+    model = Estimator(n_components=24, alpha=0.5, max_iter=3, random_state=0).fit(X)
+    assert model.components_.shape == (24, 64)
+    np.testing.assert_allclose(np.linalg.norm(model.components_, axis=1), 1.0, atol=1e-10)
+    assert model.transform(X[:5]).shape == (5, 24)
+    assert model.n_features_in_ == 64
+    assert len(model.objective_history_) == model.n_iter_
+
+
+def test_batch_objective_never_increases(digits):
+    X = digits[0][:300]
+    model = DictionaryLearning(n_components=32, alpha=0.3, max_iter=12, tol=0.0, random_state=0).fit(X)
+    history = model.objective_history_
+    assert len(history) == 12
+    assert np.all(np.diff(history) <= 1e-12 * history[1:])
+    assert history[-1] < history[0]
+
+
+def test_history_is_the_shared_objective_of_the_fit_codes(digits):
+    X = digits[0][:200]
+    model = DictionaryLearning(n_components=16, alpha=0.3, max_iter=4, tol=0.0, random_state=0)
+    codes = model.fit_transform(X)
+    # The last entry is the objective of the last iteration's codes with the final atoms;
+    # re-coding with the final atoms can only lower it.
+    assert sparse_coding_objective(X, model.components_, codes, 0.3) <= model.objective_history_[-1] + 1e-12
+
+
+def test_online_no_worse_than_sklearn_minibatch_at_equal_epochs(digits):
+    X = digits[0][:500]
+    alpha, epochs, k, batch = 0.5, 5, 32, 64
+    ours = MiniBatchDictionaryLearning(
+        n_components=k, alpha=alpha, max_iter=epochs, batch_size=batch, random_state=0
+    ).fit(X)
+    theirs = SkMiniBatch(
+        n_components=k, alpha=alpha, max_iter=epochs, batch_size=batch, fit_algorithm="cd",
+        tol=0.0, max_no_improvement=None, random_state=0,
+    ).fit(X)
+
+    def full_objective(D):  # the same accurate coder for both dictionaries
+        return sparse_coding_objective(X, D, sparse_encode(X, D, alpha, tol=1e-4), alpha)
+
+    assert full_objective(ours.components_) <= full_objective(theirs.components_)
+    assert ours.n_iter_ == epochs and ours.n_steps_ == epochs * int(np.ceil(500 / batch))
+
+
+def test_online_history_tracks_the_full_data_objective(digits):
+    X = digits[0][:300]
+    model = MiniBatchDictionaryLearning(n_components=16, alpha=0.5, max_iter=3, batch_size=50, random_state=0)
+    codes = model.fit_transform(X)
+    assert model.objective_history_[-1] == pytest.approx(
+        sparse_coding_objective(X, model.components_, codes, 0.5), rel=1e-12
+    )
+    assert model.objective_history_[-1] < model.objective_history_[0]
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_sklearn_clone_get_params_and_pipeline(Estimator, digits):
+    X, y = digits[0][:300], digits[1][:300]
+    model = Estimator(n_components=20, alpha=0.4, max_iter=2, random_state=3, device="cpu")
+    params = model.get_params()
+    assert params["n_components"] == 20 and params["alpha"] == 0.4 and params["device"] == "cpu"
+    twin = clone(model)
+    assert twin.get_params() == params and not hasattr(twin, "components_")
+    # Self-taught learning shape: codes on a learned dictionary feed a classifier.
+    pipe = Pipeline([("codes", model), ("clf", LogisticRegression(max_iter=200))]).fit(X, y)
+    assert pipe.score(X, y) > 0.5
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_random_state_makes_fits_reproducible(Estimator, digits):
+    X = digits[0][:200]
+    a = Estimator(n_components=16, alpha=0.5, max_iter=3, random_state=7).fit(X)
+    b = Estimator(n_components=16, alpha=0.5, max_iter=3, random_state=7).fit(X)
+    c = Estimator(n_components=16, alpha=0.5, max_iter=3, random_state=8).fit(X)
+    np.testing.assert_array_equal(a.components_, b.components_)
+    assert not np.allclose(a.components_, c.components_)
+
+
+def test_unused_atom_is_reinitialised_from_data():
+    rng = np.random.default_rng(0)
+    X = np.zeros((100, 8))
+    X[:, :5] = rng.standard_normal((100, 5))  # data live in the first five coordinates
+    init = np.eye(8)[[0, 1, 2, 3, 4, 7]]  # the last atom is orthogonal to every row
+    model = DictionaryLearning(n_components=6, alpha=0.1, max_iter=3, dict_init=init, random_state=0).fit(X)
+    last = model.components_[-1]
+    assert np.linalg.norm(last[:5]) > 0.99  # now a (noisy) data direction
+
+
+def test_update_dictionary_is_exact_block_coordinate_descent():
+    rng = np.random.default_rng(0)
+    X, U = rng.standard_normal((50, 6)), rng.standard_normal((50, 4))
+    D = rng.standard_normal((4, 6))
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    before = 0.5 * np.sum((X - U @ D) ** 2)
+    D, replaced = update_dictionary(D.copy(), U.T @ U, U.T @ X, n_passes=1)
+    assert 0.5 * np.sum((X - U @ D) ** 2) <= before
+    assert not replaced.any()
+    # Atom 0 against random unit directions: its update is the minimiser on the sphere.
+    residual = X - U[:, 1:] @ D[1:]
+    best = 0.5 * np.sum((residual - np.outer(U[:, 0], D[0])) ** 2)
+    for _ in range(200):
+        d = rng.standard_normal(6)
+        d /= np.linalg.norm(d)
+        assert best <= 0.5 * np.sum((residual - np.outer(U[:, 0], d)) ** 2) + 1e-9
+
+
+def test_omp_transform(digits):
+    X = digits[0][:100]
+    model = DictionaryLearning(
+        n_components=16, alpha=0.5, max_iter=2, transform_algorithm="omp", transform_n_nonzero_coefs=3, random_state=0
+    ).fit(X)
+    codes = model.transform(X)
+    assert codes.shape == (100, 16) and np.all((codes != 0).sum(1) <= 3)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"n_components": 0},
+        {"alpha": -1.0},
+        {"max_iter": -1},
+        {"tol": -1.0},
+        {"transform_algorithm": "lars"},
+        {"dict_init": np.ones((3, 3))},
+    ],
+)
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_bad_parameters_raise_value_error(Estimator, params, digits):
+    with pytest.raises(ValueError):
+        Estimator(**{"n_components": 4, **params}).fit(digits[0][:20])
+
+
+def test_bad_batch_size_and_inputs(digits):
+    X = digits[0][:20]
+    with pytest.raises(ValueError):
+        MiniBatchDictionaryLearning(n_components=4, batch_size=0).fit(X)
+    model = DictionaryLearning(n_components=4, max_iter=1, random_state=0)
+    with pytest.raises(NotFittedError):
+        model.transform(X)
+    model.fit(X)
+    with pytest.raises(ValueError):
+        model.transform(X[:, :10])
+    with pytest.raises(ValueError):
+        DictionaryLearning(n_components=4).fit(np.full((5, 3), np.nan))

@@ -1,0 +1,190 @@
+"""Tests for transfer_lab.methods.transfer: the protocols and the pretraining dispatch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+from transfer_lab.methods.encoders import ConvEncoder2d
+from transfer_lab.methods.pretext import default_pretext_config
+from transfer_lab.methods.runtime import seed_everything
+from transfer_lab.methods.training import (
+    TrainConfig,
+    extract_features,
+    load_state_dict,
+    save_state_dict,
+)
+from transfer_lab.methods.transfer import (
+    PRETRAINING_METHODS,
+    PROTOCOLS,
+    TransferResult,
+    default_finetune_config,
+    finetune,
+    knn_probe,
+    linear_probe,
+    partial_finetune,
+    pretrain,
+    run_protocol,
+    train_from_scratch,
+)
+from transfer_lab.sources import splits
+from transfer_lab.sources.digits import load_digits
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    ds = load_digits()
+    table = splits.stratified_split(ds["y"], 0.2, 0.2, 0)
+    subsets = splits.label_subsets(ds["y"], table, [1, 10], [0])
+    views = {b: splits.budget_view(ds, table, subsets, b, 0) for b in (1, 10)}
+    return ds, table, views
+
+
+@pytest.fixture(scope="module")
+def source_encoder(digits):
+    """An encoder pretrained with labels on the unlabelled rows of the 10-label budget.
+
+    (Stands in for a source domain: quick to train and certain to carry transferable features.)
+    """
+    _, _, views = digits
+    view = views[10]
+    seed_everything(0)
+    enc, _ = pretrain(
+        "supervised", view.X_unlabeled, view.y_unlabeled,
+        encoder_kwargs={"width": 8, "out_features": 32},
+        config=default_pretext_config(epochs=6, batch_size=32),
+    )
+    return enc
+
+
+def _state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in module.state_dict().items()}
+
+
+def _quick(**kw) -> TrainConfig:
+    return default_finetune_config(**{"epochs": 15, "patience": None, **kw})
+
+
+def test_linear_probe_is_standardised_logistic_regression(digits, source_encoder):
+    view = digits[2][10]
+    result = linear_probe(source_encoder, view, C=0.5)
+    f = {k: extract_features(source_encoder, getattr(view, f"X_{k}")) for k in ("labeled", "test")}
+    scaler = StandardScaler().fit(f["labeled"])
+    clf = LogisticRegression(C=0.5, max_iter=2000)
+    clf.fit(scaler.transform(f["labeled"]), view.y_labeled)
+    expected = float(np.mean(clf.predict(scaler.transform(f["test"])) == view.y_test))
+    assert isinstance(result, TransferResult) and result.protocol == "linear_probe"
+    assert result.test_accuracy == pytest.approx(expected)
+    assert 0 <= result.val_accuracy <= 1 and result.n_labeled == 100
+
+
+def test_knn_is_cosine_nearest_neighbours(digits, source_encoder):
+    view = digits[2][10]
+    result = knn_probe(source_encoder, view, k=1)
+    a = extract_features(source_encoder, view.X_labeled)
+    b = extract_features(source_encoder, view.X_test)
+    a = a / np.linalg.norm(a, axis=1, keepdims=True)
+    correct = 0
+    for row, label in zip(b, view.y_test, strict=True):
+        correct += view.y_labeled[np.argmax(a @ (row / np.linalg.norm(row)))] == label
+    assert result.test_accuracy == pytest.approx(correct / len(b))
+    # k is capped at the number of labelled rows.
+    assert knn_probe(source_encoder, digits[2][1], k=50).details["k"] == 10
+    with pytest.raises(ValueError, match="k must be"):
+        knn_probe(source_encoder, view, k=0)
+
+
+def test_pretrained_features_beat_a_random_encoder_with_one_label(digits, source_encoder):
+    view = digits[2][1]
+    seed_everything(0)
+    random_encoder = ConvEncoder2d(width=8, out_features=32)
+    assert (
+        linear_probe(source_encoder, view).test_accuracy
+        > linear_probe(random_encoder, view).test_accuracy + 0.2
+    )
+
+
+def test_partial_finetune_freezes_the_first_blocks_only(digits, source_encoder):
+    view = digits[2][10]
+    original = _state(source_encoder)
+    result = partial_finetune(source_encoder, view, k=2, config=_quick(), encoder_lr=1e-3)
+    assert result.protocol == "partial_finetune" and result.details["n_frozen"] == 2
+    tuned = result.model.encoder
+    for i, (block, block0) in enumerate(zip(tuned.blocks, source_encoder.blocks, strict=True)):
+        same = all(
+            torch.equal(a, b)
+            for a, b in zip(block.state_dict().values(), block0.state_dict().values(), strict=True)
+        )
+        assert same == (i < 2), f"block {i}"  # frozen: weights and BN statistics unchanged
+    # The encoder handed in is never modified.
+    assert all(torch.equal(v, original[k]) for k, v in source_encoder.state_dict().items())
+    with pytest.raises(ValueError, match="k must be"):
+        partial_finetune(source_encoder, view, k=0)
+
+
+def test_finetune_trains_everything_with_two_learning_rates(digits, source_encoder):
+    view = digits[2][10]
+    result = finetune(source_encoder, view, config=_quick(epochs=60, lr=1e-2), encoder_lr=1e-4)
+    assert result.protocol == "finetune" and result.details["n_frozen"] == 0
+    changed = [
+        not torch.equal(a, b)
+        for a, b in zip(result.model.encoder.parameters(), source_encoder.parameters(), strict=True)
+    ]
+    assert all(changed)
+    # Fine-tuning from a good encoder stays good.
+    assert result.test_accuracy > 0.8
+
+
+def test_scratch_reinitialises_the_encoder(digits, source_encoder):
+    view = digits[2][10]
+    result = train_from_scratch(view, encoder=source_encoder, config=_quick(), augmentations=False)
+    assert result.protocol == "scratch"
+    first = result.model.encoder.blocks[0][0].weight
+    assert not torch.equal(first, source_encoder.blocks[0][0].weight)
+    result = train_from_scratch(view, encoder_kwargs={"width": 4, "out_features": 8},
+                                config=_quick(epochs=3))
+    assert 0 <= result.test_accuracy <= 1 and result.model.encoder.out_features == 8
+
+
+def test_dispatch_and_errors(digits, source_encoder):
+    view = digits[2][1]
+    assert set(PROTOCOLS) == {"linear_probe", "knn", "partial_finetune", "finetune"}
+    assert run_protocol("knn", source_encoder, view, k=3).details["k"] == 3
+    with pytest.raises(ValueError, match="unknown protocol"):
+        run_protocol("svm", source_encoder, view)
+    with pytest.raises(ValueError, match="unknown pretraining method"):
+        pretrain("byol", view.X_unlabeled)
+    with pytest.raises(ValueError, match="needs labels"):
+        pretrain("supcon", view.X_labeled)
+    with pytest.raises(ValueError, match="self-supervised"):
+        pretrain("simclr", view.X_labeled, view.y_labeled)
+    assert set(PRETRAINING_METHODS) == {
+        "simclr", "moco", "supcon", "rotation", "imputation", "supervised"
+    }
+    enc, history = pretrain(
+        "imputation", view.X_unlabeled[:64], encoder_kwargs={"width": 4, "out_features": 8},
+        config=default_pretext_config(epochs=1),
+    )
+    assert history.epochs_run == 1 and enc.out_features == 8
+
+
+def test_pretrained_encoder_round_trips_through_a_state_dict(tmp_path, digits, source_encoder):
+    view = digits[2][1]
+    path = save_state_dict(source_encoder, tmp_path / "encoder.pt")
+    restored = load_state_dict(ConvEncoder2d(width=8, out_features=32), path)
+    np.testing.assert_array_equal(
+        extract_features(restored, view.X_test), extract_features(source_encoder, view.X_test)
+    )
+    expected = linear_probe(source_encoder, view).test_accuracy
+    assert linear_probe(restored, view).test_accuracy == expected
