@@ -12,7 +12,7 @@ class _Strict(BaseModel):
 
 
 class ClassifierParams(_Strict):
-    """The classifier put on raw inputs and on sparse codes alike (standardised logistic regression)."""
+    """The classifier put on raw inputs and on sparse codes alike (logistic regression)."""
 
     C: float = Field(1.0, gt=0.0)
     max_iter: int = Field(2000, ge=1)
