@@ -1,6 +1,11 @@
 """Project settings (see https://docs.kedro.org/en/stable/kedro_project_setup/settings.html)."""
 
+import warnings
+
 from transfer_lab.hooks import MlflowWorkerHook, ParameterValidationHook
+
+# Deprecation notices from inside Kedro and MLflow that no user of this project can act on.
+warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is deprecated", category=UserWarning)
 
 HOOKS = (ParameterValidationHook(), MlflowWorkerHook())
 
