@@ -42,7 +42,9 @@ def set_threads(n_threads: int) -> None:
     torch.set_num_threads(n_threads)
 
 
-def timed(fn: Callable[[], Any], repeats: int, sync: Callable[[], None] | None = None) -> tuple[float, Any]:
+def timed(
+    fn: Callable[[], Any], repeats: int, sync: Callable[[], None] | None = None
+) -> tuple[float, Any]:
     """Median wall-clock seconds of ``repeats`` calls of ``fn`` and the last result."""
     seconds = []
     result = None

@@ -65,16 +65,17 @@ def main(argv: list[str] | None = None) -> dict:
 
     def ours(rows=slice(None), n_epochs=epochs):
         return MiniBatchDictionaryLearning(
-            n_components=args.atoms, alpha=args.alpha, max_iter=n_epochs, batch_size=args.batch_size,
-            random_state=0, device=device, dtype="float32",
+            n_components=args.atoms, alpha=args.alpha, max_iter=n_epochs,
+            batch_size=args.batch_size, random_state=0, device=device, dtype="float32",
         ).fit(X[rows])
 
     def baseline(algorithm="lars", rows=slice(None), n_epochs=epochs):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             return SkMiniBatch(
-                n_components=args.atoms, alpha=args.alpha, max_iter=n_epochs, batch_size=args.batch_size,
-                fit_algorithm=algorithm, tol=0.0, max_no_improvement=None, n_jobs=n_jobs, random_state=0,
+                n_components=args.atoms, alpha=args.alpha, max_iter=n_epochs,
+                batch_size=args.batch_size, fit_algorithm=algorithm, tol=0.0,
+                max_no_improvement=None, n_jobs=n_jobs, random_state=0,
             ).fit(X[rows])
 
     warm = slice(0, 512)  # warm-up: library loading, thread pools, allocator
@@ -104,8 +105,10 @@ def main(argv: list[str] | None = None) -> dict:
         "ours": "transfer_lab MiniBatchDictionaryLearning (float32; re-codes all rows each epoch)",
         "ours_seconds": round(ours_seconds, 4),
         "baseline": "sklearn.decomposition.MiniBatchDictionaryLearning(fit_algorithm='lars')",
-        "baseline_settings": {"n_jobs": n_jobs, "dtype": "float64", "fit_algorithm": "lars (default)",
-                              "tol": 0.0, "max_no_improvement": None},
+        "baseline_settings": {
+            "n_jobs": n_jobs, "dtype": "float64", "fit_algorithm": "lars (default)",
+            "tol": 0.0, "max_no_improvement": None,
+        },
         "baseline_seconds": round(baseline_seconds, 4),
         "speedup": round(baseline_seconds / ours_seconds, 2),
         "objective_ours": obj_ours,

@@ -24,19 +24,22 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
-import platform
+import sys
 import time
+from pathlib import Path
 
-import torch
-from torch.utils.data import DataLoader, Dataset
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from transfer_lab.methods.augment import build_augmenter
-from transfer_lab.methods.contrastive import ContrastiveModel, ProjectionHead, nt_xent
-from transfer_lab.methods.encoders import ConvEncoder2d
-from transfer_lab.methods.runtime import resolve_device, seed_everything
-from transfer_lab.methods.training import ArrayLoader
-from transfer_lab.sources.digits import load_digits
+import torch  # noqa: E402
+from _common import emit, machine, set_threads  # noqa: E402
+from torch.utils.data import DataLoader, Dataset  # noqa: E402
+
+from transfer_lab.methods.augment import build_augmenter  # noqa: E402
+from transfer_lab.methods.contrastive import ContrastiveModel, ProjectionHead, nt_xent  # noqa: E402
+from transfer_lab.methods.encoders import ConvEncoder2d  # noqa: E402
+from transfer_lab.methods.runtime import resolve_device, seed_everything  # noqa: E402
+from transfer_lab.methods.training import ArrayLoader  # noqa: E402
+from transfer_lab.sources.digits import load_digits  # noqa: E402
 
 
 class TwoViews(Dataset):
@@ -127,7 +130,7 @@ def run(quick: bool, device_spec: str, workers: int | None, batch_size: int, wid
             yield augmenter(x), augmenter(x)
 
     torch.manual_seed(0)
-    ours_seconds, ours_loss = _time_steps(
+    ours_seconds, _ = _time_steps(
         model, optimizer, _batches(ours_iter, warmup + steps), device, warmup, steps, temperature
     )
 
@@ -150,7 +153,7 @@ def run(quick: bool, device_spec: str, workers: int | None, batch_size: int, wid
         )
         record_workers[n_workers] = (seconds, loss)
 
-    baseline_seconds, baseline_loss = record_workers[0]
+    baseline_seconds, _ = record_workers[0]
     ours_rate = steps * batch_size / ours_seconds
     base_rate = base_steps * batch_size / baseline_seconds
     record = {
@@ -170,10 +173,8 @@ def run(quick: bool, device_spec: str, workers: int | None, batch_size: int, wid
         "device": str(device),
         "torch_threads": torch.get_num_threads(),
         "same_ops_max_abs_diff": same_ops_gap,
-        "ours_last_loss": round(ours_loss, 4),
-        "baseline_last_loss": round(baseline_loss, 4),
         "quick": quick,
-        "machine": platform.machine(),
+        **machine(),
     }
     if workers:
         seconds, _ = record_workers[workers]
@@ -201,7 +202,7 @@ def main(argv: list[str] | None = None) -> dict:
     )
     args = parser.parse_args(argv)
     if args.threads:
-        torch.set_num_threads(args.threads)
+        set_threads(args.threads)
     record = run(args.quick, args.device, args.workers, args.batch_size, args.width)
     print(
         f"SimCLR step, batch {record['batch_size']} on {record['device']}: "
@@ -209,8 +210,7 @@ def main(argv: list[str] | None = None) -> dict:
         f"per-sample DataLoader {record['baseline_images_per_second']:.0f} img/s "
         f"({record['speedup']:.1f}x)"
     )
-    print(json.dumps(record))
-    return record
+    return emit(record)
 
 
 if __name__ == "__main__":

@@ -67,7 +67,9 @@ def main(argv: list[str] | None = None) -> dict:
         with warnings.catch_warnings():
             # Some rows hit Lasso's max_iter at tolerance 1e-8; its result is still used as is.
             warnings.simplefilter("ignore", ConvergenceWarning)
-            return sk_sparse_encode(X[rows], D, algorithm="lasso_cd", alpha=args.alpha, n_jobs=n_jobs)
+            return sk_sparse_encode(
+                X[rows], D, algorithm="lasso_cd", alpha=args.alpha, n_jobs=n_jobs
+            )
 
     warm = slice(0, 500)  # warm-up: library loading, thread pools, allocator
     ours(rows=warm), ours("float64", rows=warm), baseline(rows=warm)

@@ -27,13 +27,6 @@ from transfer_lab.sources.digits import load_digits
 SMALL = {"width": 8, "out_features": 16}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 @pytest.fixture(scope="module")
 def pair():

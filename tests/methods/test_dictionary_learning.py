@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.decomposition import MiniBatchDictionaryLearning as SkMiniBatch
@@ -21,14 +20,6 @@ from transfer_lab.methods.sparse_coding import sparse_coding_objective, sparse_e
 
 ESTIMATORS = [DictionaryLearning, MiniBatchDictionaryLearning]
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    # Two shared cores: one thread avoids OpenMP oversubscription stalls.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +41,8 @@ def test_atoms_have_unit_norm_and_shapes(Estimator, digits):
 
 def test_batch_objective_never_increases(digits):
     X = digits[0][:300]
-    model = DictionaryLearning(n_components=32, alpha=0.3, max_iter=12, tol=0.0, random_state=0).fit(X)
+    model = DictionaryLearning(n_components=32, alpha=0.3, max_iter=12, tol=0.0, random_state=0)
+    model.fit(X)
     history = model.objective_history_
     assert len(history) == 12
     assert np.all(np.diff(history) <= 1e-12 * history[1:])
@@ -63,7 +55,8 @@ def test_history_is_the_shared_objective_of_the_fit_codes(digits):
     codes = model.fit_transform(X)
     # The last entry is the objective of the last iteration's codes with the final atoms;
     # re-coding with the final atoms can only lower it.
-    assert sparse_coding_objective(X, model.components_, codes, 0.3) <= model.objective_history_[-1] + 1e-12
+    final = sparse_coding_objective(X, model.components_, codes, 0.3)
+    assert final <= model.objective_history_[-1] + 1e-12
 
 
 def test_online_no_worse_than_sklearn_minibatch_at_equal_epochs(digits):
@@ -86,7 +79,9 @@ def test_online_no_worse_than_sklearn_minibatch_at_equal_epochs(digits):
 
 def test_online_history_tracks_the_full_data_objective(digits):
     X = digits[0][:300]
-    model = MiniBatchDictionaryLearning(n_components=16, alpha=0.5, max_iter=3, batch_size=50, random_state=0)
+    model = MiniBatchDictionaryLearning(
+        n_components=16, alpha=0.5, max_iter=3, batch_size=50, random_state=0
+    )
     codes = model.fit_transform(X)
     assert model.objective_history_[-1] == pytest.approx(
         sparse_coding_objective(X, model.components_, codes, 0.5), rel=1e-12
@@ -122,7 +117,10 @@ def test_unused_atom_is_reinitialised_from_data():
     X = np.zeros((100, 8))
     X[:, :5] = rng.standard_normal((100, 5))  # data live in the first five coordinates
     init = np.eye(8)[[0, 1, 2, 3, 4, 7]]  # the last atom is orthogonal to every row
-    model = DictionaryLearning(n_components=6, alpha=0.1, max_iter=3, dict_init=init, random_state=0).fit(X)
+    model = DictionaryLearning(
+        n_components=6, alpha=0.1, max_iter=3, dict_init=init, random_state=0
+    )
+    model.fit(X)
     last = model.components_[-1]
     assert np.linalg.norm(last[:5]) > 0.99  # now a (noisy) data direction
 
@@ -148,7 +146,8 @@ def test_update_dictionary_is_exact_block_coordinate_descent():
 def test_omp_transform(digits):
     X = digits[0][:100]
     model = DictionaryLearning(
-        n_components=16, alpha=0.5, max_iter=2, transform_algorithm="omp", transform_n_nonzero_coefs=3, random_state=0
+        n_components=16, alpha=0.5, max_iter=2, transform_algorithm="omp",
+        transform_n_nonzero_coefs=3, random_state=0,
     ).fit(X)
     codes = model.transform(X)
     assert codes.shape == (100, 16) and np.all((codes != 0).sum(1) <= 3)

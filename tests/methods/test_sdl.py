@@ -4,26 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 
 from transfer_lab.methods.sdl import (
     SemiCoupledDictionaryLearning,
+    coupled_codes,
     sdl_objective,
     update_atoms_ball,
     update_mapping,
 )
 from transfer_lab.methods.sparse_coding import sparse_encode
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    # Two shared cores: one thread avoids OpenMP oversubscription stalls.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")
@@ -35,14 +27,19 @@ def coupled_digits() -> tuple[np.ndarray, np.ndarray]:
     return high[order], low[order]
 
 
-SMALL = dict(n_components=16, lambda_source=0.05, lambda_target=0.05, gamma=1.0, lambda_w=0.01, random_state=0)
+SMALL = dict(
+    n_components=16, lambda_source=0.05, lambda_target=0.05, gamma=1.0, lambda_w=0.01,
+    random_state=0,
+)
 
 
 @pytest.mark.parametrize("direction", ["source_to_target", "target_to_source"])
 def test_objective_never_increases(coupled_digits, direction):
     high, low = coupled_digits
+    # γ ≠ 1 and λ > 0 so that a wrong scaling of the stacked Lasso (√γ, λ/2) would show.
+    params = dict(SMALL, gamma=2.5, lambda_source=0.08)
     model = SemiCoupledDictionaryLearning(
-        **SMALL, max_iter=12, tol=0.0, map_direction=direction
+        **params, max_iter=12, tol=0.0, map_direction=direction
     ).fit(low[:250], high[:250])
     history = model.objective_history_
     assert len(history) == 13
@@ -52,7 +49,7 @@ def test_objective_never_increases(coupled_digits, direction):
     W = model.W_
     assert sdl_objective(
         low[:250], high[:250], model.components_source_, model.components_target_,
-        model.source_codes_, model.target_codes_, W, gamma=1.0, lambda_source=0.05,
+        model.source_codes_, model.target_codes_, W, gamma=2.5, lambda_source=0.08,
         lambda_target=0.05, lambda_w=0.01, map_direction=direction,
     ) == pytest.approx(history[-1], rel=1e-10)
 
@@ -72,8 +69,34 @@ def test_objective_matches_a_loop_over_the_equation():
         loop += g * np.sum((Ut[i] - W.T @ Us[i]) ** 2)
         loop += ls * np.abs(Us[i]).sum() + lt * np.abs(Ut[i]).sum()
     loop += lw * np.sum(W**2)
-    value = sdl_objective(Xs, Xt, Ds, Dt, Us, Ut, W, gamma=g, lambda_source=ls, lambda_target=lt, lambda_w=lw)
+    value = sdl_objective(
+        Xs, Xt, Ds, Dt, Us, Ut, W, gamma=g, lambda_source=ls, lambda_target=lt, lambda_w=lw
+    )
     assert value == pytest.approx(loop, rel=1e-12)
+
+
+@pytest.mark.parametrize("role", ["to", "from"])
+def test_code_step_satisfies_the_optimality_conditions_of_the_coupled_objective(role):
+    # KKT of ‖X − U D‖² + γ‖coupling‖² + λ‖U‖₁ checked on the unstacked equation: the
+    # smooth gradient g has g_j = −λ sign(u_j) where u_j ≠ 0 and |g_j| ≤ λ elsewhere.
+    rng = np.random.default_rng(3)
+    n, m, k, k_other = 20, 10, 6, 5
+    X, D = rng.standard_normal((n, m)), rng.standard_normal((k, m))
+    U_other = rng.standard_normal((n, k_other))
+    gamma, lam = 2.5, 0.7
+    exact = dict(tol=1e-10, max_iter=100_000)
+    if role == "to":  # U ≈ U_other W, W: (k_other, k)
+        W = rng.standard_normal((k_other, k))
+        U = coupled_codes(X, D, U_other, W, gamma=gamma, lam=lam, role="to", **exact)
+        grad = 2 * (U @ D - X) @ D.T + 2 * gamma * (U - U_other @ W)
+    else:  # U_other ≈ U W, W: (k, k_other)
+        W = rng.standard_normal((k, k_other))
+        U = coupled_codes(X, D, U_other, W, gamma=gamma, lam=lam, role="from", **exact)
+        grad = 2 * (U @ D - X) @ D.T + 2 * gamma * (U @ W - U_other) @ W.T
+    active = U != 0
+    assert active.any() and (~active).any()
+    np.testing.assert_allclose(grad[active], -lam * np.sign(U[active]), atol=1e-5)
+    assert np.all(np.abs(grad[~active]) <= lam + 1e-5)
 
 
 def test_mapping_closed_form_is_the_minimiser():
@@ -119,13 +142,15 @@ def test_atom_update_is_exact_on_the_ball():
 
 def test_fix_w_identity_keeps_identity_and_needs_equal_sizes(coupled_digits):
     high, low = coupled_digits
-    model = SemiCoupledDictionaryLearning(**SMALL, max_iter=3, fix_w_identity=True).fit(low[:150], high[:150])
+    model = SemiCoupledDictionaryLearning(**SMALL, max_iter=3, fix_w_identity=True)
+    model.fit(low[:150], high[:150])
     np.testing.assert_array_equal(model.W_, np.eye(16))
     assert np.all(np.diff(model.objective_history_) <= 1e-6 * model.objective_history_[1:])
     with pytest.raises(ValueError):
-        SemiCoupledDictionaryLearning(n_components=8, n_components_target=6, fix_w_identity=True).fit(
-            low[:50], high[:50]
+        unequal = SemiCoupledDictionaryLearning(
+            n_components=8, n_components_target=6, fix_w_identity=True
         )
+        unequal.fit(low[:50], high[:50])
 
 
 def test_synthesis_beats_identity_coupling_on_held_out_rows(coupled_digits):
@@ -133,7 +158,8 @@ def test_synthesis_beats_identity_coupling_on_held_out_rows(coupled_digits):
     train, test = slice(0, 600), slice(600, 1000)
     kwargs = dict(SMALL, n_components=32, max_iter=15)
     sdl = SemiCoupledDictionaryLearning(**kwargs).fit(low[train], high[train])
-    identity = SemiCoupledDictionaryLearning(**kwargs, fix_w_identity=True).fit(low[train], high[train])
+    identity = SemiCoupledDictionaryLearning(**kwargs, fix_w_identity=True)
+    identity.fit(low[train], high[train])
     mse_sdl = np.mean((sdl.synthesize(low[test]) - high[test]) ** 2)
     mse_identity = np.mean((identity.synthesize(low[test]) - high[test]) ** 2)
     mse_mean = np.mean((high[train].mean(0) - high[test]) ** 2)
@@ -143,7 +169,8 @@ def test_synthesis_beats_identity_coupling_on_held_out_rows(coupled_digits):
 
 def test_codes_maps_and_directions(coupled_digits):
     high, low = coupled_digits
-    model = SemiCoupledDictionaryLearning(**SMALL, n_components_target=12, max_iter=2).fit(low[:120], high[:120])
+    model = SemiCoupledDictionaryLearning(**SMALL, n_components_target=12, max_iter=2)
+    model.fit(low[:120], high[:120])
     codes = model.transform_source(low[:10])
     # Coding alone is the Lasso ‖x − uD‖² + λ‖u‖₁, i.e. sparse_encode with alpha = λ / 2.
     expected = sparse_encode(low[:10], model.components_source_, 0.05 / 2, tol=1e-3)
@@ -151,16 +178,21 @@ def test_codes_maps_and_directions(coupled_digits):
     assert model.map_codes(codes).shape == (10, 12)
     assert model.transform_target(high[:10]).shape == (10, 12)
     assert model.synthesize(low[:10]).shape == (10, 64)
-    backwards = SemiCoupledDictionaryLearning(**SMALL, max_iter=2, map_direction="target_to_source").fit(
-        low[:120], high[:120]
-    )
+    backwards = SemiCoupledDictionaryLearning(**SMALL, max_iter=2, map_direction="target_to_source")
+    backwards.fit(low[:120], high[:120])
     assert backwards.synthesize(high[:10]).shape == (10, 16)  # target rows -> source rows
     assert clone(model).get_params()["n_components_target"] == 12
 
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"n_components": 0}, {"gamma": -1.0}, {"lambda_w": -0.1}, {"map_direction": "sideways"}, {"max_iter": -2}],
+    [
+        {"n_components": 0},
+        {"gamma": -1.0},
+        {"lambda_w": -0.1},
+        {"map_direction": "sideways"},
+        {"max_iter": -2},
+    ],
 )
 def test_bad_parameters_raise_value_error(coupled_digits, kwargs):
     high, low = coupled_digits

@@ -20,15 +20,6 @@ from transfer_lab.methods.sparse_coding import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    # The CI machine has two cores shared with other jobs: one thread avoids OpenMP
-    # oversubscription stalls that make small batched ops unpredictably slow.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 @pytest.fixture(scope="module")
 def digits() -> np.ndarray:
@@ -58,7 +49,9 @@ def test_objective_within_0_1_percent_of_sklearn_lasso_cd_on_digits(digits):
 def test_objective_helper_is_the_mean_over_rows_of_the_lasso_objective():
     rng = np.random.default_rng(1)
     X, D, U = rng.standard_normal((7, 5)), rng.standard_normal((4, 5)), rng.standard_normal((7, 4))
-    loop = np.mean([0.5 * np.sum((X[i] - U[i] @ D) ** 2) + 0.3 * np.sum(np.abs(U[i])) for i in range(7)])
+    loop = np.mean(
+        [0.5 * np.sum((X[i] - U[i] @ D) ** 2) + 0.3 * np.sum(np.abs(U[i])) for i in range(7)]
+    )
     assert sparse_coding_objective(X, D, U, 0.3) == pytest.approx(loop, rel=1e-12)
 
 

@@ -43,14 +43,6 @@ def digits():
     return X_tr, y_tr, X_va, y_va, X_te, y_te
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny nets on a shared 2-core box: one intra-op thread avoids spin-wait oversubscription."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def _small_cnn(seed: int = 0, width: int = 8) -> Classifier:
     seed_everything(seed)

@@ -34,13 +34,6 @@ from transfer_lab.sources import splits
 from transfer_lab.sources.digits import load_digits
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 @pytest.fixture(scope="module")
 def digits():

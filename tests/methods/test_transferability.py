@@ -23,14 +23,6 @@ from transfer_lab.methods.transferability import (
 )
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    # Two cores are shared with other jobs; keep torch to one of them.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 def _informative(rng, n=200, n_classes=3, noise=0.3, extra=5):
     y = rng.integers(0, n_classes, n)

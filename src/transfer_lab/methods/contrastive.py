@@ -245,6 +245,11 @@ class MoCo(nn.Module):
     The queue keeps the last ``queue_size`` keys, first in first out, independently of the
     batch size, and provides the negatives of :func:`info_nce`.
 
+    One device, so no shuffling BatchNorm: the paper shuffles the key batch across GPUs so
+    that BN statistics cannot tell the positive key from the queued ones. Here queries and
+    keys are normalised with their own batch statistics; on digits MoCo's linear probe still
+    comes within about a point of SimCLR's.
+
     Parameters
     ----------
     encoder : nn.Module

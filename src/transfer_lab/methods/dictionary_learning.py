@@ -109,6 +109,12 @@ def update_dictionary(
     return D, replaced
 
 
+def _check_int(name: str, value, minimum: int) -> None:
+    """One-line ValueError unless ``value`` is an integer (not a bool) ``>= minimum``."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
 def _unit(v: np.ndarray) -> np.ndarray:
     norm = np.linalg.norm(v)
     if norm == 0 or not np.isfinite(norm):
@@ -124,16 +130,15 @@ class _BaseDictionaryLearning(TransformerMixin, BaseEstimator):
     # ------------------------------------------------------------------ validation
     def _check_params(self, X: np.ndarray) -> int:
         n_components = self.n_components if self.n_components is not None else X.shape[1]
-        if isinstance(n_components, bool) or not isinstance(n_components, Integral) or n_components < 1:
-            raise ValueError(f"n_components must be a positive integer, got {self.n_components!r}")
+        _check_int("n_components", n_components, 1)
         if not isinstance(self.alpha, Real) or self.alpha < 0:
             raise ValueError(f"alpha must be a non-negative number, got {self.alpha!r}")
         if self.transform_alpha is not None and (
             not isinstance(self.transform_alpha, Real) or self.transform_alpha < 0
         ):
             raise ValueError(f"transform_alpha must be None or >= 0, got {self.transform_alpha!r}")
-        if isinstance(self.max_iter, bool) or not isinstance(self.max_iter, Integral) or self.max_iter < 0:
-            raise ValueError(f"max_iter must be a non-negative integer, got {self.max_iter!r}")
+        _check_int("max_iter", self.max_iter, 0)
+        _check_int("dict_update_passes", self.dict_update_passes, 1)
         if not isinstance(self.tol, Real) or self.tol < 0:
             raise ValueError(f"tol must be a non-negative number, got {self.tol!r}")
         if not isinstance(self.code_tol, Real) or self.code_tol < 0:
@@ -348,27 +353,20 @@ class DictionaryLearning(_BaseDictionaryLearning):
 
     def fit_transform(self, X, y=None):
         """Fit, then return the codes of ``X`` (warm-started from the last fit codes)."""
-        X = self._fit(X)
+        X, codes = self._fit(X)
         if self.transform_algorithm == "lasso" and (
             self.transform_alpha is None or self.transform_alpha == self.alpha
         ):
             device, dtype = self._setup(X)
             Xt = torch.as_tensor(X, device=device, dtype=dtype)
             Dt = torch.as_tensor(self.components_, device=device, dtype=dtype)
-            return self._code(Xt, Dt, float(self.alpha), init=self._fit_codes).cpu().numpy()
+            init = None if codes is None else codes.to(device=device, dtype=dtype)
+            return self._code(Xt, Dt, float(self.alpha), init=init).cpu().numpy()
         return self.transform(X)
 
-    def _fit(self, X) -> np.ndarray:
+    def _fit(self, X) -> tuple[np.ndarray, torch.Tensor | None]:
         X = self._validate_X(X, reset=True)
         k = self._check_params(X)
-        if (
-            isinstance(self.dict_update_passes, bool)
-            or not isinstance(self.dict_update_passes, Integral)
-            or self.dict_update_passes < 1
-        ):
-            raise ValueError(
-                f"dict_update_passes must be a positive integer, got {self.dict_update_passes!r}"
-            )
         rng = check_random_state(self.random_state)
         device, dtype = self._setup(X)
         alpha = float(self.alpha)
@@ -396,8 +394,7 @@ class DictionaryLearning(_BaseDictionaryLearning):
         self.components_ = D
         self.objective_history_ = np.asarray(history)
         self.n_iter_ = n_iter
-        self._fit_codes = U
-        return X
+        return X, U
 
 
 # ----------------------------------------------------------------------------- online
@@ -501,27 +498,18 @@ class MiniBatchDictionaryLearning(_BaseDictionaryLearning):
 
     def fit_transform(self, X, y=None):
         """Fit, then return the codes of ``X`` (warm-started from the last epoch's codes)."""
-        X = self._fit(X)
+        X, codes = self._fit(X)
         if self.transform_algorithm == "lasso" and (
             self.transform_alpha is None or self.transform_alpha == self.alpha
         ):
             if self.n_iter_ > 0:  # the last epoch coded every row with the final atoms
-                return self._fit_codes.cpu().numpy()
+                return codes.cpu().numpy()
         return self.transform(X)
 
-    def _fit(self, X) -> np.ndarray:
+    def _fit(self, X) -> tuple[np.ndarray, torch.Tensor]:
         X = self._validate_X(X, reset=True)
         k = self._check_params(X)
-        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, Integral) or self.batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
-        if (
-            isinstance(self.dict_update_passes, bool)
-            or not isinstance(self.dict_update_passes, Integral)
-            or self.dict_update_passes < 1
-        ):
-            raise ValueError(
-                f"dict_update_passes must be a positive integer, got {self.dict_update_passes!r}"
-            )
+        _check_int("batch_size", self.batch_size, 1)
         rng = check_random_state(self.random_state)
         device, dtype = self._setup(X)
         alpha = float(self.alpha)
@@ -549,7 +537,10 @@ class MiniBatchDictionaryLearning(_BaseDictionaryLearning):
                 codes[rows] = U
                 # scikit-learn's forgetting factor (MiniBatchDictionaryLearning
                 # ._update_inner_stats), so that both learners weigh the past alike.
-                theta = (step + 1) * batch_size if step < batch_size - 1 else batch_size**2 + step + 1 - batch_size
+                if step < batch_size - 1:
+                    theta = (step + 1) * batch_size
+                else:
+                    theta = batch_size**2 + step + 1 - batch_size
                 beta = (theta + 1 - batch_size) / (theta + 1)
                 A *= beta
                 A += (U.T @ U).double().cpu().numpy() / b
@@ -566,7 +557,8 @@ class MiniBatchDictionaryLearning(_BaseDictionaryLearning):
             Dt = torch.as_tensor(D, device=device, dtype=dtype)
             codes = self._code(Xt, Dt, alpha, init=codes)
             history.append(sparse_coding_objective(Xt, Dt, codes, alpha))
-            if self.tol > 0 and epoch > 0 and history[-2] - history[-1] < self.tol * abs(history[-1]):
+            decrease = history[-2] - history[-1] if epoch > 0 else np.inf
+            if self.tol > 0 and decrease < self.tol * abs(history[-1]):
                 break
         self.components_ = D
         self.objective_history_ = np.asarray(history)
@@ -574,5 +566,4 @@ class MiniBatchDictionaryLearning(_BaseDictionaryLearning):
         self.n_steps_ = step
         inverse = np.empty(n, dtype=np.int64)
         inverse[order] = np.arange(n)
-        self._fit_codes = codes[torch.as_tensor(inverse, device=device)]
-        return X
+        return X, codes[torch.as_tensor(inverse, device=device)]

@@ -64,7 +64,13 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from transfer_lab.methods.runtime import resolve_device
 from transfer_lab.methods.sparse_coding import _lasso, _resolve_dtype
 
-__all__ = ["SemiCoupledDictionaryLearning", "sdl_objective", "update_mapping", "update_atoms_ball"]
+__all__ = [
+    "SemiCoupledDictionaryLearning",
+    "sdl_objective",
+    "update_mapping",
+    "update_atoms_ball",
+    "coupled_codes",
+]
 
 _DIRECTIONS = ("source_to_target", "target_to_source")
 
@@ -154,6 +160,55 @@ def update_mapping(U_from, U_to, gamma: float, lambda_w: float):
     else:
         W = torch.linalg.pinv(Uf) @ Ut
     return W.cpu().numpy() if as_numpy else W.to(out_dtype)
+
+
+def coupled_codes(
+    X, D, U_other, W, *, gamma: float, lam: float, role: str, init=None,
+    tol: float = 1e-3, max_iter: int = 1000,
+):
+    """Exact code step of SDL for one domain: a Lasso on a stacked design.
+
+    ``role="to"`` (the codes the map predicts) minimises over ``U``
+    ``‖X − U D‖_F² + γ‖U − U_other W‖_F² + λ‖U‖₁`` by stacking ``[X, √γ U_other W]`` against
+    ``[D, √γ I]``; ``role="from"`` minimises ``‖X − U D‖_F² + γ‖U_other − U W‖_F² + λ‖U‖₁``
+    by stacking ``[X, √γ U_other]`` against ``[D, √γ W]``. Either way the stacked objective is
+    ``2 (½‖X̃ − U D̃‖² + (λ/2)‖U‖₁)``: :func:`~transfer_lab.methods.sparse_coding.sparse_encode`'s
+    problem with ``alpha = λ / 2``. With ``init`` the result is never worse than ``init``.
+
+    Parameters
+    ----------
+    X : tensor or array of shape (n, m)
+    D : tensor or array of shape (k, m)
+    U_other : tensor or array of shape (n, k_other)
+        The other domain's codes.
+    W : tensor or array
+        Row-convention map of shape ``(k_from, k_to)``.
+    gamma, lam : float
+    role : {"to", "from"}
+    init : tensor or array of shape (n, k), optional
+    tol, max_iter : Lasso tolerance (relative duality gap) and iteration cap.
+
+    Returns
+    -------
+    U : tensor (for tensor ``X``) or ndarray of shape (n, k)
+    """
+    as_numpy = not isinstance(X, torch.Tensor)
+    Xt = X if not as_numpy else torch.as_tensor(np.asarray(X, dtype=np.float64))
+
+    def like(a):
+        return None if a is None else torch.as_tensor(a).to(device=Xt.device, dtype=Xt.dtype)
+
+    Dt, Uo, Wt, U0 = like(D), like(U_other), like(W), like(init)
+    root = gamma**0.5
+    if role == "to":
+        eye = torch.eye(Dt.shape[0], dtype=Xt.dtype, device=Xt.device)
+        X_stack, D_stack = torch.cat([Xt, root * (Uo @ Wt)], 1), torch.cat([Dt, root * eye], 1)
+    elif role == "from":
+        X_stack, D_stack = torch.cat([Xt, root * Uo], 1), torch.cat([Dt, root * Wt], 1)
+    else:
+        raise ValueError(f"role must be 'to' or 'from', got {role!r}")
+    U = _lasso(X_stack, D_stack, lam / 2.0, U0, max_iter=max_iter, tol=tol)[0]
+    return U.cpu().numpy() if as_numpy else U
 
 
 def update_atoms_ball(D: np.ndarray, A: np.ndarray, B: np.ndarray, n_passes: int = 1,
@@ -289,19 +344,25 @@ class SemiCoupledDictionaryLearning(BaseEstimator):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, Real) or not value >= 0:
                 raise ValueError(f"{name} must be a non-negative number, got {value!r}")
-        if isinstance(self.max_iter, bool) or not isinstance(self.max_iter, Integral) or self.max_iter < 0:
+        if isinstance(self.max_iter, bool) or not isinstance(self.max_iter, Integral) or (
+            self.max_iter < 0
+        ):
             raise ValueError(f"max_iter must be a non-negative integer, got {self.max_iter!r}")
         if self.map_direction not in _DIRECTIONS:
-            raise ValueError(f"map_direction must be one of {_DIRECTIONS}, got {self.map_direction!r}")
+            raise ValueError(
+                f"map_direction must be one of {_DIRECTIONS}, got {self.map_direction!r}"
+            )
         if self.fix_w_identity and self.n_components != k_t:
             raise ValueError(
-                f"fix_w_identity=True needs equal numbers of atoms, got {self.n_components} and {k_t}"
+                "fix_w_identity=True needs equal numbers of atoms, "
+                f"got {self.n_components} and {k_t}"
             )
         return int(self.n_components), int(k_t)
 
     def _setup(self, X: np.ndarray):
         device = resolve_device(self.device)
-        dtype = _resolve_dtype(self.dtype) or (torch.float32 if X.dtype == np.float32 else torch.float64)
+        default = torch.float32 if X.dtype == np.float32 else torch.float64
+        dtype = _resolve_dtype(self.dtype) or default
         return device, dtype
 
     def _code(self, X, D, lam, init=None):
@@ -331,15 +392,15 @@ class SemiCoupledDictionaryLearning(BaseEstimator):
         Xt_np = check_array(X_target, dtype=[np.float64, np.float32])
         if Xs_np.shape[0] != Xt_np.shape[0]:
             raise ValueError(
-                f"X_source and X_target must have aligned rows, got {Xs_np.shape[0]} and {Xt_np.shape[0]}"
+                "X_source and X_target must have aligned rows, "
+                f"got {Xs_np.shape[0]} and {Xt_np.shape[0]}"
             )
         k_s, k_t = self._check_params()
         rng = check_random_state(self.random_state)
         device, dtype = self._setup(Xs_np)
         n = Xs_np.shape[0]
-        gamma, lam_s, lam_t, lam_w = (
-            float(self.gamma), float(self.lambda_source), float(self.lambda_target), float(self.lambda_w)
-        )
+        gamma, lam_w = float(self.gamma), float(self.lambda_w)
+        lam_s, lam_t = float(self.lambda_source), float(self.lambda_target)
         Xs = torch.as_tensor(Xs_np, device=device, dtype=dtype)
         Xt = torch.as_tensor(Xt_np, device=device, dtype=dtype)
 
@@ -356,7 +417,7 @@ class SemiCoupledDictionaryLearning(BaseEstimator):
 
         Us = self._code(Xs, tens(Ds), lam_s)
         Ut = self._code(Xt, tens(Dt), lam_t)
-        k_from, k_to = (k_s, k_t) if self._source_is_from else (k_t, k_s)
+        k_from = k_s if self._source_is_from else k_t
         if self.fix_w_identity:
             W = torch.eye(k_from, dtype=dtype, device=device)
         else:
@@ -369,8 +430,6 @@ class SemiCoupledDictionaryLearning(BaseEstimator):
             )
 
         history = [objective()]
-        sqrt_g = gamma**0.5
-        eye_to = torch.eye(k_to, dtype=dtype, device=device)
         n_iter = 0
         for it in range(self.max_iter):
             n_iter = it + 1
@@ -381,16 +440,14 @@ class SemiCoupledDictionaryLearning(BaseEstimator):
                 X_from, X_to, D_from, D_to, U_from, U_to = Xt, Xs, Dt, Ds, Ut, Us
                 lam_from, lam_to = lam_t, lam_s
             # 1. "to" codes: stacked Lasso [x_to, √γ u_from W] against [D_to, √γ I].
-            U_to = self._code(
-                torch.cat([X_to, sqrt_g * (U_from @ W)], dim=1),
-                torch.cat([tens(D_to), sqrt_g * eye_to], dim=1),
-                lam_to, init=U_to,
+            U_to = coupled_codes(
+                X_to, tens(D_to), U_from, W, gamma=gamma, lam=lam_to, role="to", init=U_to,
+                tol=self.code_tol, max_iter=self.code_max_iter,
             )
             # 2. "from" codes: stacked Lasso [x_from, √γ u_to] against [D_from, √γ W].
-            U_from = self._code(
-                torch.cat([X_from, sqrt_g * U_to], dim=1),
-                torch.cat([tens(D_from), sqrt_g * W], dim=1),
-                lam_from, init=U_from,
+            U_from = coupled_codes(
+                X_from, tens(D_from), U_to, W, gamma=gamma, lam=lam_from, role="from",
+                init=U_from, tol=self.code_tol, max_iter=self.code_max_iter,
             )
             Us, Ut = (U_from, U_to) if self._source_is_from else (U_to, U_from)
             # 3. Dictionaries: exact block-coordinate steps on the unit balls.

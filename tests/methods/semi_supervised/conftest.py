@@ -1,22 +1,12 @@
-"""Fixtures of the semi-supervised tests: one torch thread, small data sets."""
+"""Fixtures of the semi-supervised tests: small data sets (threads: see tests/conftest.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from sklearn.datasets import load_digits, make_moons
 
 from tests.methods.semi_supervised.helpers import mask_labels
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny nets on a shared 2-core box: one intra-op thread avoids spin-wait oversubscription."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

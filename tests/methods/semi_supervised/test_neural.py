@@ -20,7 +20,9 @@ from transfer_lab.sources.digits import load_digits
 from transfer_lab.sources.splits import BudgetView, budget_view, label_subsets, stratified_split
 
 CPU = torch.device("cpu")
-TINY_ENCODER = functools.partial(build_encoder, "cnn2d", (1, 8, 8), width=4, depth=2, out_features=16)
+TINY_ENCODER = functools.partial(
+    build_encoder, "cnn2d", (1, 8, 8), width=4, depth=2, out_features=16
+)
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +48,9 @@ def tiny_view(digits_view) -> BudgetView:
 
 
 def _config(epochs: int = 2, **kwargs) -> TrainConfig:
-    return TrainConfig(epochs=epochs, batch_size=16, lr=3e-3, patience=None, progress=False, **kwargs)
+    return TrainConfig(
+        epochs=epochs, batch_size=16, lr=3e-3, patience=None, progress=False, **kwargs
+    )
 
 
 SMOKE_PARAMS = {
@@ -134,7 +138,8 @@ def test_loader_covers_each_unlabeled_row_once_per_epoch():
         seen = []
         for x_l, y_b, x_u, idx_u, e in loader:
             assert len(x_l) == len(y_b) == 4
-            torch.testing.assert_close(x_u, torch.as_tensor(X_u[idx_u.numpy()], dtype=torch.float32))
+            expected = torch.as_tensor(X_u[idx_u.numpy()], dtype=torch.float32)
+            torch.testing.assert_close(x_u, expected)
             torch.testing.assert_close(e, torch.as_tensor(extra[idx_u.numpy()]))
             seen.extend(idx_u.tolist())
         assert sorted(seen) == list(range(45))
@@ -159,4 +164,46 @@ def test_rejects_bad_input(tiny_view):
     with pytest.raises(ValueError, match="kind"):
         train_semi_supervised("pseudo_label", tiny_view, TINY_ENCODER, _config(), CPU, kind="x")
     with pytest.raises(ValueError, match="teacher"):
-        train_semi_supervised("distillation", tiny_view, TINY_ENCODER, _config(), CPU, teacher="distillation")
+        train_semi_supervised(
+            "distillation", tiny_view, TINY_ENCODER, _config(), CPU, teacher="distillation"
+        )
+
+
+def test_vat_beats_the_supervised_cnn_on_100_digit_labels(digits_view):
+    """10 labels per class of the project's digits split: the 977 unlabeled rows must help.
+
+    Both runs take the same optimiser steps (6 passes over the unlabeled rows), the same
+    encoder, augmentation of the labels and early stopping on the validation split. VAT is
+    the method that gains reliably within this budget (+5 to +7 points over config seeds 0-2;
+    the Π-model and pseudo-labelling need more epochs before they pull ahead).
+    """
+    view, _ = digits_view
+    encoder = functools.partial(build_encoder, "cnn2d", (1, 8, 8), width=16, out_features=64)
+    config = TrainConfig(epochs=6, batch_size=32, lr=3e-3, patience=None, progress=False)
+    supervised, _ = train_semi_supervised("supervised", view, encoder, config, CPU)
+    vat, history = train_semi_supervised("vat", view, encoder, config, CPU, eps=1.0)
+    base = accuracy(supervised, view.X_test, view.y_test, CPU)
+    ours = accuracy(vat, view.X_test, view.y_test, CPU)
+    print(f"digits, 10 labels/class: supervised CNN {base:.3f}, VAT {ours:.3f} "
+          f"({history.train.seconds:.1f} s)")
+    assert ours >= base + 0.03
+    assert ours >= 0.9
+
+
+def test_distillation_from_a_graph_teacher_or_given_probabilities(tiny_view):
+    _, history = train_semi_supervised(
+        "distillation", tiny_view, TINY_ENCODER, _config(), CPU,
+        teacher="label_propagation", teacher_params={"n_neighbors": 5},
+    )
+    graph_precision = history.info["teacher_precision"]
+    assert graph_precision > 0.5  # the k-NN graph labels digits well even from 20 labels
+    # A perfect teacher given as probabilities: its labels are the true ones.
+    perfect = np.eye(10)[tiny_view.y_unlabeled]
+    _, history = train_semi_supervised(
+        "distillation", tiny_view, TINY_ENCODER, _config(), CPU, teacher=perfect, temperature=2.0
+    )
+    assert history.info["teacher_precision"] == 1.0
+    with pytest.raises(ValueError, match="shape"):
+        train_semi_supervised(
+            "distillation", tiny_view, TINY_ENCODER, _config(), CPU, teacher=perfect[:10]
+        )

@@ -59,7 +59,8 @@ def test_cutout_zeroes_one_square_per_sample():
     out = cutout(x, 4)
     for img in out:
         zero = img[0] == 0
-        assert torch.equal(img[0], img[1]) and torch.equal(img[1], img[2])  # same square in every channel
+        # the same square in every channel
+        assert torch.equal(img[0], img[1]) and torch.equal(img[1], img[2])
         rows, cols = zero.any(dim=1).nonzero().ravel(), zero.any(dim=0).nonzero().ravel()
         assert zero.sum() == len(rows) * len(cols)  # a rectangle ...
         assert 1 <= len(rows) <= 4 and 1 <= len(cols) <= 4  # ... of at most 4x4, clipped at edges

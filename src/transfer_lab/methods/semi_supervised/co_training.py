@@ -167,7 +167,9 @@ class CoTrainingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             return [np.arange(half), np.arange(half, n_features)]
         if isinstance(views, str):
             if views not in VIEW_SPLITS:
-                raise ValueError(f"views must be one of {VIEW_SPLITS} or two index lists, got {views!r}")
+                raise ValueError(
+                    f"views must be one of {VIEW_SPLITS} or two index lists, got {views!r}"
+                )
             if self.image_shape is None:
                 raise ValueError(f"views={views!r} needs image_shape=(H, W) or (C, H, W)")
             if int(np.prod(self.image_shape)) != n_features:
@@ -182,7 +184,9 @@ class CoTrainingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         for view in views:
             idx = np.asarray(view, dtype=np.int64).ravel()
             if len(idx) == 0 or idx.min() < 0 or idx.max() >= n_features:
-                raise ValueError(f"each view needs column indices in [0, {n_features}), got {list(view)}")
+                raise ValueError(
+                    f"each view needs column indices in [0, {n_features}), got {list(view)}"
+                )
             resolved.append(idx)
         return resolved
 

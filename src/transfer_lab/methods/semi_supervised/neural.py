@@ -221,8 +221,8 @@ class SemiSupervisedLoader:
         return bounds
 
     def _passes(self) -> int:
-        per_pass = len(self._bounds(self.n_u or self.n_l, self.batch_u if self.n_u else self.batch_l))
-        return math.ceil(self.min_batches / per_pass)
+        n, size = (self.n_u, self.batch_u) if self.n_u else (self.n_l, self.batch_l)
+        return math.ceil(self.min_batches / len(self._bounds(n, size)))
 
     def __len__(self) -> int:
         n, size = (self.n_u, self.batch_u) if self.n_u else (self.n_l, self.batch_l)
@@ -336,7 +336,8 @@ def _check_common(weight: float, rampup_epochs: float, unlabeled_ratio: int) -> 
         raise ValueError(f"weight must be >= 0, got {weight}")
     if rampup_epochs < 0:
         raise ValueError(f"rampup_epochs must be >= 0, got {rampup_epochs}")
-    if isinstance(unlabeled_ratio, bool) or not isinstance(unlabeled_ratio, int) or unlabeled_ratio < 1:
+    ratio = unlabeled_ratio
+    if isinstance(ratio, bool) or not isinstance(ratio, int | np.integer) or ratio < 1:
         raise ValueError(f"unlabeled_ratio must be an integer >= 1, got {unlabeled_ratio}")
 
 
@@ -916,7 +917,9 @@ def train_pseudo_label(
         def step(model: nn.Module, batch: tuple) -> torch.Tensor:
             x_l, y_l, x_u = batch[:3]
             if augment:
-                inputs = torch.cat([weak_augment(x_l, max_shift), x_u, weak_augment(x_u, max_shift)])
+                inputs = torch.cat(
+                    [weak_augment(x_l, max_shift), x_u, weak_augment(x_u, max_shift)]
+                )
                 logits_l, logits_clean, logits_u = _split(
                     model(inputs), [len(x_l), len(x_u), len(x_u)]
                 )
@@ -1060,7 +1063,8 @@ def train_distillation(
                 f"teacher probabilities must have shape ({len(arrays.X_unlabeled)}, n_classes), "
                 f"got {tuple(probs.shape)}"
             )
-        if probs.min() < 0 or not torch.allclose(probs.sum(dim=1), torch.ones(len(probs)), atol=1e-3):
+        row_sums = probs.sum(dim=1)
+        if probs.min() < 0 or not torch.allclose(row_sums, torch.ones_like(row_sums), atol=1e-3):
             raise ValueError("teacher probabilities must be non-negative rows summing to 1")
         # log p are logits whose softmax is p, and softmax(log p / T) is p tempered by T.
         teacher_logits = torch.log(probs.clamp_min(1e-8)).to(device)

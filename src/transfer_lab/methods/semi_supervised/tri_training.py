@@ -61,11 +61,11 @@ class TriTrainingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     ----------
     estimator : estimator object
         Classifier with ``fit`` and ``predict``, cloned three times.
+    random_state : int, RandomState or None, default None
+        Draws the bootstrap samples and the subsamples.
     max_iter : int or None, default 100
         Safety cap on the number of rounds; the algorithm itself stops as soon as a round
         updates none of the three classifiers (in practice after a few rounds).
-    random_state : int, RandomState or None, default None
-        Draws the bootstrap samples and the subsamples.
 
     Attributes
     ----------
@@ -100,10 +100,10 @@ class TriTrainingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     in ``classes_``.
     """
 
-    def __init__(self, estimator, max_iter: int | None = 100, random_state=None) -> None:
+    def __init__(self, estimator, random_state=None, max_iter: int | None = 100) -> None:
         self.estimator = estimator
-        self.max_iter = max_iter
         self.random_state = random_state
+        self.max_iter = max_iter
 
     def _bootstrap(self, y_l: np.ndarray, rng: np.random.RandomState) -> np.ndarray:
         for _ in range(_MAX_BOOTSTRAP_DRAWS):
