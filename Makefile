@@ -35,5 +35,7 @@ viz: install
 mlflow-ui: install
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db
 
+# Run outputs only: the data/ layer folders and their .gitkeep stay.
 clean:
-	rm -rf data/0*/* mlflow.db mlruns mlartifacts
+	find data -mindepth 2 ! -name .gitkeep -delete
+	rm -rf mlflow.db mlruns mlartifacts build
