@@ -14,9 +14,15 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import click
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 Model = TypeVar("Model", bound=BaseModel)
+
+
+class StrictModel(BaseModel):
+    """Base of every parameters schema: an unknown key (a typo) is an error, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class ParameterError(click.ClickException, ValueError):

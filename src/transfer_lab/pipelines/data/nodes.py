@@ -105,16 +105,16 @@ def make_coupled_pairs(base_dataset: dict, data: Mapping[str, Any]) -> dict[str,
 def summarise_data(base_dataset: dict, split_table: pd.DataFrame, subsets: pd.DataFrame) -> pd.DataFrame:
     """Rows per split and per label subset, with the class counts: a table to preview in Kedro-Viz."""
     y = base_dataset["y"]
-    rows = []
-    for split, group in split_table.groupby("split", sort=False):
+
+    def counted(part: str, group: pd.DataFrame) -> dict:
         counts = np.bincount(y[group["index"].to_numpy()], minlength=int(y.max()) + 1)
-        rows.append({"part": f"split={split}", "rows": len(group), "min_per_class": counts.min(), "max_per_class": counts.max()})
-    for (budget, seed), group in subsets.groupby(["labels_per_class", "seed"], sort=False):
-        counts = np.bincount(y[group["index"].to_numpy()], minlength=int(y.max()) + 1)
-        rows.append(
-            {"part": f"labels_per_class={budget}, seed={seed}", "rows": len(group),
-             "min_per_class": counts.min(), "max_per_class": counts.max()}
-        )
+        return {"part": part, "rows": len(group), "min_per_class": counts.min(), "max_per_class": counts.max()}
+
+    rows = [counted(f"split={split}", group) for split, group in split_table.groupby("split", sort=False)]
+    rows += [
+        counted(f"labels_per_class={budget}, seed={seed}", group)
+        for (budget, seed), group in subsets.groupby(["labels_per_class", "seed"], sort=False)
+    ]
     summary = pd.DataFrame(rows)
     summary.insert(0, "dataset", base_dataset["name"])
     return summary

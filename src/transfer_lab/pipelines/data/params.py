@@ -4,19 +4,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from transfer_lab.params import StrictModel
 from transfer_lab.sources.shifts import validate_shift
 
-DATASETS = ("digits", "mnist1d", "mnist", "fashion_mnist", "kmnist")
 CLEAN = "clean"  # the identity shift: the base data as it is
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=False)
-
-
-class SplitParams(_Strict):
+class SplitParams(StrictModel):
     val_fraction: float = Field(0.2, gt=0.0, lt=1.0)
     test_fraction: float = Field(0.2, gt=0.0, lt=1.0)
     seed: int = Field(0, ge=0)
@@ -28,12 +24,12 @@ class SplitParams(_Strict):
         return self
 
 
-class PairParams(_Strict):
+class PairParams(StrictModel):
     source: str
     target: str
 
 
-class DomainParams(_Strict):
+class DomainParams(StrictModel):
     """Named shifts of one kind of data, and the pairs built from them."""
 
     shifts: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
@@ -58,7 +54,7 @@ class DomainParams(_Strict):
         return [] if name == CLEAN else list(self.shifts[name])
 
 
-class DomainsByKind(_Strict):
+class DomainsByKind(StrictModel):
     """Images and signals take different shifts; the dataset's kind picks the block."""
 
     image: DomainParams = DomainParams()
@@ -86,7 +82,7 @@ def _split_words(value: Any) -> Any:
     return [int(word) if word.lstrip("-").isdigit() else word for word in words]
 
 
-class DataParams(_Strict):
+class DataParams(StrictModel):
     """The data every pipeline shares: the base set, splits, label budgets, domains."""
 
     dataset: Literal["digits", "mnist1d", "mnist", "fashion_mnist", "kmnist"] = "digits"

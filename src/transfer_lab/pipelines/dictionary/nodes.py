@@ -235,9 +235,7 @@ def sdl_domain_adaptation(
                     sdl = _sdl(params, seed, device, identity=identity, direction="target_to_source").fit(source[train], target[train])
                     source_codes = sdl.transform_source(source)
                     target_codes = sdl.map_codes(sdl.transform_target(target[test]))
-                    for budget, subset_seed in combos:
-                        if subset_seed != seed:
-                            continue
+                    for budget in (b for b, subset_seed in combos if subset_seed == seed):
                         labeled = subset_indices(label_subsets, budget, seed)
                         model = _classifier(classifier, seed).fit(source_codes[labeled], y[labeled])
                         rows.append(_row(name, method, "accuracy", model.score(target_codes, y[test]), split="target_test", budget=budget, seed=seed))

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from transfer_lab.params import StrictModel
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ClassifierParams(_Strict):
+class ClassifierParams(StrictModel):
     """The classifier put on raw inputs and on sparse codes alike (logistic regression)."""
 
     C: float = Field(1.0, gt=0.0)
     max_iter: int = Field(2000, ge=1)
 
 
-class SelfTaughtParams(_Strict):
+class SelfTaughtParams(StrictModel):
     """Dictionary from unlabelled source-domain images, codes for the labelled target."""
 
     # shift names from data.domains.<kind>.shifts (or clean): the unlabelled source domains
@@ -30,7 +28,7 @@ class SelfTaughtParams(_Strict):
     classifier: ClassifierParams = ClassifierParams()
 
 
-class SDLParams(_Strict):
+class SDLParams(StrictModel):
     """Semi-coupled dictionary learning (Wang et al., CVPR 2012)."""
 
     n_components: int = Field(64, ge=1)
@@ -46,7 +44,7 @@ class SDLParams(_Strict):
     adaptation_pairs: list[str] | None = None
 
 
-class DictionaryParams(_Strict):
+class DictionaryParams(StrictModel):
     device: str = "auto"
     num_threads: int | None = Field(1, ge=1)
     progress: bool = True

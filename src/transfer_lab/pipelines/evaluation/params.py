@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from transfer_lab.params import StrictModel
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class LogisticRegressionParams(_Strict):
+class LogisticRegressionParams(StrictModel):
     C: float = Field(1.0, gt=0.0)
     max_iter: int = Field(2000, ge=1)
 
 
-class CNNParams(_Strict):
+class CNNParams(StrictModel):
     encoder: Literal["auto", "cnn2d", "cnn1d", "mlp"] = "auto"
     width: int = Field(32, ge=1)
     depth: int = Field(3, ge=1)
@@ -30,7 +28,7 @@ class CNNParams(_Strict):
     min_batches_per_epoch: int = Field(10, ge=1)
 
 
-class EvaluationParams(_Strict):
+class EvaluationParams(StrictModel):
     """Supervised baselines on every label budget and seed, and the leaderboard."""
 
     device: str = "auto"
