@@ -1,7 +1,7 @@
 """Parameter checking: every pipeline's parameters are validated before any work.
 
 Each pipeline declares a pydantic model of its top-level parameters key
-(``pipelines/<name>/params.py``) and registers it in :func:`parameter_schemas`. The
+(``pipelines/<name>/params.py``, exported as ``SCHEMA``), found by :func:`parameter_schemas`. The
 project hook validates all of them when the Kedro context is created, so a bad value stops
 ``kedro run`` before a node runs or a file (``mlflow.db`` included) is written, with one
 line that names the key and what is allowed. Nodes validate their own block again, so
@@ -10,6 +10,9 @@ they are safe to call from a notebook or a test runner too.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import pkgutil
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -54,13 +57,20 @@ def parse_params(schema: type[Model], values: Mapping[str, Any] | None, key: str
 
 
 def parameter_schemas() -> dict[str, type[BaseModel]]:
-    """Top-level parameters key → the pydantic model of its block, one per pipeline."""
-    # Imported here: the pipelines' nodes import this module for parse_params.
-    from transfer_lab.pipelines.data.params import DataParams
-    from transfer_lab.pipelines.dictionary.params import DictionaryParams
-    from transfer_lab.pipelines.evaluation.params import EvaluationParams
+    """Top-level parameters key → the pydantic model of its block, one per pipeline.
 
-    return {"data": DataParams, "evaluation": EvaluationParams, "dictionary": DictionaryParams}
+    Found by convention, so a new pipeline registers itself: ``pipelines/<name>/params.py``
+    defines ``SCHEMA = {"<key>": Model}`` (usually ``<key>`` is the pipeline's name).
+    """
+    # Imported here: the pipelines' nodes import this module for parse_params.
+    import transfer_lab.pipelines as package
+
+    schemas: dict[str, type[BaseModel]] = {}
+    for module in pkgutil.iter_modules(package.__path__):
+        if module.ispkg and importlib.util.find_spec(f"{package.__name__}.{module.name}.params"):
+            params_module = importlib.import_module(f"{package.__name__}.{module.name}.params")
+            schemas.update(getattr(params_module, "SCHEMA", {}))
+    return schemas
 
 
 def validate_parameters(params: Mapping[str, Any]) -> dict[str, BaseModel]:

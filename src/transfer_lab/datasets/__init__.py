@@ -1,6 +1,7 @@
-"""Custom Kedro datasets: IDX files and lazily loaded data sources."""
+"""Custom Kedro datasets: IDX files, lazily loaded data sources, encoder checkpoints."""
 
+from transfer_lab.datasets.encoder_checkpoints import EncoderCheckpointDataset, EncoderCheckpointsDataset
 from transfer_lab.datasets.idx_dataset import IDXDataset
 from transfer_lab.datasets.sources_dataset import DigitsDataset, SourcesDataset
 
-__all__ = ["IDXDataset", "SourcesDataset", "DigitsDataset"]
+__all__ = ["IDXDataset", "SourcesDataset", "DigitsDataset", "EncoderCheckpointDataset", "EncoderCheckpointsDataset"]

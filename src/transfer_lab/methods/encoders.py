@@ -29,6 +29,8 @@ __all__ = [
     "build_encoder",
     "freeze_blocks",
     "count_parameters",
+    "encoder_checkpoint",
+    "encoder_from_checkpoint",
     "ENCODER_KINDS",
 ]
 
@@ -388,3 +390,35 @@ def freeze_blocks(encoder: nn.Module, k: int) -> nn.Module:
 def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
     """Number of parameter values in ``module`` (only ``requires_grad`` ones if asked)."""
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
+
+
+def encoder_checkpoint(
+    encoder: nn.Module, kind: str, input_shape: Sequence[int], encoder_kwargs: dict | None = None, **meta
+) -> dict:
+    """A portable checkpoint: how to rebuild the encoder, its weights, and free metadata.
+
+    The result holds only strings, numbers, lists, dicts and CPU tensors, so it round-trips
+    through ``torch.save`` / ``torch.load(..., weights_only=True)``. ``meta`` is for
+    things such as the pretraining method, its loss history or the data it saw.
+    """
+    return {
+        "encoder": {
+            "kind": kind,
+            "input_shape": [int(s) for s in input_shape],
+            "kwargs": dict(encoder_kwargs or {}),
+        },
+        "state_dict": {k: v.detach().cpu() for k, v in encoder.state_dict().items()},
+        "meta": dict(meta),
+    }
+
+
+def encoder_from_checkpoint(checkpoint: dict, device: torch.device | str = "cpu") -> nn.Module:
+    """Rebuild the encoder of :func:`encoder_checkpoint` and load its weights (strictly)."""
+    try:
+        spec = checkpoint["encoder"]
+        state = checkpoint["state_dict"]
+    except (KeyError, TypeError):
+        raise ValueError("not an encoder checkpoint: expected keys 'encoder' and 'state_dict'") from None
+    encoder = build_encoder(spec["kind"], spec["input_shape"], **spec.get("kwargs", {}))
+    encoder.load_state_dict(state)
+    return encoder.to(device)

@@ -138,3 +138,6 @@ class DataParams(StrictModel):
     def domain(self) -> DomainParams:
         """The shifts and pairs declared for this dataset's kind."""
         return getattr(self.domains, self.kind)
+
+
+SCHEMA = {"data": DataParams}

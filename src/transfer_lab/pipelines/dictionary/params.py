@@ -64,3 +64,6 @@ class DictionaryParams(StrictModel):
                     f"self_taught.source_domains[{i}]",
                     f"{name!r} is not a shift of data.domains.{data.kind}; known: {sorted(known)}",
                 )
+
+
+SCHEMA = {"dictionary": DictionaryParams}

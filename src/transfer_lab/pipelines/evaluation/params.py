@@ -38,3 +38,6 @@ class EvaluationParams(StrictModel):
     logistic_regression: LogisticRegressionParams = LogisticRegressionParams()
     cnn: CNNParams = CNNParams()
     metric: str = "accuracy"  # the metric the label-budget figure draws
+
+
+SCHEMA = {"evaluation": EvaluationParams}
