@@ -42,21 +42,34 @@ def set_threads(n_threads: int) -> None:
     torch.set_num_threads(n_threads)
 
 
-def timed(
+def timed_with_cpu(
     fn: Callable[[], Any], repeats: int, sync: Callable[[], None] | None = None
-) -> tuple[float, Any]:
-    """Median wall-clock seconds of ``repeats`` calls of ``fn`` and the last result."""
-    seconds = []
+) -> tuple[float, float, Any]:
+    """Median wall-clock and median process CPU seconds of ``repeats`` calls, last result.
+
+    CPU seconds matter on a shared machine: with one thread per side they are what the
+    code costs, whatever else the machine runs (wall-clock time then grows with the load).
+    """
+    wall, cpu = [], []
     result = None
     for _ in range(repeats):
         if sync:
             sync()
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         result = fn()
         if sync:
             sync()
-        seconds.append(time.perf_counter() - start)
-    return statistics.median(seconds), result
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return statistics.median(wall), statistics.median(cpu), result
+
+
+def timed(
+    fn: Callable[[], Any], repeats: int, sync: Callable[[], None] | None = None
+) -> tuple[float, Any]:
+    """Median wall-clock seconds of ``repeats`` calls of ``fn`` and the last result."""
+    wall, _, result = timed_with_cpu(fn, repeats, sync)
+    return wall, result
 
 
 def machine() -> dict:

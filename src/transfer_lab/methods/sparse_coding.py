@@ -108,8 +108,9 @@ def _primal_and_gap(
     uc = torch.linalg.vecdot(U, C)
     uq = torch.linalg.vecdot(U, Q)
     res_sq = torch.clamp(sq_norms - uc - uq, min=0.0)
-    primal = 0.5 * res_sq + alpha * torch.linalg.vector_norm(U, ord=1, dim=1)
-    q_inf = torch.linalg.vector_norm(Q, ord=float("inf"), dim=1)
+    # abs().sum / abs().amax: on CPU 7x and 15x faster than linalg.vector_norm(ord=1 / inf)
+    primal = 0.5 * res_sq + alpha * U.abs().sum(dim=1)
+    q_inf = Q.abs().amax(dim=1)
     if alpha > 0:
         scale = torch.clamp(alpha / torch.clamp(q_inf, min=torch.finfo(U.dtype).tiny), max=1.0)
     else:
@@ -290,7 +291,7 @@ def _fista(
     if chunk_size is None:
         # On CPU a chunk whose iterates stay in cache is several times faster than one big
         # batch; a GPU wants the whole batch at once.
-        chunk_size = n if C.device.type != "cpu" else 4096
+        chunk_size = n if C.device.type != "cpu" else 2048
     out = torch.empty_like(U0)
     n_iter = 0
     for start in range(0, n, chunk_size):
@@ -306,7 +307,7 @@ def _fista(
 def _row_objective(U, C, G, sq_norms, alpha):
     """Per-row ``½‖x − uD‖² + alpha‖u‖₁`` from the Gram quantities."""
     quad = sq_norms - 2.0 * torch.linalg.vecdot(U, C) + torch.linalg.vecdot(U @ G, U)
-    return 0.5 * quad + alpha * torch.linalg.vector_norm(U, ord=1, dim=1)
+    return 0.5 * quad + alpha * U.abs().sum(dim=1)
 
 
 def sparse_encode(
@@ -318,7 +319,7 @@ def sparse_encode(
     max_iter: int = 1000,
     tol: float = 1e-2,
     device: str | torch.device = "cpu",
-    check_every: int = 5,
+    check_every: int = 10,
     chunk_size: int | None = None,
     dtype=None,
     return_n_iter: bool = False,
@@ -348,10 +349,12 @@ def sparse_encode(
         suboptimality, so at ``tol=1e-2`` the objective is typically within a few 1e-5 of
         the optimum (measured against scikit-learn on digits).
     device : {"cpu", "cuda", "auto"} or torch.device, default "cpu"
-    check_every : int, default 5
-        Iterations between duality-gap checks (each costs about one extra iteration).
+    check_every : int, default 10
+        Iterations between duality-gap checks (each costs about one extra iteration;
+        rows typically need 30-60 iterations, so checking every 10th was the fastest on
+        digits, 8% less CPU time than every 5th).
     chunk_size : int, optional
-        Rows iterated together. Default: 4096 on CPU (the iterates stay in cache, which is
+        Rows iterated together. Default: 2048 on CPU (the iterates stay in cache, which is
         several times faster than one big batch), all rows on a GPU.
     dtype : {None, "float32", "float64"}, default None
         Computation and output dtype; None keeps X's (float64 for non-float input).
@@ -397,7 +400,7 @@ def _lasso(
     *,
     max_iter: int = 1000,
     tol: float = 1e-2,
-    check_every: int = 5,
+    check_every: int = 10,
     chunk_size: int | None = None,
     G: torch.Tensor | None = None,
     L: float | None = None,
