@@ -60,3 +60,11 @@ def test_unknown_argument():
 def test_defaults_exclude_url():
     assert "url" not in MNIST1D_DEFAULTS
     assert MNIST1D_DEFAULTS["num_samples"] == 5000 and MNIST1D_DEFAULTS["seed"] == 42
+
+
+def test_a_second_call_reuses_the_data_but_returns_independent_copies():
+    first = make_mnist1d(num_samples=200, seed=3)
+    first["X"][:] = 0.0  # a caller editing its arrays in place
+    second = make_mnist1d(num_samples=200, seed=3)
+    assert second["X"].std() > 0
+    assert not np.array_equal(make_mnist1d(num_samples=200, seed=4)["X"], second["X"])
