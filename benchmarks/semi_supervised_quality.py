@@ -31,6 +31,7 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
+from sklearn.neural_network import MLPClassifier
 from sklearn.semi_supervised import LabelSpreading
 from sklearn.tree import DecisionTreeClassifier
 
@@ -39,6 +40,7 @@ from transfer_lab.methods.training import TrainConfig, accuracy
 from transfer_lab.methods.semi_supervised import (
     CoTrainingClassifier,
     LabelPropagation,
+    OnlineSelfTrainingClassifier,
     SelfTrainingClassifier,
     TriTrainingClassifier,
 )
@@ -69,9 +71,11 @@ def estimators() -> dict:
     """
     knn1 = KNeighborsClassifier(n_neighbors=1)
     logreg = LogisticRegression(max_iter=300)
+    mlp = MLPClassifier(hidden_layer_sizes=(64,), learning_rate_init=0.01, random_state=0)
     return {
         "label_spreading_sklearn": (LabelSpreading(kernel="knn", n_neighbors=7), None),
         "label_propagation": (LabelPropagation(n_neighbors=7), knn1),
+        "label_propagation_k5": (LabelPropagation(n_neighbors=5), knn1),
         "self_training": (SelfTrainingClassifier(logreg, threshold=0.9), logreg),
         "self_training_knn": (
             SelfTrainingClassifier(
@@ -79,6 +83,12 @@ def estimators() -> dict:
                 k_best=20, max_iter=None,
             ),
             KNeighborsClassifier(n_neighbors=5, weights="distance"),
+        ),
+        "online_self_training": (
+            OnlineSelfTrainingClassifier(mlp, targets="hard", threshold=0.9, random_state=0), mlp
+        ),
+        "online_self_training_sharpen": (
+            OnlineSelfTrainingClassifier(mlp, targets="sharpen", temperature=0.5, random_state=0), mlp
         ),
         "co_training": (
             CoTrainingClassifier(

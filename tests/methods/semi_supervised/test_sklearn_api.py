@@ -14,6 +14,7 @@ from transfer_lab.methods import semi_supervised
 from transfer_lab.methods.semi_supervised import (
     CoTrainingClassifier,
     LabelPropagation,
+    OnlineSelfTrainingClassifier,
     SelfTrainingClassifier,
     TriTrainingClassifier,
 )
@@ -23,13 +24,14 @@ ESTIMATORS = [
     CoTrainingClassifier(GaussianNB(), k=3, random_state=0),
     TriTrainingClassifier(GaussianNB(), random_state=0),
     LabelPropagation(n_neighbors=5, max_iter=5000),
+    OnlineSelfTrainingClassifier(GaussianNB(), max_iter=3, random_state=0),
 ]
 IDS = [type(e).__name__ for e in ESTIMATORS]
 
 
 def test_package_exports():
     for name in ("SelfTrainingClassifier", "CoTrainingClassifier", "TriTrainingClassifier",
-                 "LabelPropagation"):
+                 "LabelPropagation", "OnlineSelfTrainingClassifier"):
         assert name in semi_supervised.__all__
 
 
@@ -106,7 +108,10 @@ def test_float_labels_with_minus_one_are_accepted(moons):
     assert model.classes_.dtype.kind == "i"
 
 
-@pytest.mark.parametrize("estimator", ESTIMATORS[:3], ids=IDS[:3])
+WRAPPERS = [e for e in ESTIMATORS if "estimator" in e.get_params(deep=False)]
+
+
+@pytest.mark.parametrize("estimator", WRAPPERS, ids=[type(e).__name__ for e in WRAPPERS])
 def test_pipeline_routes_diagnostic_labels(estimator, moons):
     X, y_true, y, _, _ = moons
     pipe = Pipeline([("scale", StandardScaler()), ("ssl", clone(estimator))])

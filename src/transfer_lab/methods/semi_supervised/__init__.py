@@ -2,7 +2,9 @@
 
 Estimators (``y = -1`` marks unlabeled rows, as in :mod:`sklearn.semi_supervised`), exported
 here: :class:`SelfTrainingClassifier`, :class:`CoTrainingClassifier`,
-:class:`TriTrainingClassifier`, :class:`LabelPropagation`.
+:class:`TriTrainingClassifier`, :class:`LabelPropagation`, and
+:class:`OnlineSelfTrainingClassifier` (pseudo-labels recomputed at every ``partial_fit`` step
+with hard, soft or sharpened targets).
 
 Neural methods on the shared encoders and training loop live in
 :mod:`~transfer_lab.methods.semi_supervised.neural` (``train_semi_supervised(method, ...)``
@@ -14,11 +16,13 @@ estimators can be used without building anything in torch.
 
 from transfer_lab.methods.semi_supervised.co_training import CoTrainingClassifier, image_views
 from transfer_lab.methods.semi_supervised.label_propagation import LabelPropagation, knn_graph
+from transfer_lab.methods.semi_supervised.online_self_training import OnlineSelfTrainingClassifier
 from transfer_lab.methods.semi_supervised.self_training import SelfTrainingClassifier
 from transfer_lab.methods.semi_supervised.tri_training import TriTrainingClassifier
 
 __all__ = [
     "SelfTrainingClassifier",
+    "OnlineSelfTrainingClassifier",
     "CoTrainingClassifier",
     "TriTrainingClassifier",
     "LabelPropagation",

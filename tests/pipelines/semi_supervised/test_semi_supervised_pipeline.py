@@ -1,0 +1,186 @@
+"""The semi_supervised pipeline through Kedro's runner on the ci environment."""
+
+from __future__ import annotations
+
+import shutil
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from mlflow.tracking import MlflowClient
+
+from tests.conftest import load_config, make_project_copy, run_pipelines
+from transfer_lab.methods.encoders import build_encoder, encoder_checkpoint
+from transfer_lab.params import ParameterError, parse_params
+from transfer_lab.pipelines.semi_supervised import create_pipeline, nodes
+from transfer_lab.pipelines.semi_supervised.params import WRAPPERS, SemiSupervisedParams
+
+CI_COMBOS = {(b, s) for b in ("1", "5") for s in (0, 1)}  # `all` leaves no unlabeled row
+
+
+def _read(project, name):
+    return pd.read_csv(project / f"data/08_reporting/{name}.csv", dtype={"labels_per_class": str}, keep_default_na=False)
+
+
+def _ci_params(project) -> SemiSupervisedParams:
+    _, parameters = load_config(project, "ci")
+    return parse_params(SemiSupervisedParams, parameters["semi_supervised"], "semi_supervised")
+
+
+def _accuracy(results):
+    return results[(results["metric"] == "accuracy") & (results["split"] == "test")]
+
+
+def test_every_method_for_every_budget_and_seed(ci_run):
+    project, _ = ci_run
+    params = _ci_params(project)
+    accuracy = _accuracy(_read(project, "semi_supervised_results"))
+    expected = {*params.estimators, *params.neural.methods}
+    assert {"label_spreading_sklearn", "vat", "fixmatch", "pi_model_kl", "distillation"} <= expected
+    assert set(accuracy["method"]) == expected
+    for method, rows in accuracy.groupby("method"):
+        assert set(zip(rows["labels_per_class"], rows["seed"])) == CI_COMBOS, method
+    assert accuracy["value"].between(0.0, 1.0).all()
+    assert (accuracy["pipeline"] == "semi_supervised").all() and (accuracy["dataset"] == "digits").all()
+
+
+def test_graph_methods_use_the_unlabeled_rows(ci_run):
+    """One label per class: label propagation beats logistic regression on the 10 labels."""
+    project, _ = ci_run
+    ours = _accuracy(_read(project, "semi_supervised_results"))
+    baseline = _accuracy(_read(project, "evaluation_results"))
+    lp = ours[(ours["method"] == "label_propagation") & (ours["labels_per_class"] == "1")]["value"].mean()
+    logreg = baseline[(baseline["method"] == "logreg_pixels") & (baseline["labels_per_class"] == "1")]["value"].mean()
+    assert lp >= logreg + 0.1
+
+
+def test_pseudo_labels_per_round(ci_run):
+    project, _ = ci_run
+    params = _ci_params(project)
+    rounds = _read(project, "semi_supervised_pseudo_labels")
+    results = _read(project, "semi_supervised_results")
+    rounds["precision"] = pd.to_numeric(rounds["precision"])
+    wrappers = [n for n, s in params.estimators.items() if s.method in WRAPPERS]
+    for method in wrappers:
+        table = rounds[rounds["method"] == method]
+        assert set(zip(table["labels_per_class"], table["seed"])) == CI_COMBOS, method
+        added = table["n_added"] > 0
+        assert table.loc[added, "precision"].between(0.0, 1.0).all()
+        assert table.loc[~added, "precision"].isna().all()
+        # the rows' totals are the rounds' sums and pseudo-label-weighted precisions
+        for (budget, seed), group in table.groupby(["labels_per_class", "seed"]):
+            row = results[(results["method"] == method) & (results["labels_per_class"] == budget) & (results["seed"] == seed)]
+            total = row[row["metric"] == "n_pseudo_labels"]["value"].item()
+            assert total == group["n_added"].sum()
+            if total:
+                precision = (group["n_added"] * group["precision"].fillna(0)).sum() / total
+                assert row[row["metric"] == "pseudo_label_precision"]["value"].item() == pytest.approx(precision)
+    co = params.estimators["co_training"].params
+    co_rounds = rounds[rounds["method"] == "co_training"]
+    assert co_rounds["round"].max() <= co["k"]
+    assert (co_rounds["n_added"] <= 2 * co["p"] * 10).all()  # each view: p rows per class
+    online = params.estimators["online_self_training"].params
+    assert rounds[rounds["method"] == "online_self_training"].groupby(["labels_per_class", "seed"]).size().eq(online["max_iter"]).all()
+    # neural methods record the confident predictions of each epoch
+    assert set(params.neural.methods) <= set(rounds["method"])
+
+
+def test_figures(ci_run):
+    project, _ = ci_run
+    for name in ("semi_supervised_accuracy", "semi_supervised_pseudo_label_precision"):
+        assert (project / f"data/08_reporting/{name}.png").stat().st_size > 3000
+
+
+def test_method_nodes_are_independent():
+    """Only the data inputs feed the method nodes, so a ParallelRunner can run them together."""
+    pipeline = create_pipeline()
+    method_nodes = [n for n in pipeline.nodes if n.name not in (
+        "combine_semi_supervised_results", "combine_semi_supervised_pseudo_labels", "semi_supervised_report")]
+    assert len(method_nodes) == 14
+    for node in method_nodes:
+        assert set(node.inputs) == {"base_dataset", "split_table", "label_subsets", "pretrained_encoders", "params:semi_supervised"}
+
+
+def test_report_logs_metrics_and_pseudo_label_histories(ci_run, tmp_path):
+    project, _ = ci_run
+    results = _read(project, "semi_supervised_results")
+    rounds = _read(project, "semi_supervised_pseudo_labels")
+    rounds["precision"] = pd.to_numeric(rounds["precision"])
+    _, parameters = load_config(project, "ci")
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    try:
+        with mlflow.start_run() as run:
+            nodes.report(results, rounds, parameters["semi_supervised"])
+        client = MlflowClient()
+        metrics = client.get_run(run.info.run_id).data.metrics
+        mean = _accuracy(results).query("method == 'label_propagation' and labels_per_class == '1'")["value"].mean()
+        assert metrics["semi_supervised/digits/label_propagation/lpc_1/accuracy_test"] == pytest.approx(mean)
+        assert "semi_supervised/digits/vat/lpc_5/seed_1/accuracy_test" in metrics
+        key = "semi_supervised/digits/co_training/lpc_1/seed_0/pseudo_label_precision"
+        history = client.get_metric_history(run.info.run_id, key)
+        expected = rounds.query("method == 'co_training' and labels_per_class == '1' and seed == 0").dropna()
+        history = sorted((m.step, m.value) for m in history)
+        assert [step for step, _ in history] == expected["round"].tolist()
+        assert [value for _, value in history] == pytest.approx(expected["precision"].tolist())
+        added = client.get_metric_history(run.info.run_id, key.replace("pseudo_label_precision", "pseudo_labels_added"))
+        assert len(added) == len(rounds.query("method == 'co_training' and labels_per_class == '1' and seed == 0"))
+        artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "figures/semi_supervised")}
+        assert artifacts == {"figures/semi_supervised/accuracy_vs_budget.png", "figures/semi_supervised/pseudo_label_precision.png"}
+    finally:
+        mlflow.set_tracking_uri(None)
+
+
+def test_pretrained_encoders_give_feature_and_fine_tuned_rows(ci_run, tmp_path):
+    """A checkpoint in data/06_models/encoders: estimators on its features, FixMatch from it;
+    a checkpoint for other inputs and a listed but absent encoder are skipped."""
+    ci_project, _ = ci_run
+    project = make_project_copy(tmp_path / "project")
+    for layer in ("03_primary", "05_model_input"):
+        shutil.copytree(ci_project / "data" / layer, project / "data" / layer, dirs_exist_ok=True)
+    folder = project / "data/06_models/encoders"
+    folder.mkdir(parents=True)
+    kwargs = {"width": 4, "depth": 2, "out_features": 16}
+    for name, shape in (("tiny", (1, 8, 8)), ("other_shape", (1, 16, 16))):
+        torch.manual_seed(0)
+        torch.save(encoder_checkpoint(build_encoder("cnn2d", shape, **kwargs), "cnn2d", shape, kwargs), folder / f"{name}.pt")
+    runtime = {"semi_supervised": {
+        "methods": "label_propagation co_training fixmatch",
+        "pretrained": {"encoders": "tiny other_shape absent", "estimators": "label_propagation co_training", "neural": "fixmatch"},
+    }}
+    run_pipelines(project, ["semi_supervised"], runtime_params=runtime)
+    accuracy = _accuracy(_read(project, "semi_supervised_results"))
+    assert set(accuracy["method"]) == {
+        "label_propagation", "co_training", "fixmatch", "label_propagation_tiny", "co_training_tiny", "fixmatch_tiny",
+    }
+    for method, rows in accuracy.groupby("method"):
+        assert set(zip(rows["labels_per_class"], rows["seed"])) == CI_COMBOS, method
+        assert rows["value"].between(0.0, 1.0).all()
+    # 16 random (untrained) conv features of 8x8 digits still carry the classes: above chance
+    assert accuracy[accuracy["method"] == "label_propagation_tiny"]["value"].mean() > 0.15
+
+
+def test_bad_parameters_are_one_line_errors():
+    base = {"estimators": {"st": {"method": "self_training", "base": {"kind": "logreg"}, "params": {"treshold": 0.9}}}}
+    with pytest.raises(ParameterError, match="treshold"):
+        parse_params(SemiSupervisedParams, base, "semi_supervised")
+    with pytest.raises(ParameterError, match="base learner"):
+        parse_params(SemiSupervisedParams, {"estimators": {"st": {"method": "self_training"}}}, "semi_supervised")
+    with pytest.raises(ParameterError, match="C_value"):
+        parse_params(SemiSupervisedParams, {"estimators": {"st": {"method": "self_training", "base": {"kind": "logreg", "params": {"C_value": 1}}}}}, "semi_supervised")
+    with pytest.raises(ParameterError, match="eps_"):
+        parse_params(SemiSupervisedParams, {"neural": {"methods": {"v": {"method": "vat", "params": {"eps_": 1.0}}}}}, "semi_supervised")
+    with pytest.raises(ParameterError, match="unknown method"):
+        parse_params(SemiSupervisedParams, {"pretrained": {"neural": "fixmatch"}}, "semi_supervised")
+    params = parse_params(SemiSupervisedParams, {"methods": "a b", "estimators": {
+        "a": {"method": "label_propagation"}, "b": {"method": "label_spreading"}}}, "semi_supervised")
+    assert params.methods == ["a", "b"] and params.selected("a") and np.all([params.selected("b")])
+
+
+def test_ci_trains_every_neural_method_for_one_epoch(ci_run):
+    """A base per-method epochs override must not make the ci run long."""
+    project, _ = ci_run
+    params = _ci_params(project)
+    for name, spec in params.neural.methods.items():
+        assert nodes._train_config(params, spec, seed=0).epochs == 1, name
