@@ -14,15 +14,19 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Mapping
+import time
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import mlflow
+from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
 # MLflow keys allow alphanumerics, underscores, dashes, periods, spaces, colons and slashes.
 _UNSAFE_KEY = re.compile(r"[^0-9A-Za-z_\-. :/]")
+# MLflow's limit of metrics per log_batch request
+_BATCH_LIMIT = 1000
 
 
 def metric_key(*parts: object) -> str:
@@ -45,24 +49,31 @@ def is_tracking() -> bool:
     return _tracked_run() is not None
 
 
-def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> None:
-    """Log metrics into the run of this ``kedro run`` (no-op outside one)."""
-    tracked = _tracked_run()
-    if tracked is None or not metrics:
-        return
-    client, run_id = tracked
-    for key, value in metrics.items():
-        client.log_metric(run_id, metric_key(key), float(value), step=step or 0)
+def log_metric_steps(steps: Iterable[tuple[str, float, int]]) -> None:
+    """Log many ``(key, value, step)`` measurements in few requests (no-op outside a run).
 
-
-def log_metric_history(key: str, values: list[float]) -> None:
-    """Log a metric's history (e.g. the loss per epoch) as steps 0, 1, …"""
+    One request per value costs about 25 ms on the SQLite store, which makes a few thousand
+    history points (losses per epoch, pseudo-labels per round) a minute of logging;
+    ``log_batch`` sends up to 1,000 per request.
+    """
     tracked = _tracked_run()
     if tracked is None:
         return
     client, run_id = tracked
-    for step, value in enumerate(values):
-        client.log_metric(run_id, metric_key(key), float(value), step=step)
+    stamp = int(time.time() * 1000)
+    metrics = [Metric(metric_key(key), float(value), stamp, int(step)) for key, value, step in steps]
+    for start in range(0, len(metrics), _BATCH_LIMIT):
+        client.log_batch(run_id, metrics=metrics[start : start + _BATCH_LIMIT])
+
+
+def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> None:
+    """Log metrics into the run of this ``kedro run`` (no-op outside one)."""
+    log_metric_steps((key, value, step or 0) for key, value in metrics.items())
+
+
+def log_metric_history(key: str, values: list[float]) -> None:
+    """Log a metric's history (e.g. the loss per epoch) as steps 0, 1, …"""
+    log_metric_steps((key, value, step) for step, value in enumerate(values))
 
 
 def log_figure(figure: plt.Figure, artifact_file: str) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -21,11 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import matplotlib.pyplot as plt
-import mlflow
 import numpy as np
 import pandas as pd
-from mlflow.entities import Metric
-from mlflow.tracking import MlflowClient
 from sklearn.exceptions import ConvergenceWarning
 from tqdm.auto import tqdm
 
@@ -311,24 +307,6 @@ def combine_rounds(*tables: pd.DataFrame) -> pd.DataFrame:
     return _rounds_frame(pd.concat(tables, ignore_index=True).to_dict("records"))
 
 
-def _log_batch(metrics: list[Metric]) -> None:
-    """Log many metrics in few requests (one request per metric costs ~25 ms on SQLite).
-
-    Finds the run as ``reporting.tracking`` does: the active run, or in a ParallelRunner
-    worker the run named by ``MLFLOW_RUN_ID``; a no-op outside a tracked run.
-    """
-    run = mlflow.active_run()
-    if run is not None:
-        client, run_id = MlflowClient(), run.info.run_id
-    elif os.environ.get("MLFLOW_RUN_ID"):
-        client = MlflowClient(tracking_uri=os.environ.get("MLFLOW_TRACKING_URI"))
-        run_id = os.environ["MLFLOW_RUN_ID"]
-    else:
-        return
-    for start in range(0, len(metrics), 1000):  # MLflow's limit per log_batch request
-        client.log_batch(run_id, metrics=metrics[start : start + 1000])
-
-
 def _budget_axis(ax: plt.Axes, budgets: list[str]) -> dict[str, float]:
     numeric = sorted({float(b) for b in budgets if b != "all"})
     positions = {b: (max(numeric) * 2.0 if b == "all" else float(b)) for b in budgets} if numeric else {b: 1.0 for b in budgets}
@@ -416,21 +394,20 @@ def report(
     wrapper_methods = [n for n, s in params.estimators.items() if s.method in WRAPPERS and n in set(rounds["method"])]
     precision_figure = _precision_figure(rounds, wrapper_methods)
 
-    stamp = int(time.time() * 1000)
-    metrics = [
-        Metric(tracking.metric_key(r.pipeline, r.dataset, r.method, f"lpc_{r.labels_per_class}", f"{r.metric}_{r.split}"), float(r.mean), stamp, 0)
+    steps = [
+        (tracking.metric_key(r.pipeline, r.dataset, r.method, f"lpc_{r.labels_per_class}", f"{r.metric}_{r.split}"), r.mean, 0)
         for r in board.itertuples()
     ]
-    metrics += [
-        Metric(tracking.metric_key(r.pipeline, r.dataset, r.method, f"lpc_{r.labels_per_class}", f"seed_{r.seed}", f"{r.metric}_{r.split}"), float(r.value), stamp, 0)
+    steps += [
+        (tracking.metric_key(r.pipeline, r.dataset, r.method, f"lpc_{r.labels_per_class}", f"seed_{r.seed}", f"{r.metric}_{r.split}"), r.value, 0)
         for r in results.itertuples()
     ]
     for r in rounds.itertuples():
         prefix = ("semi_supervised", r.dataset, r.method, f"lpc_{r.labels_per_class}", f"seed_{r.seed}")
-        metrics.append(Metric(tracking.metric_key(*prefix, "pseudo_labels_added"), float(r.n_added), stamp, int(r.round)))
+        steps.append((tracking.metric_key(*prefix, "pseudo_labels_added"), r.n_added, int(r.round)))
         if np.isfinite(r.precision):
-            metrics.append(Metric(tracking.metric_key(*prefix, "pseudo_label_precision"), float(r.precision), stamp, int(r.round)))
-    _log_batch(metrics)
+            steps.append((tracking.metric_key(*prefix, "pseudo_label_precision"), r.precision, int(r.round)))
+    tracking.log_metric_steps(steps)
     tracking.log_figure(accuracy_figure, "figures/semi_supervised/accuracy_vs_budget.png")
     tracking.log_figure(precision_figure, "figures/semi_supervised/pseudo_label_precision.png")
     best = board[(board["metric"] == "accuracy") & (board["split"] == "test")]
