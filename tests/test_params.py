@@ -39,7 +39,7 @@ def test_the_shipped_parameters_are_valid(parameters):
         (["evaluation", "cnn", "epochs"], "many", r"'evaluation\.cnn\.epochs'.*integer.*many"),
         (["evaluation", "cnn", "lr"], -1, r"'evaluation\.cnn\.lr'.*greater than 0"),
         (["evaluation", "cnn", "epocs"], 3, r"'evaluation\.cnn\.epocs'.*Extra inputs"),
-        (["dictionary", "self_taught", "source_domains"], ["nope"], r"'dictionary\.self_taught\.source_domains\[0\]'.*'nope'.*known"),
+        (["dictionary", "self_taught", "source_domains"], {"image": ["nope"]}, r"'dictionary\.self_taught\.source_domains\.image\[0\]'.*'nope'.*known"),
         (["dictionary", "sdl", "gamma"], 0, r"'dictionary\.sdl\.gamma'.*greater than 0"),
     ],
 )

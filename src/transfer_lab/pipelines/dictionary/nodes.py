@@ -107,7 +107,7 @@ def self_taught_learning(
             model = _classifier(taught.classifier, seed).fit(_flat(X[labeled]), y[labeled])
             rows.append(_row(name, "raw", "accuracy", model.score(_flat(X[test]), y[test]), budget=budget, seed=seed))
 
-        for domain in taught.source_domains:
+        for domain in taught.source_domains.get(data_params.kind, []):
             source = apply_shift(X[train], data_params.domain.steps(domain), seed=data_params.split.seed)
             if source.shape[1:] != X.shape[1:]:
                 raise ValueError(

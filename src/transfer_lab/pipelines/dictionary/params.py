@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -19,8 +19,11 @@ class ClassifierParams(StrictModel):
 class SelfTaughtParams(StrictModel):
     """Dictionary from unlabelled source-domain images, codes for the labelled target."""
 
-    # shift names from data.domains.<kind>.shifts (or clean): the unlabelled source domains
-    source_domains: list[str] = Field(default_factory=lambda: ["clean"], min_length=1)
+    # the unlabelled source domains per data kind (image / signal), as in data.domains: shift
+    # names from data.domains.<kind>.shifts, or clean
+    source_domains: dict[Literal["image", "signal"], list[str]] = Field(
+        default_factory=lambda: {"image": ["clean"], "signal": ["clean"]}
+    )
     n_components: int = Field(128, ge=1)
     alpha: float = Field(0.1, gt=0.0)
     epochs: int = Field(10, ge=1)
@@ -58,10 +61,10 @@ class DictionaryParams(StrictModel):
         if data is None:
             return
         known = {"clean", *data.domain.shifts}
-        for i, name in enumerate(self.self_taught.source_domains):
+        for i, name in enumerate(self.self_taught.source_domains.get(data.kind, [])):
             if name not in known:
                 raise ValueError(
-                    f"self_taught.source_domains[{i}]",
+                    f"self_taught.source_domains.{data.kind}[{i}]",
                     f"{name!r} is not a shift of data.domains.{data.kind}; known: {sorted(known)}",
                 )
 
