@@ -46,3 +46,11 @@ def test_single_file_and_bad_inputs(tmp_path):
         EncoderCheckpointsDataset(str(tmp_path / "x")).save({"../evil": checkpoint})
     with pytest.raises(ValueError, match="not an encoder checkpoint"):
         encoder_from_checkpoint({"weights": {}})
+
+
+def test_save_replaces_the_previous_runs_checkpoints(tmp_path):
+    _, checkpoint = _checkpoint()
+    dataset = EncoderCheckpointsDataset(str(tmp_path / "encoders"))
+    dataset.save({"supcon_lpc5_seed0": checkpoint, "simclr": checkpoint})
+    dataset.save({"simclr": checkpoint})  # a later run with other budgets
+    assert list(dataset.load()) == ["simclr"]

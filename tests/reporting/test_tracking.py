@@ -36,7 +36,7 @@ def test_metrics_history_figures_and_tables_reach_the_active_run(sqlite_uri):
         tracking.log_table(pd.DataFrame({"a": [1]}), "tables/t.csv")
     client = MlflowClient(sqlite_uri)
     data = client.get_run(run.info.run_id).data
-    assert data.metrics["digits-_digits_rotated/acc"] == 0.5  # '>' is not allowed in MLflow keys
+    assert data.metrics["digits_to_digits_rotated/acc"] == 0.5  # '>' is not allowed in MLflow keys
     assert [m.value for m in client.get_metric_history(run.info.run_id, "loss")] == [3.0, 2.0, 1.0]
     paths = {a.path for folder in ("figures", "tables") for a in client.list_artifacts(run.info.run_id, folder)}
     assert paths == {"figures/f.png", "tables/t.csv"}

@@ -34,7 +34,8 @@ class EncoderCheckpointsDataset(AbstractDataset[dict, dict]):
 
     ``load`` returns every ``*.pt`` in the folder (an empty dict when there are none, so a
     pipeline can use pretrained encoders *when present*); ``save`` writes one file per
-    name and replaces files of the same name.
+    name and removes checkpoints of names it was not given, so that encoders of an earlier
+    run (another data set, other budgets) never mix with this run's.
 
     Example catalog entry::
 
@@ -60,6 +61,9 @@ class EncoderCheckpointsDataset(AbstractDataset[dict, dict]):
             if not name or "/" in name or name.startswith("."):
                 raise DatasetError(f"invalid checkpoint name {name!r}")
             _save(checkpoint, self._path / f"{name}{_SUFFIX}")
+        for stale in self._path.glob(f"*{_SUFFIX}"):
+            if stale.stem not in data:
+                stale.unlink()
 
     def _exists(self) -> bool:
         return self._path.is_dir() and any(self._path.glob(f"*{_SUFFIX}"))

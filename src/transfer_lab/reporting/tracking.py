@@ -30,8 +30,12 @@ _BATCH_LIMIT = 1000
 
 
 def metric_key(*parts: object) -> str:
-    """An MLflow metric name from parts: ``metric_key("digits", "logreg", 5)`` → ``digits/logreg/5``."""
-    return "/".join(_UNSAFE_KEY.sub("_", str(part)) for part in parts if str(part) != "")
+    """An MLflow metric name from parts: ``metric_key("digits", "logreg", 5)`` → ``digits/logreg/5``.
+
+    A domain pair ``a->b`` becomes ``a_to_b`` (MLflow refuses ``>``); other refused
+    characters become ``_``.
+    """
+    return "/".join(_UNSAFE_KEY.sub("_", str(part).replace("->", "_to_")) for part in parts if str(part) != "")
 
 
 def _tracked_run() -> tuple[MlflowClient, str] | None:
