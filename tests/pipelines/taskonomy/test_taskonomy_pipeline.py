@@ -107,7 +107,7 @@ def test_features_are_written_once_per_source_for_every_view(outputs):
     assert views == {params.task(t).view for t in params.tasks}
     n = len(task_data["targets"][params.tasks[0]])
     for source in [*TASKS, "random"]:
-        item = _pickle(project, "04_feature", f"features_{source}.pkl")
+        item = _pickle(project, "07_model_output", f"features_{source}.pkl")
         if source in params.tasks or source == "random":
             assert item["source"] == source and set(item["features"]) == views
             for F in item["features"].values():
