@@ -74,3 +74,25 @@ def test_bad_parameter_on_the_command_line_is_refused_before_any_work(tmp_path):
     assert "Invalid parameter 'data.dataset'" in result.stdout + result.stderr
     assert not (project / "mlflow.db").exists()
     assert not [p for p in (project / "data").rglob("*") if p.is_file()]
+
+
+@pytest.mark.slow
+def test_parallel_runner_runs_every_pipeline_into_one_mlflow_run(tmp_path):
+    """Worker processes get no hooks and share no catalog-declared MemoryDataset: node
+    outputs travel through files and MLflow logging finds the run through the environment."""
+    from transfer_lab.reporting.results import PIPELINES
+
+    project = make_project_copy(tmp_path / "project")
+    result = _kedro(project, "run", "--env", "ci", "--runner", "ParallelRunner")
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    written = {p.name for p in (project / "data/08_reporting").glob("*_results.csv")}
+    assert written == {f"{name}_results.csv" for name in PIPELINES}
+    board = pd.read_csv(project / "data/08_reporting/leaderboard.csv")
+    assert set(board["pipeline"]) == set(PIPELINES)
+
+    client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("transfer_lab").experiment_id])
+    assert len(runs) == 1 and runs[0].info.status == "FINISHED"
+    # metrics logged inside worker processes reached the same run
+    logged_by = {key.split("/")[0] for key in runs[0].data.metrics}
+    assert {"semi_supervised", "taskonomy", "evaluation"} <= logged_by, sorted(logged_by)[:20]
