@@ -139,5 +139,15 @@ class DataParams(StrictModel):
         """The shifts and pairs declared for this dataset's kind."""
         return getattr(self.domains, self.kind)
 
+    def check_domain_pair(self, index: int, where: str) -> None:
+        """Raise ``ValueError(where, message)`` unless ``index`` names a declared domain pair
+        (the form other blocks' ``check_against`` report in)."""
+        pairs = self.domain.domain_pairs
+        if index >= len(pairs):
+            raise ValueError(
+                where,
+                f"{index} is out of range: data.domains.{self.kind}.domain_pairs has {len(pairs)} pair(s)",
+            )
+
 
 SCHEMA = {"data": DataParams}

@@ -110,13 +110,6 @@ class PretrainingParams(StrictModel):
         data = blocks.get("data")
         if data is None:
             return
-        pairs = data.domain.domain_pairs
-        if self.supervised_source.pair >= len(pairs):
-            raise ValueError(
-                "supervised_source.pair",
-                f"{self.supervised_source.pair} is out of range: data.domains.{data.kind}.domain_pairs "
-                f"has {len(pairs)} pair(s)",
-            )
-
+        data.check_domain_pair(self.supervised_source.pair, "supervised_source.pair")
 
 SCHEMA = {"pretraining": PretrainingParams}

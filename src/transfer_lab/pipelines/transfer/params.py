@@ -100,13 +100,7 @@ class TransferParams(StrictModel):
         """Cross-block checks, before any work: the domain pair exists, k fits the encoder."""
         data = blocks.get("data")
         if data is not None:
-            pairs = data.domain.domain_pairs
-            if self.domain_adaptation.pair >= len(pairs):
-                raise ValueError(
-                    "domain_adaptation.pair",
-                    f"{self.domain_adaptation.pair} is out of range: data.domains.{data.kind}.domain_pairs "
-                    f"has {len(pairs)} pair(s)",
-                )
+            data.check_domain_pair(self.domain_adaptation.pair, "domain_adaptation.pair")
         pretraining = blocks.get("pretraining")
         if pretraining is not None and pretraining.encoder.kind != "mlp":
             n_blocks = pretraining.encoder.depth + 1
