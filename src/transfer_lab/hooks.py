@@ -8,10 +8,8 @@ from typing import Any
 
 import mlflow
 from kedro.framework.hooks import hook_impl
-from kedro.io import AbstractDataset
 
-from transfer_lab.params import ParameterError, validate_parameters
-from transfer_lab.pipelines.data.params import DataParams
+from transfer_lab.params import validate_parameters
 
 logger = logging.getLogger(__name__)
 
@@ -19,39 +17,16 @@ logger = logging.getLogger(__name__)
 class ParameterValidationHook:
     """Stops a run with bad parameters before any node runs or any file is written.
 
+    It validates the schemas only: checks that need the data (a label budget larger than
+    the smallest class) are made by the node that reads the data, first of all training.
+
     ``tryfirst`` puts it ahead of kedro-mlflow's own ``after_context_created``, which
     creates the tracking database: a refused run leaves no trace.
     """
 
     @hook_impl(tryfirst=True)
     def after_context_created(self, context) -> None:
-        models = validate_parameters(context.params)
-        data = models.get("data")
-        if isinstance(data, DataParams):
-            self._check_budgets_fit(context, data)
-
-    @staticmethod
-    def _check_budgets_fit(context, data: DataParams) -> None:
-        """A budget may not ask for more labels per class than the smallest class has in train."""
-        numeric = [budget for budget in data.label_budgets if budget != "all"]
-        if not numeric:
-            return
-        from transfer_lab.pipelines.data.nodes import load_labels
-        from transfer_lab.sources.splits import smallest_train_class, stratified_split
-
-        catalog_config = context.config_loader["catalog"]
-        raw_sources = AbstractDataset.from_config("raw_sources", catalog_config["raw_sources"])
-        labels = load_labels(raw_sources, data)
-        split_table = stratified_split(
-            labels, data.split.val_fraction, data.split.test_fraction, data.split.seed
-        )
-        largest = smallest_train_class(labels, split_table)
-        too_big = [budget for budget in numeric if budget > largest]
-        if too_big:
-            raise ParameterError(
-                f"Invalid parameter 'data.label_budgets': {too_big[0]} labels per class exceeds the "
-                f"smallest class of {data.dataset}'s train split ({largest}); use budgets <= {largest} or 'all'"
-            )
+        validate_parameters(context.params)
 
 
 class MlflowWorkerHook:

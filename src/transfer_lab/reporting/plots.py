@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import matplotlib
 
 matplotlib.use("Agg")  # figures are written to files and MLflow, never shown
@@ -13,11 +15,38 @@ import pandas as pd
 from transfer_lab.reporting.results import budget_sort_key
 
 
+def budget_positions(budgets: Iterable[str]) -> dict[str, float]:
+    """Where each label budget sits on the shared label-budget axis.
+
+    Numeric budgets sit at their value on a log axis; ``all`` (every training label) sits
+    one octave (×2) right of the largest numeric budget, so it reads as "more than that".
+    """
+    budgets = sorted({str(b) for b in budgets}, key=budget_sort_key)
+    numeric = [float(b) for b in budgets if b != "all"]
+    all_position = max(numeric) * 2.0 if numeric else 1.0
+    return {b: all_position if b == "all" else float(b) for b in budgets}
+
+
+def label_budget_axis(ax: plt.Axes, budgets: Iterable[str]) -> dict[str, float]:
+    """Set up ``ax``'s x axis for label budgets (log scale, one tick per budget, ``all``
+    labelled as such) and return :func:`budget_positions` for plotting on it.
+
+    Every label-budget figure of the project draws on this axis, so they all read alike.
+    """
+    positions = budget_positions(budgets)
+    if positions:
+        ax.set_xscale("log")
+        ax.set_xticks(list(positions.values()))
+        ax.set_xticklabels([b if b == "all" else f"{float(b):g}" for b in positions])
+        ax.minorticks_off()
+    ax.set_xlabel("labels per class")
+    return positions
+
+
 def label_budget_figure(leaderboard: pd.DataFrame, metric: str = "accuracy", split: str = "test") -> plt.Figure:
     """Accuracy against labels per class, one line per method, one panel per dataset.
 
-    The x axis is logarithmic; the ``all`` budget (every training label) sits one step
-    right of the largest numeric budget. The band is ± one standard deviation over seeds.
+    Drawn on :func:`label_budget_axis`. The band is ± one standard deviation over seeds.
     """
     rows = leaderboard[(leaderboard["metric"] == metric) & (leaderboard["split"] == split)]
     rows = rows[rows["labels_per_class"] != ""]
@@ -25,27 +54,15 @@ def label_budget_figure(leaderboard: pd.DataFrame, metric: str = "accuracy", spl
     fig, axes = plt.subplots(1, len(datasets), figsize=(6.5 * len(datasets), 4.5), squeeze=False)
     for ax, dataset in zip(axes[0], datasets, strict=True):
         subset = rows[rows["dataset"] == dataset]
-        numeric = sorted({float(b) for b in subset["labels_per_class"] if b != "all"})
-        all_position = (max(numeric) * 2.0) if numeric else 1.0
-
-        def position(budget: str, all_position: float = all_position) -> float:
-            return all_position if budget == "all" else float(budget)
-
+        position = label_budget_axis(ax, subset["labels_per_class"])
         for (pipeline, method), curve in subset.groupby(["pipeline", "method"], sort=True):
             curve = curve.iloc[np.argsort([budget_sort_key(b) for b in curve["labels_per_class"]])]
-            x = np.array([position(b) for b in curve["labels_per_class"]])
+            x = np.array([position[str(b)] for b in curve["labels_per_class"]])
             mean, std = curve["mean"].to_numpy(), curve["std"].to_numpy()
             label = method if pipeline == "evaluation" else f"{pipeline}: {method}"
             (line,) = ax.plot(x, mean, marker="o", label=label)
             ax.fill_between(x, mean - std, mean + std, alpha=0.15, color=line.get_color())
-        ticks = [*numeric, all_position] if subset["labels_per_class"].eq("all").any() else numeric
-        if ticks:
-            ax.set_xscale("log")
-            ax.set_xticks(ticks)
-            ax.set_xticklabels([f"{t:g}" for t in numeric] + (["all"] if len(ticks) > len(numeric) else []))
-            ax.minorticks_off()
         ax.set_title(dataset)
-        ax.set_xlabel("labels per class")
         ax.set_ylabel(f"{split} {metric} (mean ± std over seeds)")
         ax.grid(True, alpha=0.3)
         if len(subset):
@@ -78,8 +95,8 @@ def image_grid_figure(
                 ax.axis("off")
                 continue
             item = batch[c]
-            if item.ndim == 3:
-                item = item[0]
+            if item.ndim == 3 or (item.ndim == 2 and item.shape[0] == 1):
+                item = item[0]  # one channel: (1, H, W) → (H, W), a (1, L) signal → (L,)
             if item.ndim == 1:
                 ax.plot(item, linewidth=0.8)
             else:

@@ -7,7 +7,6 @@ which is deterministic for a seed and takes a couple of seconds for 5,000 signal
 
 from __future__ import annotations
 
-import json
 import random
 from typing import Any
 
@@ -21,8 +20,6 @@ __all__ = ["MNIST1D_DEFAULTS", "make_mnist1d"]
 MNIST1D_DEFAULTS: dict[str, Any] = {
     k: v for k, v in get_dataset_args(as_dict=True).items() if k != "url"
 }
-
-_CACHE: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
 
 def make_mnist1d(num_samples: int = 5000, seed: int = 42, **generator_args: Any) -> dict:
@@ -70,19 +67,13 @@ def make_mnist1d(num_samples: int = 5000, seed: int = 42, **generator_args: Any)
     # YAML gives lists; the generator unpacks padding as a pair, so normalise it.
     args["padding"] = list(args["padding"])
 
-    key = json.dumps(args, sort_keys=True, default=str)
-    if key not in _CACHE:
-        np_state = np.random.get_state()
-        py_state = random.getstate()
-        try:
-            data = make_dataset(ObjectView(args))
-        finally:
-            np.random.set_state(np_state)
-            random.setstate(py_state)
-        X = np.concatenate([data["x"], data["x_test"]]).astype(np.float32)[:, None, :]
-        y = np.concatenate([data["y"], data["y_test"]]).astype(np.int64)
-        _CACHE.clear()  # keep one data set: enough for the check-then-run pattern
-        _CACHE[key] = (X, y)
-    X, y = _CACHE[key]
-    # copies: a caller that edits its arrays must not change the next caller's data
+    np_state = np.random.get_state()
+    py_state = random.getstate()
+    try:
+        data = make_dataset(ObjectView(args))
+    finally:
+        np.random.set_state(np_state)
+        random.setstate(py_state)
+    X = np.concatenate([data["x"], data["x_test"]]).astype(np.float32)[:, None, :]
+    y = np.concatenate([data["y"], data["y_test"]]).astype(np.int64)
     return {"name": "mnist1d", "kind": "signal", "X": X.copy(), "y": y.copy()}

@@ -1,7 +1,8 @@
 """Nodes of the ``data`` pipeline: the base set, its splits, label budgets and domains.
 
 Every other pipeline reads these outputs, so all methods train on the same label subsets
-and are tested on the same rows.
+and are tested on the same rows. The containers they hand on are typed
+(:mod:`transfer_lab.contracts`).
 """
 
 from __future__ import annotations
@@ -14,14 +15,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from transfer_lab.params import parse_params
-from transfer_lab.pipelines.data.params import DataParams
+from transfer_lab.contracts import CoupledPair, DataParams, Dataset, DomainPair
+from transfer_lab.params import ParameterError, parse_params
 from transfer_lab.reporting import tracking
 from transfer_lab.reporting.plots import image_grid_figure
 from transfer_lab.sources.mnist1d import make_mnist1d
 from transfer_lab.sources.pairs import make_coupled_pair, make_domain_pair
 from transfer_lab.sources.shifts import apply_shift
-from transfer_lab.sources.splits import label_subsets, stratified_split
+from transfer_lab.sources.splits import label_subsets, smallest_train_class, stratified_split
 
 logger = logging.getLogger(__name__)
 
@@ -30,84 +31,84 @@ def _params(data: Mapping[str, Any]) -> DataParams:
     return parse_params(DataParams, data, "data")
 
 
-def load_labels(raw_sources, data: DataParams) -> np.ndarray:
-    """The labels of the chosen dataset alone, read cheaply (used to check budgets early)."""
-    if data.dataset == "mnist1d":
-        return make_mnist1d(**data.mnist1d)["y"]
-    return raw_sources.load_labels(data.dataset)
-
-
-def make_base_dataset(raw_sources: Mapping[str, Callable[[], dict]], data: Mapping[str, Any]) -> dict:
+def make_base_dataset(raw_sources: Mapping[str, Callable[[], dict]], data: Mapping[str, Any]) -> Dataset:
     """Load (or, for MNIST-1D, regenerate) the dataset that ``data.dataset`` names."""
     params = _params(data)
     if params.dataset == "mnist1d":
-        dataset = make_mnist1d(**params.mnist1d)
+        source = make_mnist1d(**params.mnist1d)
     elif params.dataset in raw_sources:
-        dataset = raw_sources[params.dataset]()
+        source = raw_sources[params.dataset]()
     else:
         raise ValueError(
             f"dataset {params.dataset!r} has no entry under raw_sources in the catalog; "
             f"configured: {sorted(raw_sources)} and mnist1d"
         )
-    logger.info("Base dataset %s: X %s, %d classes", dataset["name"], dataset["X"].shape, len(np.unique(dataset["y"])))
-    return {key: dataset[key] for key in ("name", "kind", "X", "y")}
+    dataset = Dataset.from_source(source)
+    logger.info("Base dataset %s: X %s, %d classes", dataset.name, dataset.X.shape, len(np.unique(dataset.y)))
+    return dataset
 
 
-def split_dataset(base_dataset: dict, data: Mapping[str, Any]) -> pd.DataFrame:
+def split_dataset(base_dataset: Dataset, data: Mapping[str, Any]) -> pd.DataFrame:
     """Stratified train/val/test split with the fixed ``data.split.seed``."""
     split = _params(data).split
-    return stratified_split(base_dataset["y"], split.val_fraction, split.test_fraction, split.seed)
+    return stratified_split(base_dataset.y, split.val_fraction, split.test_fraction, split.seed)
 
 
-def make_label_subsets(base_dataset: dict, split_table: pd.DataFrame, data: Mapping[str, Any]) -> pd.DataFrame:
-    """The labelled training rows of every budget and seed (nested across budgets)."""
+def make_label_subsets(base_dataset: Dataset, split_table: pd.DataFrame, data: Mapping[str, Any]) -> pd.DataFrame:
+    """The labelled training rows of every budget and seed (nested across budgets).
+
+    A budget may not ask for more labels per class than the smallest class has in train:
+    that stops the run here, first of all training, with one line.
+    """
     params = _params(data)
-    return label_subsets(base_dataset["y"], split_table, params.label_budgets, params.seeds)
+    largest = smallest_train_class(base_dataset.y, split_table)
+    too_big = [budget for budget in params.label_budgets if budget != "all" and budget > largest]
+    if too_big:
+        raise ParameterError(
+            f"Invalid parameter 'data.label_budgets': {too_big[0]} labels per class exceeds the "
+            f"smallest class of {params.dataset}'s train split ({largest}); use budgets <= {largest} or 'all'"
+        )
+    return label_subsets(base_dataset.y, split_table, params.label_budgets, params.seeds)
 
 
-def make_domain_pairs(base_dataset: dict, split_table: pd.DataFrame, data: Mapping[str, Any]) -> dict[str, dict]:
+def _as_source(dataset: Dataset) -> dict:
+    return {"name": dataset.name, "kind": dataset.kind, "X": dataset.X, "y": dataset.y}
+
+
+def make_domain_pairs(base_dataset: Dataset, split_table: pd.DataFrame, data: Mapping[str, Any]) -> dict[str, DomainPair]:
     """Source/target pairs for domain adaptation, keyed by their names (``digits->digits_rotated``)."""
     params = _params(data)
-    pairs = {}
     domain = params.domain
-    for pair in domain.domain_pairs:
-        made = make_domain_pair(
-            base_dataset,
-            split_table,
-            pair.source,
-            domain.steps(pair.source),
-            pair.target,
-            domain.steps(pair.target),
-            seed=params.split.seed,
+    made = (
+        make_domain_pair(
+            _as_source(base_dataset), split_table, pair.source, domain.steps(pair.source),
+            pair.target, domain.steps(pair.target), seed=params.split.seed,
         )
-        pairs[made["name"]] = made
-    return pairs
+        for pair in domain.domain_pairs
+    )
+    return {pair["name"]: DomainPair(**pair) for pair in made}
 
 
-def make_coupled_pairs(base_dataset: dict, data: Mapping[str, Any]) -> dict[str, dict]:
+def make_coupled_pairs(base_dataset: Dataset, data: Mapping[str, Any]) -> dict[str, CoupledPair]:
     """The same images in two domains, row by row (for semi-coupled dictionary learning)."""
     params = _params(data)
-    pairs = {}
     domain = params.domain
-    for pair in domain.coupled_pairs:
-        made = make_coupled_pair(
-            base_dataset,
-            pair.source,
-            domain.steps(pair.source),
-            pair.target,
-            domain.steps(pair.target),
-            seed=params.split.seed,
+    made = (
+        make_coupled_pair(
+            _as_source(base_dataset), pair.source, domain.steps(pair.source),
+            pair.target, domain.steps(pair.target), seed=params.split.seed,
         )
-        pairs[made["name"]] = made
-    return pairs
+        for pair in domain.coupled_pairs
+    )
+    return {pair["name"]: CoupledPair(**pair) for pair in made}
 
 
-def summarise_data(base_dataset: dict, split_table: pd.DataFrame, subsets: pd.DataFrame) -> pd.DataFrame:
+def summarise_data(base_dataset: Dataset, split_table: pd.DataFrame, subsets: pd.DataFrame) -> pd.DataFrame:
     """Rows per split and per label subset, with the class counts: a table to preview in Kedro-Viz."""
-    y = base_dataset["y"]
+    y = base_dataset.y
 
     def counted(part: str, group: pd.DataFrame) -> dict:
-        counts = np.bincount(y[group["index"].to_numpy()], minlength=int(y.max()) + 1)
+        counts = np.bincount(y[group["index"].to_numpy()], minlength=base_dataset.n_classes)
         return {"part": part, "rows": len(group), "min_per_class": counts.min(), "max_per_class": counts.max()}
 
     rows = [counted(f"split={split}", group) for split, group in split_table.groupby("split", sort=False)]
@@ -116,21 +117,21 @@ def summarise_data(base_dataset: dict, split_table: pd.DataFrame, subsets: pd.Da
         for (budget, seed), group in subsets.groupby(["labels_per_class", "seed"], sort=False)
     ]
     summary = pd.DataFrame(rows)
-    summary.insert(0, "dataset", base_dataset["name"])
+    summary.insert(0, "dataset", base_dataset.name)
     return summary
 
 
-def plot_domains(base_dataset: dict, data: Mapping[str, Any]) -> plt.Figure:
+def plot_domains(base_dataset: Dataset, data: Mapping[str, Any]) -> plt.Figure:
     """The same examples under every declared shift, to check the domains by eye."""
     params = _params(data)
     n = params.preview_examples
-    y = base_dataset["y"]
+    y = base_dataset.y
     # one example of each class first, so the grid shows the whole label set
     first = [int(np.flatnonzero(y == label)[0]) for label in np.unique(y)]
-    examples = base_dataset["X"][(first + list(range(n)))[:n]]
+    examples = base_dataset.X[(first + list(range(n)))[:n]]
     rows = {"clean": examples}
     for name, steps in params.domain.shifts.items():
         rows[name] = apply_shift(examples, steps, seed=params.split.seed)
-    figure = image_grid_figure(rows, n_columns=n, title=f"{base_dataset['name']}: declared domain shifts")
+    figure = image_grid_figure(rows, n_columns=n, title=f"{base_dataset.name}: declared domain shifts")
     tracking.log_figure(figure, "figures/data/domain_examples.png")
     return figure

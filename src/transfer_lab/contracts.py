@@ -1,0 +1,308 @@
+"""What the pipelines share, in one place: no pipeline imports another.
+
+* :class:`DataParams` — the ``data`` parameters block every family reads (splits, label
+  budgets, seeds, domain shifts and pairs).
+* :class:`Dataset`, :class:`DomainPair`, :class:`CoupledPair` — the typed containers the
+  ``data`` pipeline hands to the others (``base_dataset``, ``domain_pairs``,
+  ``coupled_pairs``).
+* :func:`select_domain_pair` — the pair that ``data.domains.<kind>.domain_pairs[index]``
+  names, as built by the data pipeline.
+* :func:`supcon_checkpoint_name` — checkpoint names that one pipeline writes and another reads.
+* :class:`TrainingParams` — the one parameter model of "train with these settings";
+  :meth:`TrainingParams.to_train_config` turns it into the
+  :class:`~transfer_lab.methods.training.TrainConfig` every torch method takes.
+
+This module imports neither Kedro nor torch at import time (the parameter hook imports it
+before every command; torch is imported only when a ``TrainConfig`` is built).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+from pydantic import Field, field_validator, model_validator
+
+from transfer_lab.params import StrictModel
+from transfer_lab.sources.shifts import validate_shift
+
+if TYPE_CHECKING:  # torch is heavy: imported where a config is built, not at start-up
+    from transfer_lab.methods.training import TrainConfig
+
+CLEAN = "clean"  # the identity shift: the base data as it is
+
+
+class SplitParams(StrictModel):
+    val_fraction: float = Field(0.2, gt=0.0, lt=1.0)
+    test_fraction: float = Field(0.2, gt=0.0, lt=1.0)
+    seed: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _leave_training_data(self) -> SplitParams:
+        if self.val_fraction + self.test_fraction >= 0.9:
+            raise ValueError("val_fraction + test_fraction must be below 0.9 so that training data remain")
+        return self
+
+
+class PairParams(StrictModel):
+    source: str
+    target: str
+
+
+class DomainParams(StrictModel):
+    """Named shifts of one kind of data, and the pairs built from them."""
+
+    shifts: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
+    domain_pairs: list[PairParams] = Field(default_factory=list)
+    coupled_pairs: list[PairParams] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _pairs_name_known_shifts(self) -> DomainParams:
+        if CLEAN in self.shifts:
+            raise ValueError(f"'{CLEAN}' is reserved for the unshifted data; choose another shift name")
+        known = {CLEAN, *self.shifts}
+        for field in ("domain_pairs", "coupled_pairs"):
+            for i, pair in enumerate(getattr(self, field)):
+                for side in ("source", "target"):
+                    name = getattr(pair, side)
+                    if name not in known:
+                        raise ValueError(f"{field}[{i}].{side} names unknown shift {name!r}; known: {sorted(known)}")
+        return self
+
+    def steps(self, name: str) -> list[dict[str, Any]]:
+        """The steps of a named shift (``clean`` is no step at all)."""
+        return [] if name == CLEAN else list(self.shifts[name])
+
+
+class DomainsByKind(StrictModel):
+    """Images and signals take different shifts; the dataset's kind picks the block."""
+
+    image: DomainParams = DomainParams()
+    signal: DomainParams = DomainParams()
+
+    @model_validator(mode="after")
+    def _shifts_fit_their_kind(self) -> DomainsByKind:
+        for kind in ("image", "signal"):
+            for name, steps in getattr(self, kind).shifts.items():
+                validate_shift(steps, key=f"data.domains.{kind}.shifts.{name}", kind=kind)
+        return self
+
+
+def _split_words(value: Any) -> Any:
+    """``"1 10 all"`` (or ``["1 10 all"]``) → ``[1, 10, "all"]``; ``3`` → ``[3]``.
+
+    ``kedro run --params`` splits its argument on commas, so a list of several values cannot
+    be written ``[1,10,all]`` there; spaces or semicolons separate them instead.
+    """
+    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], str):
+        value = value[0]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return [value]  # ``data.seeds=3``: one value where a list is expected
+    if not isinstance(value, str):
+        return value
+    words = value.strip().strip("[]").replace(";", " ").split()
+    return [int(word) if word.lstrip("-").isdigit() else word for word in words]
+
+
+class DataParams(StrictModel):
+    """The data every pipeline shares: the base set, splits, label budgets, domains."""
+
+    dataset: Literal["digits", "mnist1d", "mnist", "fashion_mnist", "kmnist"] = "digits"
+    split: SplitParams = SplitParams()
+    label_budgets: list[int | Literal["all"]] = Field(default_factory=lambda: [1, 5, 10, 50, "all"], min_length=1)
+    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
+    mnist1d: dict[str, Any] = Field(default_factory=dict)
+    domains: DomainsByKind = DomainsByKind()
+    preview_examples: int = Field(10, ge=1, le=50)
+
+    @field_validator("label_budgets", mode="before")
+    @classmethod
+    def _budgets(cls, budgets: Any) -> Any:
+        budgets = _split_words(budgets)
+        if not isinstance(budgets, list):
+            raise ValueError("must be a list of positive integers and/or 'all', e.g. [1, 5, 10, 50, all]")
+        for budget in budgets:
+            ok = budget == "all" or (isinstance(budget, int) and not isinstance(budget, bool) and budget > 0)
+            if not ok:
+                raise ValueError(f"each budget must be a positive integer (labels per class) or 'all' (got {budget!r})")
+        if len(set(map(str, budgets))) != len(budgets):
+            raise ValueError(f"budgets must be unique (got {budgets!r})")
+        return budgets
+
+    @field_validator("seeds", mode="before")
+    @classmethod
+    def _seed_words(cls, seeds: Any) -> Any:
+        return _split_words(seeds)
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, seeds: list[int]) -> list[int]:
+        if any(seed < 0 for seed in seeds) or len(set(seeds)) != len(seeds):
+            raise ValueError("seeds must be unique non-negative integers")
+        return seeds
+
+    @field_validator("mnist1d")
+    @classmethod
+    def _mnist1d(cls, args: dict[str, Any]) -> dict[str, Any]:
+        from transfer_lab.sources.mnist1d import MNIST1D_DEFAULTS
+
+        unknown = sorted(set(args) - set(MNIST1D_DEFAULTS))
+        if unknown:
+            raise ValueError(f"unknown MNIST-1D generator argument(s) {unknown}; allowed: {sorted(MNIST1D_DEFAULTS)}")
+        return args
+
+    @property
+    def kind(self) -> str:
+        """``signal`` for MNIST-1D, ``image`` for the others."""
+        return "signal" if self.dataset == "mnist1d" else "image"
+
+    @property
+    def domain(self) -> DomainParams:
+        """The shifts and pairs declared for this dataset's kind."""
+        return getattr(self.domains, self.kind)
+
+    def check_domain_pair(self, index: int, where: str) -> None:
+        """Raise ``ValueError(where, message)`` unless ``index`` names a declared domain pair
+        (the form other blocks' ``check_against`` report in)."""
+        pairs = self.domain.domain_pairs
+        if index >= len(pairs):
+            raise ValueError(
+                where,
+                f"{index} is out of range: data.domains.{self.kind}.domain_pairs has {len(pairs)} pair(s)",
+            )
+
+
+
+
+# ---------------------------------------------------------------------------------------
+# Training settings
+# ---------------------------------------------------------------------------------------
+
+
+class TrainingParams(StrictModel):
+    """How to train a torch model: the fields of :class:`~transfer_lab.methods.training.TrainConfig`
+    that belong in parameters files (``seed`` comes from the budget/seed being run,
+    ``progress`` from the runner).
+
+    Every family's parameters use this model for each ``training:`` sub-block, so the
+    defaults live here and nowhere else; a block overrides only what it changes.
+    """
+
+    epochs: int = Field(100, ge=1)
+    batch_size: int = Field(64, ge=1)
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    optimizer: Literal["adam", "sgd", "adamw"] = "adam"
+    momentum: float = Field(0.9, ge=0)
+    patience: int | None = Field(10, ge=1)
+    min_delta: float = Field(0.0, ge=0)
+    restore_best: bool = True
+    max_grad_norm: float | None = Field(None, gt=0)
+    divergence_factor: float | None = Field(1e3, gt=1)
+    min_batches_per_epoch: int = Field(1, ge=1)
+
+    def to_train_config(self, seed: int, progress: bool = False, **overrides: Any) -> TrainConfig:
+        """The :class:`TrainConfig` of one run (``overrides`` win over the parameters)."""
+        from transfer_lab.methods.training import TrainConfig
+
+        return TrainConfig(**{**self.model_dump(), "seed": int(seed), "progress": progress, **overrides})
+
+
+# ---------------------------------------------------------------------------------------
+# Containers handed between pipelines
+# ---------------------------------------------------------------------------------------
+
+
+class _ReadByKey:
+    """Transitional: ``container["X"]`` reads ``container.X`` while code written for the
+    former dicts moves to attribute access."""
+
+    def __getitem__(self, key: str) -> Any:
+        try:
+            return getattr(self, key)
+        except AttributeError:
+            raise KeyError(key) from None
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and hasattr(self, key)
+
+    def keys(self) -> list[str]:
+        return [f.name for f in fields(self)]
+
+
+@dataclass
+class Dataset(_ReadByKey):
+    """The base data set: ``X`` (n, C, H, W) images or (n, 1, L) signals in [0, 1], ``y`` (n,)."""
+
+    name: str
+    kind: Literal["image", "signal"]
+    X: np.ndarray
+    y: np.ndarray
+
+    @classmethod
+    def from_source(cls, source: Mapping[str, Any]) -> Dataset:
+        """From a source's dict (``sources.digits``, ``sources.idx``, ``sources.mnist1d``)."""
+        return cls(name=source["name"], kind=source["kind"], X=source["X"], y=np.asarray(source["y"]))
+
+    @property
+    def n_classes(self) -> int:
+        return int(self.y.max()) + 1
+
+
+@dataclass
+class CoupledPair(_ReadByKey):
+    """The same images in two domains, row ``i`` of both being base row ``i``
+    (``sources.pairs.make_coupled_pair``); shapes may differ, e.g. after ``downsample``."""
+
+    name: str
+    kind: str
+    source_X: np.ndarray
+    target_X: np.ndarray
+    y: np.ndarray
+    source_shift: list[dict[str, Any]] = field(default_factory=list)
+    target_shift: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class DomainPair(CoupledPair):
+    """A source/target pair for domain adaptation (``sources.pairs.make_domain_pair``).
+
+    Models train on ``source_X[source_train_index]`` (labelled) and
+    ``target_X[target_train_index]`` (unlabelled) and are scored on ``target_X[test_index]``.
+    """
+
+    source_train_index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    target_train_index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    val_index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    test_index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    @property
+    def n_classes(self) -> int:
+        return int(self.y.max()) + 1
+
+
+def select_domain_pair(
+    domain_pairs: Mapping[str, DomainPair], dataset_name: str, data: DataParams, index: int
+) -> DomainPair:
+    """The pair ``data.domains.<kind>.domain_pairs[index]`` as built by the data pipeline."""
+    from transfer_lab.sources.pairs import domain_name
+
+    declared = data.domain.domain_pairs[index]
+    name = f"{domain_name(dataset_name, declared.source)}->{domain_name(dataset_name, declared.target)}"
+    if name not in domain_pairs:
+        raise ValueError(
+            f"domain pair {name!r} is missing from domain_pairs (have {sorted(domain_pairs)}); rerun the data pipeline"
+        )
+    return domain_pairs[name]
+
+
+# ---------------------------------------------------------------------------------------
+# Names one pipeline writes and another reads
+# ---------------------------------------------------------------------------------------
+
+
+def supcon_checkpoint_name(labels_per_class: str, seed: int) -> str:
+    """Checkpoint name of the supervised-contrastive encoder of one label subset."""
+    return f"supcon_lpc{labels_per_class}_seed{seed}"
