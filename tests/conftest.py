@@ -67,8 +67,14 @@ def make_catalog(project: Path, env: str = "ci", runtime_params=None, catalog_ov
     catalog_config.update(catalog_overrides or {})
     catalog = DataCatalog.from_config(catalog_config)
     catalog["parameters"] = parameters
-    for key, value in parameters.items():
+    def add(key: str, value: Any) -> None:  # every nested key too, as Kedro's context does
         catalog[f"params:{key}"] = value
+        if isinstance(value, Mapping):
+            for sub, sub_value in value.items():
+                add(f"{key}.{sub}", sub_value)
+
+    for key, value in parameters.items():
+        add(key, value)
     return catalog
 
 
