@@ -93,6 +93,11 @@ def _network(spec: Task, encoder: Mapping[str, Any], head_hidden: int, task_data
     return TaskNetwork(body, spec.head(body.out_features, spec.output_size(shape, task_data["n_labels"]), head_hidden))
 
 
+def _sources(source_features: tuple[dict, ...], view: str, target: str) -> dict[str, np.ndarray]:
+    """Source → its features of ``view``, for every source in play other than ``target``."""
+    return {f["source"]: f["features"][view] for f in source_features if f and f["source"] != target}
+
+
 def _rows(split_table: pd.DataFrame, transfer_size: int, task2vec_samples: int, seed: int) -> dict[str, np.ndarray]:
     """Rows of every step: task networks ``train`` (early stopping on ``val``), the tournament
     ``test``, readouts and ``pixels`` the seeded transfer set, Task2Vec its own sample."""
@@ -177,31 +182,42 @@ def make_random_encoder(task_data: dict, encoder: Mapping, runtime: Mapping) -> 
 
 
 # ============================================================================ transfers
+def _pixels_losses(
+    spec: Task, task_data: dict, training: TrainingParams, encoder: Mapping, head_hidden: int, device
+) -> np.ndarray:
+    """The ``pixels`` baseline: encoder + head trained from scratch on the transfer set."""
+    seed_everything(task_data["seed"])
+    network = _network(spec, encoder, head_hidden, task_data)
+    X, T = task_data["views"][spec.view], task_data["targets"][spec.name]
+    config = training.to_train_config(task_data["seed"])
+    return fit_task_network(spec, network, X, T, task_data["rows"], config, device, fit_rows="transfer")[1]
+
+
 def run_transfers(
-    task_data: dict, target_network: dict, transfer: Mapping, encoder: Mapping, head_hidden: int, runtime: Mapping,
-    *source_features: dict, target: str,
+    task_data: dict, target_network: dict, transfer: Mapping, encoder: Mapping, head_hidden: int,
+    runtime: Mapping, *source_features: dict, target: str,
 ) -> dict:
     """Every transfer into one target (``methods.taskonomy.beam_transfers``: all first orders,
     higher orders on the beam ranked by validation losses), with per-sample test losses;
     baselines ``pixels`` (from scratch on the transfer set) and ``self`` (the target's network)."""
     if target not in task_data["tasks"]:
         return {}
-    settings, run, spec, seed = parse_params(TransferParams, transfer, "taskonomy.transfer"), _runtime(runtime), _spec(task_data, target), task_data["seed"]
-    rows, X, T = task_data["rows"], task_data["views"][spec.view], task_data["targets"][target]
-    out_size = spec.output_size(task_data["input_shape"], task_data["n_labels"])
-    features = {item["source"]: item["features"][spec.view] for item in source_features if item and item["source"] != target}
+    settings = parse_params(TransferParams, transfer, "taskonomy.transfer")
+    run, spec, rows = _runtime(runtime), _spec(task_data, target), task_data["rows"]
+    T, out_size = task_data["targets"][target], spec.output_size(task_data["input_shape"], task_data["n_labels"])
+    features, readout = _sources(source_features, spec.view, target), settings.readout.model_dump()
 
-    def readout(sources: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    def evaluate(sources: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
         parts = [features[s] for s in sources]
-        return readout_losses(spec, parts, T, rows, out_size, hidden=head_hidden, seed=seed, **settings.readout.model_dump())
+        return readout_losses(spec, parts, T, rows, out_size, hidden=head_hidden, seed=task_data["seed"], **readout)
 
     start = time.perf_counter()
     with thread_limits(run.num_threads):
-        _, losses, beam = beam_transfers(features, target, readout, beam=settings.beam, max_order=settings.max_order, progress=run.progress)
-        seed_everything(seed)
-        pixels = _network(spec, encoder, head_hidden, task_data)
-        config = settings.pixels.to_train_config(seed)
-        _, losses[transfer_key(("pixels",), target)] = fit_task_network(spec, pixels, X, T, rows, config, resolve_device(run.device), fit_rows="transfer")
+        _, losses, beam = beam_transfers(
+            features, target, evaluate, beam=settings.beam, max_order=settings.max_order, progress=run.progress
+        )
+        pixels = _pixels_losses(spec, task_data, settings.pixels, encoder, head_hidden, resolve_device(run.device))
+    losses[transfer_key(("pixels",), target)] = pixels
     losses[transfer_key(("self",), target)] = np.asarray(target_network["test_losses"])
     seconds = time.perf_counter() - start
     logger.info("transfers to %s: %d readouts, beam %s, %.1f s", target, len(losses) - 2, beam, seconds)
@@ -209,7 +225,9 @@ def run_transfers(
 
 
 # ============================================================================ cheap estimates
-def score_transferability(task_data: dict, transferability: Mapping, runtime: Mapping, *source_features: dict, target: str) -> dict:
+def score_transferability(
+    task_data: dict, transferability: Mapping, runtime: Mapping, *source_features: dict, target: str
+) -> dict:
     """Cheap transferability of every source for one target, from frozen features of the
     transfer set (``methods.transferability.transferability_scores``: LogME, and LEEP, NCE,
     H-score for classification targets). Task2Vec, which compares tasks rather than
@@ -222,11 +240,13 @@ def score_transferability(task_data: dict, transferability: Mapping, runtime: Ma
     options = settings.model_dump(include={"estimators", "h_score_shrinkage", "pca_components", "gmm_components"})
     scores: dict[str, dict[str, float]] = {name: {} for name in settings.estimators}
     with thread_limits(_runtime(runtime).num_threads):
-        for item in (item for item in source_features if item and item["source"] != target):
-            (F,) = standardise(item["features"][spec.view][rows["transfer"]])
-            estimates = transferability_scores(F, T, classification=spec.is_classification, seed=task_data["seed"], **options)
+        for source, features in _sources(source_features, spec.view, target).items():
+            (F,) = standardise(features[rows["transfer"]])
+            estimates = transferability_scores(
+                F, T, classification=spec.is_classification, seed=task_data["seed"], **options
+            )
             for name, value in estimates.items():
-                scores[name][item["source"]] = value
+                scores[name][source] = value
     return {"target": target, "scores": {name: values for name, values in scores.items() if values}}
 
 
@@ -288,7 +308,8 @@ def plot_affinities(affinity_table: pd.DataFrame, task_data: dict) -> plt.Figure
 def _taxonomy(affinities: Mapping[str, float], settings: TaxonomyParams, label: str) -> dict:
     solutions = solve_budgets(affinities, settings.budgets, max_order=settings.max_order, sqrt=settings.sqrt)
     for s in solutions:
-        tracking.log_metrics({tracking.metric_key("taskonomy", label, f"budget_{s['budget']:g}", "objective"): s["objective"]})
+        key = tracking.metric_key("taskonomy", label, f"budget_{s['budget']:g}", "objective")
+        tracking.log_metrics({key: s["objective"]})
         logger.info("%s taxonomy, budget %g: objective %.4f, supervised %s", label, s["budget"], s["objective"],
                     sorted(t for t, sources in s["taxonomy"].items() if not sources))
     rows = [
