@@ -67,8 +67,15 @@ def make_catalog(project: Path, env: str = "ci", runtime_params=None, catalog_ov
     catalog_config.update(catalog_overrides or {})
     catalog = DataCatalog.from_config(catalog_config)
     catalog["parameters"] = parameters
-    for key, value in parameters.items():
+
+    def add(key: str, value: Any) -> None:  # every nested key too, as KedroContext does
         catalog[f"params:{key}"] = value
+        if isinstance(value, Mapping):
+            for name, item in value.items():
+                add(f"{key}.{name}", item)
+
+    for key, value in parameters.items():
+        add(key, value)
     return catalog
 
 
