@@ -85,7 +85,7 @@ def test_conf_ci_only_overrides(parameters):
 
     _, ci = load_config(PROJECT_ROOT, env="ci")
     assert ci["data"]["domains"] == parameters["data"]["domains"]
-    assert ci["evaluation"]["cnn"]["epochs"] < parameters["evaluation"]["cnn"]["epochs"]
+    assert ci["evaluation"]["cnn"]["training"]["epochs"] < parameters["evaluation"]["cnn"]["training"]["epochs"]
     for path in sorted((PROJECT_ROOT / "conf/ci").glob("parameters_*.yml")):
         with open(path) as f:
             # each file overrides only its own pipeline's key, which base declares
