@@ -177,8 +177,19 @@ class DataParams(StrictModel):
 
 
 # ---------------------------------------------------------------------------------------
-# Training settings
+# How nodes run, and training settings
 # ---------------------------------------------------------------------------------------
+
+
+class RuntimeParams(StrictModel):
+    """Where and how a family's nodes run (never what they compute): each family's
+    ``runtime`` sub-block."""
+
+    device: str = "auto"  # auto = CUDA when present, else CPU
+    # Threads for torch and BLAS: the small models here run fastest on one (null: library defaults).
+    num_threads: int | None = Field(1, ge=1)
+    progress: bool = True
+
 
 
 class TrainingParams(StrictModel):

@@ -11,15 +11,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from transfer_lab.contracts import RuntimeParams
 from transfer_lab.params import StrictModel
-
-
-class RuntimeParams(StrictModel):
-    """Where and how the nodes run (no effect on results)."""
-
-    device: str = "auto"  # auto = CUDA when present, else CPU
-    num_threads: int | None = Field(1, ge=1)  # torch + BLAS threads (null: library defaults)
-    progress: bool = True
 
 
 class ClassifierParams(StrictModel):

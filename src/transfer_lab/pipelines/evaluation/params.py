@@ -11,17 +11,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from transfer_lab.contracts import TrainingParams
+from transfer_lab.contracts import RuntimeParams, TrainingParams
 from transfer_lab.params import StrictModel
-
-
-class RuntimeParams(StrictModel):
-    """Where and how the nodes run (no effect on results)."""
-
-    device: str = "auto"  # auto = CUDA when present, else CPU
-    # Threads for torch and BLAS: small models run fastest on one (null: library defaults).
-    num_threads: int | None = Field(1, ge=1)
-    progress: bool = True
 
 
 class LogisticRegressionParams(StrictModel):

@@ -11,20 +11,12 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from transfer_lab.contracts import TrainingParams
+from transfer_lab.contracts import RuntimeParams, TrainingParams
 from transfer_lab.methods.taskonomy import REFERENCE_FILES
 from transfer_lab.methods.tasks import TASKS, make_task
 from transfer_lab.params import StrictModel
 
 ESTIMATORS = ("logme", "leep", "nce", "h_score", "task2vec")
-
-
-class RuntimeParams(StrictModel):
-    """How the nodes run (not what they compute): device, threads, progress bars."""
-
-    device: str = "auto"
-    num_threads: int | None = Field(1, ge=1)
-    progress: bool = True
 
 
 class EncoderParams(StrictModel):
