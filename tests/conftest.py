@@ -68,8 +68,16 @@ def make_catalog(project: Path, env: str = "ci", runtime_params=None, catalog_ov
     catalog = DataCatalog.from_config(catalog_config)
     catalog["parameters"] = parameters
     for key, value in parameters.items():
-        catalog[f"params:{key}"] = value
+        _add_params(catalog, key, value)
     return catalog
+
+
+def _add_params(catalog: DataCatalog, key: str, value: Any) -> None:
+    """``params:a``, ``params:a.b``, ... for every nested key, as Kedro's context registers them."""
+    catalog[f"params:{key}"] = value
+    if isinstance(value, Mapping):
+        for name, inner in value.items():
+            _add_params(catalog, f"{key}.{name}", inner)
 
 
 def run_pipelines(project: Path, names: Iterable[str], env: str = "ci", **catalog_kwargs) -> DataCatalog:
