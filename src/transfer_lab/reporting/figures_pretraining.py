@@ -10,6 +10,7 @@ matplotlib.use("Agg")  # figures are written to files and MLflow, never shown
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 from sklearn.manifold import TSNE
 
 
@@ -45,6 +46,7 @@ def loss_figure(histories: Mapping[str, Sequence[float]], title: str) -> plt.Fig
             continue
         drawn.add(tuple(history))
         ax.plot(np.arange(1, len(history) + 1), history, marker="o" if len(history) < 20 else None, markersize=3, label=name)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("training loss")
     ax.set_title(title, fontsize="medium")
