@@ -11,7 +11,6 @@ import torch.nn.functional as F
 
 from transfer_lab.methods.contrastive import (
     MoCo,
-    default_pretrain_config,
     info_nce,
     nt_xent,
     pretrain_moco,
@@ -21,7 +20,7 @@ from transfer_lab.methods.contrastive import (
 )
 from transfer_lab.methods.encoders import ConvEncoder2d, MLPEncoder
 from transfer_lab.methods.runtime import seed_everything
-from transfer_lab.methods.training import extract_features
+from transfer_lab.methods.training import TrainConfig, extract_features
 from transfer_lab.methods.transfer import knn_probe
 from transfer_lab.sources import splits
 from transfer_lab.sources.digits import load_digits
@@ -228,7 +227,9 @@ def digits_split():
 
 
 def _config(epochs: int, **kw):
-    return default_pretrain_config(epochs=epochs, batch_size=128, **kw)
+    # the pipeline's contrastive settings: Adam at 1e-3, weight decay 1e-5, no early stopping
+    settings = {"lr": 1e-3, "weight_decay": 1e-5, "patience": None, "progress": False, **kw}
+    return TrainConfig(epochs=epochs, batch_size=128, **settings)
 
 
 def test_simclr_learns_features_that_beat_a_random_encoder(digits_split):
@@ -261,4 +262,4 @@ def test_pretraining_works_on_signals():
     enc, _ = pretrain_simclr(X, encoder_kwargs={"width": 4, "out_features": 8}, config=_config(1))
     assert extract_features(enc, X).shape == (64, 8)
     with pytest.raises(ValueError, match="encoder or encoder_kwargs"):
-        pretrain_simclr(X, encoder=enc, encoder_kwargs={"width": 4})
+        pretrain_simclr(X, encoder=enc, encoder_kwargs={"width": 4}, config=_config(1))
