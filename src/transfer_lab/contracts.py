@@ -221,6 +221,17 @@ class TrainingParams(StrictModel):
         return TrainConfig(**{**self.model_dump(), "seed": int(seed), "progress": progress, **overrides})
 
 
+class EncoderParams(StrictModel):
+    """The encoder every pretraining method trains (and ``transfer``'s scratch and DANN
+    rebuild): ``pretraining.encoder``; ``methods.encoders.encoder_settings`` turns it into
+    ``build_encoder``'s arguments."""
+
+    kind: Literal["auto", "cnn2d", "cnn1d", "mlp"] = "auto"  # auto: cnn2d images, cnn1d signals
+    width: int = Field(32, ge=1)
+    depth: int = Field(3, ge=1)
+    out_features: int = Field(128, ge=1)
+
+
 # ---------------------------------------------------------------------------------------
 # Containers handed between pipelines
 # ---------------------------------------------------------------------------------------
@@ -312,6 +323,11 @@ def select_domain_pair(
 # ---------------------------------------------------------------------------------------
 # Names one pipeline writes and another reads
 # ---------------------------------------------------------------------------------------
+
+
+#: The pretraining methods: ``pretraining.<method>`` writes the checkpoint folder
+#: ``pretraining.<method>.encoders`` that ``transfer.<method>`` reads.
+PRETRAINING_METHODS = ("simclr", "moco", "supcon", "rotation", "imputation", "supervised_source")
 
 
 def supcon_checkpoint_name(labels_per_class: str, seed: int) -> str:

@@ -12,33 +12,21 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from transfer_lab.contracts import TrainingParams
+from transfer_lab.contracts import PRETRAINING_METHODS, EncoderParams, TrainingParams
+from transfer_lab.contracts import RuntimeParams as SharedRuntimeParams
 from transfer_lab.params import StrictModel
 
 #: The pretraining methods, one nested namespace each (``pretraining.<method>``); also the
 #: names of their checkpoints and result rows.
-METHODS = ("simclr", "moco", "supcon", "rotation", "imputation", "supervised_source")
+METHODS = PRETRAINING_METHODS
 #: The methods that see the training rows without labels.
 UNLABELLED = ("simclr", "moco", "rotation", "imputation")
 
 
-class RuntimeParams(StrictModel):
+class RuntimeParams(SharedRuntimeParams):
     """How every method runs (not what it learns)."""
 
-    device: str = "auto"
-    num_threads: int | None = Field(1, ge=1)
-    progress: bool = True
     seed: int = Field(0, ge=0)  # initialisation, batches and augmentations of every method
-
-
-class EncoderParams(StrictModel):
-    """The encoder every method pretrains (and ``transfer``'s scratch and DANN rebuild);
-    ``methods.encoders.encoder_settings`` turns it into ``build_encoder``'s arguments."""
-
-    kind: Literal["auto", "cnn2d", "cnn1d", "mlp"] = "auto"  # auto: cnn2d images, cnn1d signals
-    width: int = Field(32, ge=1)
-    depth: int = Field(3, ge=1)
-    out_features: int = Field(128, ge=1)
 
 
 class MethodParams(StrictModel):

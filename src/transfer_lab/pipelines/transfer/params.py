@@ -11,27 +11,17 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from transfer_lab.contracts import TrainingParams
+from transfer_lab.contracts import PRETRAINING_METHODS, RuntimeParams, TrainingParams
 from transfer_lab.params import StrictModel
 
 #: The pretrained encoders transferred, one nested namespace each (``transfer.<encoder>``),
-#: each reading the checkpoint folder ``pretraining.<encoder>.encoders``. They are the
-#: pretraining family's methods; this list is the transfer family's own copy (no pipeline
-#: imports another), and the pipeline is built from it.
-ENCODERS = ("simclr", "moco", "supcon", "rotation", "imputation", "supervised_source")
+#: each reading the checkpoint folder ``pretraining.<encoder>.encoders``.
+ENCODERS = PRETRAINING_METHODS
 #: Transfer protocols, in the order of the result rows ``<encoder>_<protocol>``.
 PROTOCOLS = ("linear_probe", "knn", "partial_freeze", "finetune")
 #: The domain-adaptation methods (nested namespaces ``transfer.domain_adaptation.<method>``)
 #: and the block of ``domain_adaptation`` that sets each.
 ADAPTATION = {"dann": "dann", "source_only": "reference", "target_supervised": "reference"}
-
-
-class RuntimeParams(StrictModel):
-    """How every transfer node runs (not what it learns)."""
-
-    device: str = "auto"
-    num_threads: int | None = Field(1, ge=1)
-    progress: bool = True
 
 
 class LinearProbeParams(StrictModel):
