@@ -19,7 +19,7 @@ before every command; torch is imported only when a ``TrainConfig`` is built).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -237,36 +237,20 @@ class EncoderParams(StrictModel):
 # ---------------------------------------------------------------------------------------
 
 
-class _ReadByKey:
-    """Transitional: ``container["X"]`` reads ``container.X`` while code written for the
-    former dicts moves to attribute access."""
-
-    def __getitem__(self, key: str) -> Any:
-        try:
-            return getattr(self, key)
-        except AttributeError:
-            raise KeyError(key) from None
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and hasattr(self, key)
-
-    def keys(self) -> list[str]:
-        return [f.name for f in fields(self)]
-
-
 @dataclass
-class Dataset(_ReadByKey):
-    """The base data set: ``X`` (n, C, H, W) images or (n, 1, L) signals in [0, 1], ``y`` (n,)."""
+class Dataset:
+    """The base data set: ``X`` (n, C, H, W) images or (n, 1, L) signals in [0, 1], ``y`` (n,).
+
+    Made by the sources (``sources.digits``, ``sources.idx``, ``sources.mnist1d``);
+    ``official_test`` marks, for IDX data, the rows of the publisher's test files (our own
+    splits re-split everything).
+    """
 
     name: str
     kind: Literal["image", "signal"]
     X: np.ndarray
     y: np.ndarray
-
-    @classmethod
-    def from_source(cls, source: Mapping[str, Any]) -> Dataset:
-        """From a source's dict (``sources.digits``, ``sources.idx``, ``sources.mnist1d``)."""
-        return cls(name=source["name"], kind=source["kind"], X=source["X"], y=np.asarray(source["y"]))
+    official_test: np.ndarray | None = None
 
     @property
     def n_classes(self) -> int:
@@ -274,7 +258,7 @@ class Dataset(_ReadByKey):
 
 
 @dataclass
-class CoupledPair(_ReadByKey):
+class CoupledPair:
     """The same images in two domains, row ``i`` of both being base row ``i``
     (``sources.pairs.make_coupled_pair``); shapes may differ, e.g. after ``downsample``."""
 

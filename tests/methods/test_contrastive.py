@@ -221,8 +221,8 @@ def test_moco_loss_trains_only_the_query_side():
 @pytest.fixture(scope="module")
 def digits_split():
     ds = load_digits()
-    table = splits.stratified_split(ds["y"], 0.2, 0.2, 0)
-    subsets = splits.label_subsets(ds["y"], table, [1], [0])
+    table = splits.stratified_split(ds.y, 0.2, 0.2, 0)
+    subsets = splits.label_subsets(ds.y, table, [1], [0])
     return ds, table, splits.budget_view(ds, table, subsets, 1, 0)
 
 
@@ -234,7 +234,7 @@ def _config(epochs: int, **kw):
 
 def test_simclr_learns_features_that_beat_a_random_encoder(digits_split):
     ds, table, view = digits_split
-    X = ds["X"][splits.split_indices(table, "train")]
+    X = ds.X[splits.split_indices(table, "train")]
     seed_everything(0)
     enc = ConvEncoder2d(width=8, out_features=32)
     before = knn_probe(enc, view, k=1).test_accuracy
@@ -247,11 +247,11 @@ def test_simclr_learns_features_that_beat_a_random_encoder(digits_split):
 def test_moco_and_supcon_run_and_reduce_their_loss(digits_split):
     ds, _, view = digits_split
     seed_everything(0)
-    enc, history = pretrain_moco(ds["X"][:256], encoder_kwargs={"width": 8, "out_features": 16},
+    enc, history = pretrain_moco(ds.X[:256], encoder_kwargs={"width": 8, "out_features": 16},
                                  queue_size=100, config=_config(4))
     assert enc.out_features == 16 and len(history.train_loss) == 4
     assert all(np.isfinite(history.train_loss))
-    enc, history = pretrain_supcon(ds["X"][:200], ds["y"][:200],
+    enc, history = pretrain_supcon(ds.X[:200], ds.y[:200],
                                    encoder_kwargs={"width": 8, "out_features": 16},
                                    config=_config(6))
     assert history.train_loss[-1] < history.train_loss[0]

@@ -19,7 +19,6 @@ from transfer_lab.methods.dann import (
     train_source_only,
     train_target_supervised,
 )
-from transfer_lab.contracts import DomainPair
 from transfer_lab.methods.encoders import MLPEncoder
 from transfer_lab.methods.runtime import seed_everything
 from transfer_lab.methods.training import TrainConfig
@@ -40,10 +39,8 @@ def _config(**overrides) -> TrainConfig:
 @pytest.fixture(scope="module")
 def pair():
     ds = load_digits()
-    table = splits.stratified_split(ds["y"], 0.2, 0.2, 0)
-    return DomainPair(**pairs.make_domain_pair(
-        ds, table, "clean", [], "rotated", [{"op": "rotate", "degrees": 30}], 0
-    ))
+    table = splits.stratified_split(ds.y, 0.2, 0.2, 0)
+    return pairs.make_domain_pair(ds, table, "clean", [], "rotated", [{"op": "rotate", "degrees": 30}], 0)
 
 
 @pytest.mark.parametrize("lam", [0.0, 0.3, 2.0])

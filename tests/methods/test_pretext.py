@@ -27,7 +27,7 @@ SMALL = {"width": 8, "out_features": 16}
 @pytest.fixture(scope="module")
 def digits():
     ds = load_digits()
-    return ds["X"], ds["y"]
+    return ds.X, ds.y
 
 
 def _config(epochs: int, **kw):

@@ -36,8 +36,8 @@ from transfer_lab.sources.digits import load_digits
 @pytest.fixture(scope="module")
 def digits():
     ds = load_digits()
-    table = splits.stratified_split(ds["y"], 0.2, 0.2, 0)
-    subsets = splits.label_subsets(ds["y"], table, [1, 10], [0])
+    table = splits.stratified_split(ds.y, 0.2, 0.2, 0)
+    subsets = splits.label_subsets(ds.y, table, [1, 10], [0])
     views = {b: splits.budget_view(ds, table, subsets, b, 0) for b in (1, 10)}
     return ds, table, views
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from tests.conftest import PROJECT_ROOT, load_config
-from transfer_lab.contracts import DataParams, Dataset, DomainPair, supcon_checkpoint_name
+from transfer_lab.contracts import DataParams, supcon_checkpoint_name
 from transfer_lab.datasets.encoder_checkpoints import EncoderCheckpointsDataset
 from transfer_lab.methods.encoders import ConvEncoder2d, encoder_from_checkpoint
 from transfer_lab.methods.training import TrainHistory
@@ -34,15 +34,14 @@ def ci_inputs():
     """What the data pipeline hands over on the ci parameters, built from the sources."""
     _, params = load_config(PROJECT_ROOT, env="ci")
     data = DataParams.model_validate(params["data"])
-    base = Dataset.from_source(load_digits())
+    base = load_digits()
     table = stratified_split(base.y, data.split.val_fraction, data.split.test_fraction, data.split.seed)
     subsets = label_subsets(base.y, table, data.label_budgets, data.seeds)
-    source = {"name": base.name, "kind": base.kind, "X": base.X, "y": base.y}
     made = (
-        make_domain_pair(source, table, p.source, data.domain.steps(p.source), p.target, data.domain.steps(p.target), data.split.seed)
+        make_domain_pair(base, table, p.source, data.domain.steps(p.source), p.target, data.domain.steps(p.target), data.split.seed)
         for p in data.domain.domain_pairs
     )
-    pairs = {pair["name"]: DomainPair(**pair) for pair in made}
+    pairs = {pair.name: pair for pair in made}
     return base, table, subsets, pairs, params
 
 
