@@ -91,6 +91,30 @@ def test_online_history_tracks_the_full_data_objective(digits):
     assert model.objective_history_[-1] < model.objective_history_[0]
 
 
+def test_online_without_recorded_objective(digits):
+    # The first epoch does the same work either way; later epochs warm-start from the
+    # mini-batch codes instead of a full re-coding, and reach about the same objective.
+    X = digits[0][:500]
+    kwargs = dict(n_components=32, alpha=0.5, batch_size=64, random_state=0)
+    one = MiniBatchDictionaryLearning(max_iter=1, **kwargs).fit(X)
+    one_fast = MiniBatchDictionaryLearning(max_iter=1, record_objective=False, **kwargs).fit(X)
+    np.testing.assert_array_equal(one.components_, one_fast.components_)
+    full = MiniBatchDictionaryLearning(max_iter=4, **kwargs).fit(X)
+    fast = MiniBatchDictionaryLearning(max_iter=4, record_objective=False, **kwargs)
+    codes = fast.fit_transform(X)
+    assert fast.objective_history_.size == 0 and fast.n_steps_ == full.n_steps_
+
+    def full_objective(D):
+        return sparse_coding_objective(X, D, sparse_encode(X, D, 0.5, tol=1e-4), 0.5)
+
+    assert full_objective(fast.components_) == pytest.approx(
+        full_objective(full.components_), rel=0.02
+    )
+    np.testing.assert_allclose(codes, fast.transform(X))
+    with pytest.raises(ValueError):
+        MiniBatchDictionaryLearning(tol=1e-3, record_objective=False, **kwargs).fit(X)
+
+
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_sklearn_clone_get_params_and_pipeline(Estimator, digits):
     X, y = digits[0][:300], digits[1][:300]

@@ -77,6 +77,58 @@ def test_logme_matches_reference_implementation(n, extra, rel):
     )
 
 
+def _logme_thin_svd(F, Y, tol=1e-3, max_iter=100):
+    """The former implementation, column by column from a thin SVD of F (n x d)."""
+    n, d = F.shape
+    U, s, _ = np.linalg.svd(F, full_matrices=False)
+    s2 = s**2
+    scores = []
+    for y in Y.T:
+        z = U.T @ y
+        y_perp2 = max(y @ y - z @ z, 0.0)
+        alpha, beta = 1.0, 1.0
+        for _ in range(max_iter):
+            ratio = alpha / beta
+            denom = alpha + beta * s2
+            gamma = np.sum(beta * s2 / denom)
+            m2 = np.sum((beta * s * z / denom) ** 2)
+            res2 = np.sum((alpha * z / denom) ** 2) + y_perp2
+            alpha, beta = gamma / (m2 + 1e-12), (n - gamma) / (res2 + 1e-12)
+            if abs(alpha / beta - ratio) / ratio <= tol:
+                break
+        denom = alpha + beta * s2
+        m2 = np.sum((beta * s * z / denom) ** 2)
+        res2 = np.sum((alpha * z / denom) ** 2) + y_perp2
+        logdet = np.sum(np.log(denom)) + (d - s.size) * math.log(alpha)
+        scores.append((n / 2 * math.log(beta) + d / 2 * math.log(alpha)
+                       - n / 2 * math.log(2 * math.pi) - beta / 2 * res2 - alpha / 2 * m2
+                       - logdet / 2) / n)
+    return float(np.mean(scores))
+
+
+@pytest.mark.parametrize(
+    ("n", "d", "rank"), [(3000, 40, 40), (3000, 40, 25), (500, 8, 8), (30, 60, 30)]
+)
+def test_logme_gram_path_equals_thin_svd(n, d, rank):
+    # n > d goes through the d x d Gram eigendecomposition (rank < d: duplicated and zero
+    # columns, numerically null directions), n < d through the n x n one; both must give
+    # the thin-SVD values, iteration for iteration, at the default and a tight tolerance.
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 10, n)
+    base = np.eye(10)[y] @ rng.normal(size=(10, rank)) + rng.normal(size=(n, rank))
+    F = np.hstack([base, 2 * base[:, : max(d - rank - 2, 0)], np.zeros((n, d - rank))])[:, :d]
+    assert np.linalg.matrix_rank(F) == min(rank, n)
+    one_hot = np.eye(10)[y][:, np.unique(y)]  # classes present only, as logme encodes them
+    for kwargs in ({}, {"tol": 1e-10, "max_iter": 1000}):
+        assert logme(F, y, **kwargs) == pytest.approx(
+            _logme_thin_svd(F, one_hot, **kwargs), rel=1e-9
+        )
+    targets = base[:, :3] @ rng.normal(size=(3, 2)) + 0.5 * rng.normal(size=(n, 2))
+    assert logme(F, targets, regression=True) == pytest.approx(
+        _logme_thin_svd(F, targets), rel=1e-9
+    )
+
+
 def test_logme_is_finite_when_the_evidence_optimum_is_at_infinity():
     # Labels unrelated to the features: the evidence grows as alpha -> inf (w = 0); the
     # iteration must stop at max_iter with a finite score and no overflow warnings.

@@ -75,45 +75,83 @@ def _labels(labels, n: int, name: str = "labels") -> tuple[np.ndarray, int]:
 
 # ----------------------------------------------------------------------------- LogME
 def _logme_evidence(
-    s2: np.ndarray, z: np.ndarray, y_perp2: float, n: int, d: int, max_iter: int, tol: float
-) -> float:
-    """Maximum log evidence of one target column, in the SVD basis of the features.
+    s2: np.ndarray, Z: np.ndarray, y_perp2: np.ndarray, n: int, d: int, max_iter: int, tol: float
+) -> np.ndarray:
+    """Maximum log evidence / n of every target column, in the eigenbasis of the features.
 
-    With ``F = U diag(s) Vᵀ`` (economy SVD, ``k = min(n, d)``), ``z = Uᵀ y`` and ``y_⊥``
-    the part of ``y`` outside the column space of ``F``, every quantity of the fixed point
-    is a sum over the ``k`` singular values (You et al. 2021, Alg. 1):
+    With ``F = U diag(s) Vᵀ`` (``k`` singular values), ``z = Uᵀ y`` and ``y_⊥`` the part of
+    ``y`` outside the span of ``U``, every quantity of the fixed point is a sum over the
+    ``k`` singular values (You et al. 2021, Alg. 1):
 
     - ``γ = Σ β s_i² / (α + β s_i²)``
     - ``‖m‖² = Σ (β s_i z_i / (α + β s_i²))²``
     - ``‖F m − y‖² = Σ (α z_i / (α + β s_i²))² + ‖y_⊥‖²``
     - ``log|A| = Σ log(α + β s_i²) + (d − k) log α`` with ``A = α I + β FᵀF``.
+
+    ``s2`` has shape ``(k,)``, ``Z`` ``(k, K)`` (one column per target), ``y_perp2`` ``(K,)``.
+    All columns iterate together, each stopping on its own test, so each column's value is
+    that of iterating it alone. Returns shape ``(K,)``.
     """
     # Guards against a zero norm (a target exactly in the span of F gives ‖Fm - y‖ -> 0).
     eps = 1e-12
-    alpha, beta = 1.0, 1.0
+    s2 = s2[:, None]
+    s = np.sqrt(s2)
+    K = Z.shape[1]
+    alpha, beta = np.ones(K), np.ones(K)
+
+    def terms(a, b, z, yp2):
+        denom = a + b * s2
+        m2 = np.sum((b * s * z / denom) ** 2, axis=0)
+        res2 = np.sum((a * z / denom) ** 2, axis=0) + yp2
+        return denom, m2, res2
+
+    active = np.arange(K)
     for _ in range(max_iter):
-        ratio = alpha / beta
-        denom = alpha + beta * s2
-        gamma = float(np.sum(beta * s2 / denom))
-        m2 = float(np.sum((beta * np.sqrt(s2) * z / denom) ** 2))
-        res2 = float(np.sum((alpha * z / denom) ** 2) + y_perp2)
-        alpha = gamma / (m2 + eps)
-        beta = (n - gamma) / (res2 + eps)
-        if abs(alpha / beta - ratio) / ratio <= tol:
+        a, b = alpha[active], beta[active]
+        ratio = a / b
+        denom, m2, res2 = terms(a, b, Z[:, active], y_perp2[active])
+        gamma = np.sum(b * s2 / denom, axis=0)
+        a = gamma / (m2 + eps)
+        b = (n - gamma) / (res2 + eps)
+        alpha[active], beta[active] = a, b
+        active = active[np.abs(a / b - ratio) / ratio > tol]
+        if active.size == 0:
             break
-    denom = alpha + beta * s2
-    m2 = float(np.sum((beta * np.sqrt(s2) * z / denom) ** 2))
-    res2 = float(np.sum((alpha * z / denom) ** 2) + y_perp2)
-    logdet = float(np.sum(np.log(denom))) + (d - s2.size) * math.log(alpha)
+    denom, m2, res2 = terms(alpha, beta, Z, y_perp2)
+    logdet = np.sum(np.log(denom), axis=0) + (d - s2.shape[0]) * np.log(alpha)
     evidence = (
-        0.5 * n * math.log(beta)
-        + 0.5 * d * math.log(alpha)
+        0.5 * n * np.log(beta)
+        + 0.5 * d * np.log(alpha)
         - 0.5 * n * math.log(2 * math.pi)
         - 0.5 * beta * res2
         - 0.5 * alpha * m2
         - 0.5 * logdet
     )
     return evidence / n
+
+
+def _logme_spectrum(F: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``s²``, ``Z = Uᵀ Y`` and ``‖Y_⊥‖²`` per column from the smaller Gram matrix of ``F``.
+
+    ``n ≥ d``: ``FᵀF = V diag(s²) Vᵀ`` (a d × d eigendecomposition after one ``n d²``
+    product, as TLlib's code does, instead of a thin SVD of the n × d matrix), and
+    ``Uᵀ Y = diag(1/s) Vᵀ (Fᵀ Y)``; directions with ``s² ≤ d · ε · max s²`` are numerically
+    null and count as outside the span. ``n < d``: a thin SVD of ``F`` (``O(n² d)`` as well;
+    there the evidence optimum can sit at ``β → ∞``, where the exact SVD basis matters).
+    """
+    n, d = F.shape
+    if n >= d:
+        s2, V = np.linalg.eigh(F.T @ F)
+        s2 = np.maximum(s2, 0.0)
+        keep = s2 > d * np.finfo(np.float64).eps * s2.max(initial=0.0)
+        Z = np.zeros((d, Y.shape[1]))
+        Z[keep] = (V[:, keep].T @ (F.T @ Y)) / np.sqrt(s2[keep])[:, None]
+    else:
+        U, s, _ = np.linalg.svd(F, full_matrices=False)
+        s2 = s**2
+        Z = U.T @ Y
+    y_perp2 = np.maximum((Y**2).sum(axis=0) - (Z**2).sum(axis=0), 0.0)
+    return s2, Z, y_perp2
 
 
 def logme(
@@ -140,8 +178,9 @@ def logme(
     ``γ = Σ_i β σ_i / (α + β σ_i)`` (σ_i the eigenvalues of ``FᵀF``), ``α ← γ / mᵀm``,
     ``β ← (n − γ) / ‖F m − y‖²``, started at ``α = β = 1`` and stopped when ``α / β``
     changes by less than ``tol`` (relative). The score is ``L / n`` averaged over the
-    columns; larger means more transferable. One SVD of ``F`` serves every column, so each
-    iteration costs ``O(min(n, d))``.
+    columns; larger means more transferable. One eigendecomposition of ``FᵀF`` (a thin
+    SVD of ``F`` when ``n < d``) serves every column, so the whole score costs
+    ``O(n d min(n, d))`` once plus ``O(min(n, d))`` per iteration and column.
 
     Parameters
     ----------
@@ -171,15 +210,8 @@ def logme(
         Y = np.eye(n_classes)[codes]
     if max_iter < 1 or not tol > 0:
         raise ValueError("max_iter must be >= 1 and tol > 0")
-    U, s, _ = np.linalg.svd(F, full_matrices=False)
-    s2 = s**2
-    Z = U.T @ Y
-    y_perp2 = np.maximum((Y**2).sum(axis=0) - (Z**2).sum(axis=0), 0.0)
-    scores = [
-        _logme_evidence(s2, Z[:, k], float(y_perp2[k]), n, d, max_iter, tol)
-        for k in range(Y.shape[1])
-    ]
-    return float(np.mean(scores))
+    s2, Z, y_perp2 = _logme_spectrum(F, Y)
+    return float(np.mean(_logme_evidence(s2, Z, y_perp2, n, d, max_iter, tol)))
 
 
 # ----------------------------------------------------------------------------- LEEP, NCE

@@ -126,3 +126,39 @@ def test_warns_without_convergence(moons):
     X, _, y, _, _ = moons
     with pytest.warns(ConvergenceWarning):
         LabelPropagation(max_iter=2).fit(X, y)
+
+
+def test_reaches_the_closed_form_at_20k_rows():
+    """20,000 moons rows, 10 labels per class: the CG solve meets the harmonic closed form
+    Y_U = (I - T̄_uu)^-1 T̄_ul Y_L (sparse LU) to 1e-6 at tol=1e-8, and at the default tol
+    stops without a warning on the same argmax for >= 99% of the rows. The paper's loop
+    with the scale-free rule stops too (the former absolute-sum rule ran into max_iter)."""
+    X, y_true = make_moons(n_samples=20_000, noise=0.1, random_state=0)
+    y = mask_labels(y_true, 10, 0)
+    W = knn_graph(X, 7)
+    T = W @ sparse.diags(1.0 / W.sum(axis=0).A1)
+    T_bar = sparse.csr_matrix(sparse.diags(1.0 / T.sum(axis=1).A1) @ T)
+    lab, unl = np.flatnonzero(y != -1), np.flatnonzero(y == -1)
+    A = (sparse.identity(len(unl)) - T_bar[unl][:, unl]).tocsc()
+    Y_U = spsolve(A, T_bar[unl][:, lab] @ np.eye(2)[y[lab]])
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        tight = LabelPropagation(tol=1e-8).fit(X, y)
+        default = LabelPropagation().fit(X, y)
+        loop = LabelPropagation(solver="iterate").fit(X, y)
+    np.testing.assert_allclose(tight.label_distributions_[unl], Y_U, atol=1e-6)
+    assert tight.n_iter_ < tight.max_iter
+    agree = default.label_distributions_[unl].argmax(axis=1) == Y_U.argmax(axis=1)
+    assert agree.mean() >= 0.99
+    assert loop.n_iter_ < loop.max_iter
+    np.testing.assert_allclose(default.label_distributions_.sum(axis=1), 1.0)
+
+
+def test_iterate_solver_matches_cg_solver(moons):
+    X, _, y, _, _ = moons
+    cg = LabelPropagation(tol=1e-10, max_iter=5000).fit(X, y)
+    loop = LabelPropagation(tol=1e-10, max_iter=100_000, solver="iterate").fit(X, y)
+    np.testing.assert_allclose(cg.label_distributions_, loop.label_distributions_, atol=1e-6)
+    with pytest.raises(ValueError):
+        LabelPropagation(solver="lu").fit(X, y)

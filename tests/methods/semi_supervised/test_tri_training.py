@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 from sklearn.model_selection import train_test_split
+from sklearn.neighbors import KNeighborsClassifier
 from sklearn.tree import DecisionTreeClassifier
 
 from tests.methods.semi_supervised.helpers import mask_labels
@@ -172,3 +173,35 @@ def test_bootstrap_holds_every_class():
     model = TriTrainingClassifier(DecisionTreeClassifier(), max_iter=1, random_state=0).fit(X, y)
     assert model.stratified_bootstrap_
     np.testing.assert_array_equal(model.classes_, np.arange(10))
+
+
+class CountingKNN(KNeighborsClassifier):
+    """1-NN that logs the number of rows of every predict call (class-level, all clones)."""
+
+    calls: list[int] = []
+
+    def predict(self, X):
+        CountingKNN.calls.append(len(X))
+        return super().predict(X)
+
+
+def test_predicts_unlabeled_rows_only_for_changed_classifiers(digits_split):
+    # Each fitted classifier predicts U at most once (and only when some e_i passes its
+    # test), so U is predicted at most 3 + (number of updates) times, never in a round that
+    # updates nothing; the labels equal those of predicting everything every round.
+    X_tr, _, y_tr, _ = digits_split[0]
+    y = mask_labels(y_tr, 10, 0)
+    n_l, n_u = int(np.sum(y != -1)), int(np.sum(y == -1))
+    CountingKNN.calls = []
+    model = TriTrainingClassifier(CountingKNN(n_neighbors=1), random_state=0).fit(X_tr, y)
+    n_updates = sum(h["updated"] for h in model.history_)
+    assert n_updates >= 1 and model.n_iter_ >= 2
+    assert n_l != n_u
+    assert 1 <= CountingKNN.calls.count(n_u) <= 3 + n_updates
+    assert CountingKNN.calls.count(n_l) <= 3 + n_updates
+    reference = TriTrainingClassifier(
+        KNeighborsClassifier(n_neighbors=1), random_state=0
+    ).fit(X_tr, y)
+    for a, b in zip(model.history_, reference.history_):
+        np.testing.assert_array_equal(a["indices"], b["indices"])
+        np.testing.assert_array_equal(a["labels"], b["labels"])

@@ -22,6 +22,7 @@ import warnings
 
 import numpy as np
 from scipy import sparse
+from scipy.sparse import csgraph
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neighbors import NearestNeighbors
@@ -73,11 +74,21 @@ class LabelPropagation(ClassifierMixin, BaseEstimator):
     n_neighbors : int, default 7
         Neighbours per point before symmetrisation.
     max_iter : int, default 1000
+        Iterations of the solver (conjugate-gradient steps, or the paper's propagation steps
+        with ``solver="iterate"``).
     tol : float, default 1e-3
-        Stop when the sum of absolute changes of the label distributions in one iteration
-        falls below ``tol`` (scikit-learn's criterion).
+        Stop when the largest absolute residual of the fixed-point equation,
+        ``max |Y_U − T̄_UU Y_U − T̄_UL Y_L|`` over all unlabeled rows and classes, is at most
+        ``tol``. This is in probability units per entry, so it means the same at every
+        number of rows (a sum over all ``n × C`` entries, scikit-learn's criterion, gets
+        harder to meet as ``n`` grows). For ``solver="iterate"`` the residual is the change
+        of the label distributions in one iteration.
     n_jobs : int or None, default None
         Parallel jobs of the neighbour search.
+    solver : {"cg", "iterate"}, default "cg"
+        ``"cg"`` solves the linear system of the fixed point directly (see Notes), in a few
+        dozen ``O(n k C)`` steps at any size; ``"iterate"`` runs the paper's propagation
+        loop, whose number of iterations grows with the graph's mixing time.
 
     Attributes
     ----------
@@ -98,10 +109,19 @@ class LabelPropagation(ClassifierMixin, BaseEstimator):
 
     Notes
     -----
-    Memory and time are ``O(n k)`` per iteration, so a few thousand rows take well under a
-    second. scikit-learn's ``LabelPropagation(kernel="knn")`` propagates over the directed
-    k-NN graph with the self-neighbour counted; this class follows the paper's transition
-    matrix on the symmetrised graph, so the two give close but not identical transductions.
+    Memory and time are ``O(n k C)`` per iteration. Once every row sums to one, the row
+    sums of ``T Y`` are the fixed numbers ``r_i = Σ_j w_ij / d_j`` (``d_j`` the degree), so
+    the fixed point is linear: ``Y_U = T̄_UU Y_U + T̄_UL Y_L`` with ``T̄ = R⁻¹ T`` (the
+    harmonic solution). Writing ``Y_U = D_U X`` turns it into the symmetric positive
+    definite system ``(R_U D_U − W_UU) X = W_UL D_L⁻¹ Y_L`` (a symmetric nonsingular
+    M-matrix on every connected component that holds a label), which ``solver="cg"``
+    solves by Jacobi-preconditioned conjugate gradients, all classes at once; its residual
+    times ``R_U⁻¹`` is the fixed-point residual used by ``tol``. Components without a
+    labeled row are left out of the system.
+
+    scikit-learn's ``LabelPropagation(kernel="knn")`` propagates over the directed k-NN
+    graph with the self-neighbour counted; this class follows the paper's transition matrix
+    on the symmetrised graph, so the two give close but not identical transductions.
     """
 
     def __init__(
@@ -110,11 +130,13 @@ class LabelPropagation(ClassifierMixin, BaseEstimator):
         max_iter: int = 1000,
         tol: float = 1e-3,
         n_jobs: int | None = None,
+        solver: str = "cg",
     ) -> None:
         self.n_neighbors = n_neighbors
         self.max_iter = max_iter
         self.tol = tol
         self.n_jobs = n_jobs
+        self.solver = solver
 
     def fit(self, X, y) -> LabelPropagation:
         """Propagate the labels of ``y`` (``-1`` = unlabeled) over the graph of ``X``.
@@ -132,6 +154,8 @@ class LabelPropagation(ClassifierMixin, BaseEstimator):
         check_int("max_iter", self.max_iter, 1)
         if not self.tol > 0:
             raise ValueError(f"tol must be > 0, got {self.tol}")
+        if self.solver not in ("cg", "iterate"):
+            raise ValueError(f"solver must be 'cg' or 'iterate', got {self.solver!r}")
         X, y, labeled = check_fit_input(self, X, y)
         self.X_ = X
         self.nn_ = NearestNeighbors(n_jobs=self.n_jobs).fit(X)
@@ -139,23 +163,12 @@ class LabelPropagation(ClassifierMixin, BaseEstimator):
         n, n_classes = len(X), len(self.classes_)
 
         self.graph_ = knn_graph(X, self.n_neighbors, self.n_jobs)
-        # T_ij = w_ij / sum_k w_kj: divide every column by its sum (W D^-1).
-        T = sparse.csr_matrix(self.graph_ @ sparse.diags(1.0 / self.graph_.sum(axis=0).A1))
-
         clamp = np.zeros((n, n_classes))
         clamp[np.flatnonzero(labeled), np.searchsorted(self.classes_, y[labeled])] = 1.0
-        Y = clamp.copy()
-        converged = False
-        for self.n_iter_ in range(1, self.max_iter + 1):
-            new = T @ Y
-            sums = new.sum(axis=1, keepdims=True)
-            new = np.divide(new, sums, out=np.zeros_like(new), where=sums > 0)
-            new[labeled] = clamp[labeled]
-            change = np.abs(new - Y).sum()
-            Y = new
-            if change < self.tol:
-                converged = True
-                break
+        if self.solver == "cg":
+            Y, converged = self._solve_cg(clamp, labeled)
+        else:
+            Y, converged = self._iterate(clamp, labeled)
         if not converged:
             warnings.warn(
                 f"label propagation did not converge in max_iter={self.max_iter} iterations",
@@ -168,6 +181,70 @@ class LabelPropagation(ClassifierMixin, BaseEstimator):
         self.label_distributions_ = Y
         self.transduction_ = self.classes_[Y.argmax(axis=1)]
         return self
+
+    def _iterate(self, clamp: np.ndarray, labeled: np.ndarray) -> tuple[np.ndarray, bool]:
+        """The paper's loop: propagate, row-normalise, clamp; stop on the max-abs change."""
+        # T_ij = w_ij / sum_k w_kj: divide every column by its sum (W D^-1).
+        T = sparse.csr_matrix(self.graph_ @ sparse.diags(1.0 / self.graph_.sum(axis=0).A1))
+        Y = clamp.copy()
+        for self.n_iter_ in range(1, self.max_iter + 1):
+            new = T @ Y
+            sums = new.sum(axis=1, keepdims=True)
+            new = np.divide(new, sums, out=np.zeros_like(new), where=sums > 0)
+            new[labeled] = clamp[labeled]
+            change = np.abs(new - Y).max()
+            Y = new
+            if change <= self.tol:
+                return Y, True
+        return Y, False
+
+    def _solve_cg(self, clamp: np.ndarray, labeled: np.ndarray) -> tuple[np.ndarray, bool]:
+        """Jacobi-preconditioned CG on ``(R_U D_U − W_UU) X = W_UL D_L⁻¹ Y_L`` (see Notes)."""
+        W = self.graph_
+        degree = np.asarray(W.sum(axis=0)).ravel()  # d_j (W is symmetric)
+        r = W @ (1.0 / degree)  # r_i = sum_j w_ij / d_j, the row sums of T
+        # Unlabeled rows in a connected component with at least one labeled row.
+        _, component = csgraph.connected_components(W, directed=False)
+        reached = np.isin(component, component[labeled]) & ~labeled
+        unl, lab = np.flatnonzero(reached), np.flatnonzero(labeled)
+        Y = clamp.copy()
+        self.n_iter_ = 0
+        if unl.size == 0:
+            return Y, True
+        W_u = W[unl]
+        W_uu = W_u[:, unl].tocsr()
+        diag = r[unl] * degree[unl]
+        B = W_u[:, lab] @ (clamp[lab] / degree[lab, None])
+        inv_r = 1.0 / r[unl][:, None]
+        inv_m = 1.0 / (diag - W_uu.diagonal())[:, None]  # Jacobi preconditioner
+
+        def matvec(V: np.ndarray) -> np.ndarray:
+            return diag[:, None] * V - W_uu @ V
+
+        X = B * inv_m  # start from one Jacobi step (all columns at once)
+        R = B - matvec(X)
+        converged = np.abs(inv_r * R).max() <= self.tol
+        Z = inv_m * R
+        P = Z.copy()
+        rz = np.einsum("ij,ij->j", R, Z)
+        while not converged and self.n_iter_ < self.max_iter:
+            self.n_iter_ += 1
+            AP = matvec(P)
+            pap = np.einsum("ij,ij->j", P, AP)
+            step = np.divide(rz, pap, out=np.zeros_like(rz), where=pap > 0)
+            X += step * P
+            R -= step * AP
+            converged = np.abs(inv_r * R).max() <= self.tol
+            Z = inv_m * R
+            rz_new = np.einsum("ij,ij->j", R, Z)
+            P = Z + np.divide(rz_new, rz, out=np.zeros_like(rz), where=rz > 0) * P
+            rz = rz_new
+        # Y_U = D_U X; rows sum to one up to the solver's residual: renormalise, clip tiny
+        # negative round-off.
+        Y_u = np.maximum(degree[unl, None] * X, 0.0)
+        sums = Y_u.sum(axis=1, keepdims=True)
+        Y[unl] = np.divide(Y_u, sums, out=np.zeros_like(Y_u), where=sums > 0)
+        return Y, bool(converged)
 
     def predict_proba(self, X) -> np.ndarray:
         """Mean label distribution of each new point's ``n_neighbors`` nearest training rows."""

@@ -153,12 +153,23 @@ class TriTrainingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
         self.history_ = []
         self.n_iter_ = 0
+        # Predictions of each classifier, cached until it is refitted: a round that updates
+        # nothing (the last one) or only h_i re-predicts only what changed, and U is
+        # predicted only for a pair h_j, h_k whose e_i passes the test (else |L_i| is unused).
+        # Predicting is deterministic, so the results equal re-predicting every round.
+        pred_l: list[np.ndarray | None] = [None] * 3
+        pred_u: list[np.ndarray | None] = [None] * 3
+
+        def predicted_u(a: int) -> np.ndarray:
+            if pred_u[a] is None:
+                pred_u[a] = models[a].predict(X_u) if len(unl_idx) else np.array([])
+            return pred_u[a]
+
         while self.max_iter is None or self.n_iter_ < self.max_iter:
             self.n_iter_ += 1
             # All three classifiers as they stand at the start of the round: updates are
             # applied only after every L_i has been built (Table 1's second inner loop).
-            pred_l = [m.predict(X_l) for m in models]
-            pred_u = [m.predict(X_u) for m in models] if len(unl_idx) else [np.array([])] * 3
+            pred_l = [p if p is not None else m.predict(X_l) for p, m in zip(pred_l, models)]
             updates: dict[int, tuple[np.ndarray, np.ndarray, float]] = {}
             for i in range(3):
                 j, k = (a for a in range(3) if a != i)
@@ -184,7 +195,7 @@ class TriTrainingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 }
                 # NaN < e'_i is False: no agreement on L, no estimate, no update.
                 if error < prev_error[i]:
-                    agree_u = np.flatnonzero(pred_u[j] == pred_u[k])
+                    agree_u = np.flatnonzero(predicted_u(j) == predicted_u(k))
                     record["n_agree"] = int(len(agree_u))
                     if prev_size[i] == 0:
                         prev_size[i] = math.floor(error / (prev_error[i] - error) + 1)
@@ -199,7 +210,7 @@ class TriTrainingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                             record["subsampled"] = True
                             update = True
                     if update:
-                        labels = pred_u[j][chosen]
+                        labels = predicted_u(j)[chosen]
                         updates[i] = (chosen, labels, error)
                         record.update(
                             updated=True,
@@ -220,6 +231,7 @@ class TriTrainingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 )
                 prev_error[i] = error
                 prev_size[i] = len(chosen)
+                pred_l[i] = pred_u[i] = None
             if not updates:
                 break
 
