@@ -148,3 +148,29 @@ def fits_on_features(method: str) -> bool:
     """On a pretrained encoder, whether ``method`` fits on its frozen features (the classic
     methods) rather than fine-tuning the encoder itself (the neural ones)."""
     return method not in NEURAL_METHODS
+
+
+def is_neural(method: str) -> bool:
+    """Whether ``method`` trains a network (:class:`~.neural.NeuralSSLClassifier`)."""
+    return method in NEURAL_METHODS
+
+
+def adds_pseudo_labels(method: str) -> bool:
+    """Whether ``method`` gives rows pseudo-labels that enter training round by round
+    (the wrappers), as its ``history_`` then records."""
+    return method in WRAPPERS
+
+
+def pretrained_inputs(method: str, checkpoint: Mapping[str, Any], X: Any, device: Any) -> tuple[Any, Any, Any]:
+    """``(rows, input_shape, encoder)`` for :func:`make_estimator` on a pretrained encoder:
+    a classic method fits on its frozen features (no input shape), a neural one on the
+    raw rows, starting from the encoder (a builder that loads the checkpoint)."""
+    import functools
+
+    from transfer_lab.methods.encoders import encoder_from_checkpoint
+
+    if fits_on_features(method):
+        from transfer_lab.methods.training import extract_features
+
+        return extract_features(encoder_from_checkpoint(checkpoint, device), X, device), None, None
+    return X, tuple(X.shape[1:]), functools.partial(encoder_from_checkpoint, checkpoint)

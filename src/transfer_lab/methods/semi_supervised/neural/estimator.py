@@ -182,7 +182,8 @@ class NeuralSSLClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         """Predicted class labels."""
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        proba = self.predict_proba(X)  # checks that the model is fitted first
+        return self.classes_[proba.argmax(axis=1)]
 
 
 def _history_row(record: Mapping[str, Any], with_precision: bool) -> dict[str, Any]:
