@@ -62,13 +62,39 @@ def load_config(project: Path, env: str = "ci", runtime_params: Mapping[str, Any
     return loader["catalog"], loader["parameters"]
 
 
-def make_catalog(project: Path, env: str = "ci", runtime_params=None, catalog_overrides=None) -> DataCatalog:
+def parameter_feed(parameters: Mapping[str, Any], pipelines: Mapping[str, Pipeline] | None = None) -> dict[str, Any]:
+    """The ``params:`` entries Kedro's context puts in a run's catalog.
+
+    As ``KedroContext`` does: parameters that a node annotates with a pydantic model arrive
+    as that model (Kedro's typed-parameter validation over ``pipelines``), and every nested
+    key is an entry of its own (``params:taskonomy.networks``).
+    """
+    from kedro.validation.parameter_validator import ParameterValidator
+    from kedro.validation.utils import get_typed_fields
+
+    if pipelines is not None:
+        parameters = ParameterValidator(dict(pipelines)).validate_raw_params(dict(parameters))
+    feed: dict[str, Any] = {"parameters": parameters}
+
+    def add(name: str, value: Any) -> None:
+        feed[f"params:{name}"] = value
+        fields = value if isinstance(value, dict) else get_typed_fields(value)
+        for key, item in (fields or {}).items():
+            add(f"{name}.{key}", item)
+
+    for name, value in parameters.items():
+        add(name, value)
+    return feed
+
+
+def make_catalog(
+    project: Path, env: str = "ci", runtime_params=None, catalog_overrides=None, pipelines=None
+) -> DataCatalog:
     catalog_config, parameters = load_config(project, env, runtime_params)
     catalog_config.update(catalog_overrides or {})
     catalog = DataCatalog.from_config(catalog_config)
-    catalog["parameters"] = parameters
-    for key, value in parameters.items():
-        catalog[f"params:{key}"] = value
+    for key, value in parameter_feed(parameters, pipelines).items():
+        catalog[key] = value
     return catalog
 
 
@@ -82,7 +108,7 @@ def run_pipelines(project: Path, names: Iterable[str], env: str = "ci", **catalo
     registered = register_pipelines()
     pipeline = sum((registered[name] for name in names), Pipeline([]))
     with working_directory(project):
-        catalog = make_catalog(project, env, **catalog_kwargs)
+        catalog = make_catalog(project, env, pipelines=registered, **catalog_kwargs)
         SequentialRunner().run(pipeline, catalog)
     return catalog
 

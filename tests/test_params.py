@@ -69,7 +69,6 @@ def _written(project):
 @pytest.mark.parametrize(
     ("runtime_params", "expected"),
     [
-        ({"data": {"label_budgets": [1, 500]}}, r"'data\.label_budgets': 500 labels per class exceeds the smallest class of digits's train split \(\d+\)"),
         ({"data": {"dataset": "imagenet"}}, r"'data\.dataset'"),
     ],
 )
@@ -77,6 +76,16 @@ def test_a_refused_run_writes_nothing(project, runtime_params, expected):
     with pytest.raises(ParameterError, match=expected):
         _session_run(project, runtime_params)
     assert _written(project) == []
+
+
+def test_a_budget_larger_than_a_class_stops_before_the_label_subsets(project):
+    """The check needs the data, so the node that draws the subsets makes it: the same one
+    line, and nothing that needs the subsets (every training node, the data summary) runs."""
+    expected = r"'data\.label_budgets': 500 labels per class exceeds the smallest class of digits's train split \(\d+\)"
+    with pytest.raises(ParameterError, match=expected):
+        _session_run(project, {"data": {"label_budgets": [1, 500]}})
+    written = {p.name for p in _written(project)}
+    assert not written & {"label_subsets.parquet", "data_summary.csv"}
 
 
 def test_conf_ci_only_overrides(parameters):
@@ -98,6 +107,7 @@ def test_conf_ci_only_overrides(parameters):
         ({"label_budgets": "1 10 all", "seeds": "0 1 2 3"}, [1, 10, "all"], [0, 1, 2, 3]),
         ({"label_budgets": ["1;5"], "seeds": ["4"]}, [1, 5], [4]),  # how `--params "data.seeds=[4]"` arrives
         ({"label_budgets": [5, "all"], "seeds": [0]}, [5, "all"], [0]),
+        ({"label_budgets": 5, "seeds": 3}, [5], [3]),  # `--params "data.seeds=3"`: one value
     ],
 )
 def test_lists_can_be_given_without_commas_on_the_command_line(parameters, given, budgets, seeds):

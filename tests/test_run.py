@@ -96,3 +96,14 @@ def test_parallel_runner_runs_every_pipeline_into_one_mlflow_run(tmp_path):
     # metrics logged inside worker processes reached the same run
     logged_by = {key.split("/")[0] for key in runs[0].data.metrics}
     assert {"semi_supervised", "taskonomy", "evaluation"} <= logged_by, sorted(logged_by)[:20]
+
+
+@pytest.mark.slow
+def test_a_mistyped_pipeline_name_gets_one_line_listing_the_valid_names(tmp_path):
+    project = make_project_copy(tmp_path / "project")
+    result = _kedro(project, "run", "--env", "ci", "--pipelines", "transferr", timeout=300)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "Error: unknown pipeline 'transferr'; available: __default__, data, dictionary," in output
+    assert "Traceback" not in output and "ImportError" not in output
+    assert not (project / "mlflow.db").exists()

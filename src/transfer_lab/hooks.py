@@ -26,7 +26,9 @@ class ParameterValidationHook:
 
     @hook_impl(tryfirst=True)
     def after_context_created(self, context) -> None:
-        validate_parameters(context.params)
+        # The raw configuration (runtime --params merged in), not ``context.params``: reading
+        # that runs Kedro's own typed-parameter validation, whose report is many lines.
+        validate_parameters(context.config_loader["parameters"])
 
 
 class MlflowWorkerHook:
