@@ -19,9 +19,9 @@ epoch for the online and neural methods), in order, with at least
 and any method-specific keys beside (``loss``, ``weight``, ``mean_confidence``, ...).
 Label propagation has no rounds: its ``history_`` is empty.
 
-``history_counts`` (a class attribute) says what ``n_added`` counts: ``"added"`` where the
-pseudo-labels enter training (their sum over rounds is a meaningful total), ``"confident"``
-where they are only monitored (the neural methods).
+``history_counts`` (a class attribute; ``"added"`` when absent) says what ``n_added``
+counts: ``"added"`` where the pseudo-labels enter training (their sum over rounds is a
+meaningful total), ``"confident"`` where they are only monitored (the neural methods).
 """
 
 from __future__ import annotations
