@@ -32,7 +32,12 @@ from transfer_lab.methods.semi_supervised.factory import (
 )
 from transfer_lab.methods.semi_supervised.protocol import fit_and_measure
 from transfer_lab.params import parse_params
-from transfer_lab.pipelines.semi_supervised.params import EntryParams, NeuralParams, PretrainedParams, RunParams
+from transfer_lab.pipelines.semi_supervised.params import (
+    EntryParams,
+    NeuralParams,
+    PretrainedParams,
+    RunParams,
+)
 from transfer_lab.reporting import figures_semi_supervised as figures
 from transfer_lab.reporting import tracking
 from transfer_lab.reporting.results import aggregate_results, result_row, results_frame
@@ -59,13 +64,15 @@ class Inputs:
         return entry if self.name == RAW else f"{entry}_{self.name}"
 
 
-def _encoders(base_dataset: Dataset, pretrained_encoders: Mapping[str, dict], names: list[str]) -> Iterator[tuple[str, dict]]:
+def _encoders(
+    base_dataset: Dataset, pretrained_encoders: Mapping[str, dict], names: list[str]
+) -> Iterator[tuple[str, dict]]:
     """The listed pretrained encoders that are present and fit the data's input shape."""
     shape = list(base_dataset.X.shape[1:])
     for name in names:
         checkpoint = pretrained_encoders.get(name)
         if checkpoint is None:
-            logger.info("semi_supervised: pretrained encoder %r not found in pretrained_encoders; skipped", name)
+            logger.info("semi_supervised: pretrained encoder %r not in pretrained_encoders; skipped", name)
         elif list(checkpoint["encoder"]["input_shape"]) != shape:
             logger.info(
                 "semi_supervised: pretrained encoder %r takes inputs %s, the data has %s; skipped",
@@ -87,7 +94,9 @@ def _inputs(
     return found
 
 
-def _views(X: np.ndarray, y: np.ndarray, split_table: pd.DataFrame, label_subsets: pd.DataFrame) -> Iterator[BudgetView]:
+def _views(
+    X: np.ndarray, y: np.ndarray, split_table: pd.DataFrame, label_subsets: pd.DataFrame
+) -> Iterator[BudgetView]:
     """Every (budget, seed) view with unlabeled rows; budgets without any are skipped."""
     skipped = set()
     for budget, seed in budgets_and_seeds(label_subsets):
@@ -100,7 +109,9 @@ def _views(X: np.ndarray, y: np.ndarray, split_table: pd.DataFrame, label_subset
         yield view
 
 
-def _rows(dataset: str, method: str, view: BudgetView, measurements: Mapping[str, tuple[str, float | None]]) -> list[dict]:
+def _rows(
+    dataset: str, method: str, view: BudgetView, measurements: Mapping[str, tuple[str, float | None]]
+) -> list[dict]:
     return [
         result_row(
             pipeline="semi_supervised", dataset=dataset, method=method, metric=metric, value=value,
@@ -113,16 +124,18 @@ def _rows(dataset: str, method: str, view: BudgetView, measurements: Mapping[str
 
 def _round_records(dataset: str, method: str, view: BudgetView, history: list[dict]) -> list[dict]:
     """One record per round of a ``history_``: pseudo-labels and their precision."""
-    where = {"dataset": dataset, "method": method, "labels_per_class": view.labels_per_class, "seed": view.seed}
+    where = {"dataset": dataset, "method": method, "labels_per_class": view.labels_per_class}
     return [
-        {**where, "round": int(r["round"]), "n_added": int(r["n_added"]), "precision": r.get("precision", float("nan"))}
+        {**where, "seed": view.seed, "round": int(r["round"]), "n_added": int(r["n_added"]),
+         "precision": r.get("precision", float("nan"))}
         for r in history
     ]
 
 
 def _rounds_frame(records: list[dict]) -> pd.DataFrame:
     frame = pd.DataFrame(records, columns=list(ROUND_COLUMNS))
-    return frame.astype({"labels_per_class": str, "seed": "int64", "round": "int64", "n_added": "int64", "precision": "float64"})
+    types = {"labels_per_class": str, "seed": "int64", "round": "int64", "n_added": "int64"}
+    return frame.astype({**types, "precision": "float64"})
 
 
 def _run_entry(
@@ -134,8 +147,9 @@ def _run_entry(
     training = neural.training_for(entry)
     for view in tqdm(views, desc=label, disable=not run.progress):
         model = make_estimator(
-            method, entry.params, seed=view.seed, base=entry.base_learner, input_shape=inputs.input_shape,
-            encoder=inputs.encoder, config=training.to_train_config(view.seed), device=str(device),
+            method, entry.params, seed=view.seed, base=entry.base_learner,
+            input_shape=inputs.input_shape, encoder=inputs.encoder,
+            config=training.to_train_config(view.seed), device=str(device),
         )
         measurements, history = fit_and_measure(model, view)
         rows += _rows(dataset, label, view, measurements)
@@ -145,22 +159,25 @@ def _run_entry(
 
 def run_method(
     method: str, base_dataset: Dataset, split_table: pd.DataFrame, label_subsets: pd.DataFrame,
-    pretrained_encoders: Mapping[str, dict], entries: Mapping[str, Any] | None, run: Mapping[str, Any],
-    neural: Mapping[str, Any], pretrained: Mapping[str, Any],
+    pretrained_encoders: Mapping[str, dict], entries: Mapping[str, Any] | None,
+    run: Mapping[str, Any], neural: Mapping[str, Any], pretrained: Mapping[str, Any],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every selected entry of ``method`` (``params:semi_supervised.methods.<method>``) on
     every budget and seed, on raw inputs and on the pretrained encoders it is listed for."""
     settings = parse_params(RunParams, run, "semi_supervised.run")
     networks = parse_params(NeuralParams, neural, "semi_supervised.neural")
     encoders = parse_params(PretrainedParams, pretrained, "semi_supervised.pretrained")
-    chosen = {n: parse_params(EntryParams, e, f"semi_supervised.methods.{method}.{n}") for n, e in (entries or {}).items() if settings.runs(n)}
+    where = f"semi_supervised.methods.{method}"
+    chosen = {n: parse_params(EntryParams, e, f"{where}.{n}") for n, e in (entries or {}).items() if settings.runs(n)}
     device, rows, rounds = resolve_device(settings.device), [], []
+    on_encoders = any(n in encoders.methods for n in chosen)
     with thread_limits(settings.num_threads):
-        on_encoders = any(n in encoders.methods for n in chosen)
-        for inputs in _inputs(method, base_dataset, pretrained_encoders, networks, encoders, on_encoders, device) if chosen else []:
+        inputs_list = _inputs(method, base_dataset, pretrained_encoders, networks, encoders, on_encoders, device)
+        for inputs in inputs_list if chosen else []:
             views = list(_views(inputs.X, base_dataset.y, split_table, label_subsets))
             for name in (n for n in chosen if inputs.name == RAW or n in encoders.methods):
-                new_rows, new_rounds = _run_entry(method, name, chosen[name], inputs, views, base_dataset.name, networks, settings, device)
+                args = (inputs, views, base_dataset.name, networks, settings, device)
+                new_rows, new_rounds = _run_entry(method, name, chosen[name], *args)
                 rows, rounds = rows + new_rows, rounds + new_rounds
     return results_frame(rows), _rounds_frame(rounds)
 
@@ -172,21 +189,28 @@ def combine_rounds(*tables: pd.DataFrame) -> pd.DataFrame:
 
 def _panels(board: pd.DataFrame, kind_of: Mapping[str, str]) -> dict[str, list[str]]:
     """The accuracy figure's panels: classic and neural methods on raw inputs, then the rest."""
-    panels: dict[str, list[str]] = {"estimators (raw inputs)": [], "neural methods (raw inputs)": [], "on pretrained encoders": []}
+    classic, neural, pretrained = "estimators (raw inputs)", "neural methods (raw inputs)", "on pretrained encoders"
+    panels: dict[str, list[str]] = {classic: [], neural: [], pretrained: []}
     for method in sorted(board["method"].unique()):
         if method not in kind_of:
-            panels["on pretrained encoders"].append(method)
+            panels[pretrained].append(method)
         else:
-            panels["neural methods (raw inputs)" if is_neural(kind_of[method]) else "estimators (raw inputs)"].append(method)
+            panels[neural if is_neural(kind_of[method]) else classic].append(method)
     return panels
 
 
-def _metric_steps(board: pd.DataFrame, results: pd.DataFrame, rounds: pd.DataFrame) -> list[tuple[str, float, int]]:
+def _metric_steps(
+    board: pd.DataFrame, results: pd.DataFrame, rounds: pd.DataFrame
+) -> list[tuple[str, float, int]]:
     """MLflow metrics: means over seeds, each seed, and the pseudo-label histories (step = round)."""
     key = tracking.metric_key
-    steps = [(key(r.pipeline, r.dataset, r.method, f"lpc_{r.labels_per_class}", f"{r.metric}_{r.split}"), r.mean, 0) for r in board.itertuples()]
+    steps = [
+        (key(r.pipeline, r.dataset, r.method, f"lpc_{r.labels_per_class}", f"{r.metric}_{r.split}"), r.mean, 0)
+        for r in board.itertuples()
+    ]
     steps += [
-        (key(r.pipeline, r.dataset, r.method, f"lpc_{r.labels_per_class}", f"seed_{r.seed}", f"{r.metric}_{r.split}"), r.value, 0)
+        (key(r.pipeline, r.dataset, r.method, f"lpc_{r.labels_per_class}", f"seed_{r.seed}", f"{r.metric}_{r.split}"),
+         r.value, 0)
         for r in results.itertuples()
     ]
     for r in rounds.itertuples():
@@ -208,7 +232,8 @@ def report(results: pd.DataFrame, rounds: pd.DataFrame, methods: Mapping[str, An
     kind_of = {entry: method for method, entries in (methods or {}).items() for entry in (entries or {})}
     board = aggregate_results([results])
     accuracy_figure = figures.accuracy_vs_budget(board, _panels(board, kind_of))
-    pseudo_labelled = [n for n, kind in kind_of.items() if adds_pseudo_labels(kind) and n in set(rounds["method"])]
+    recorded = set(rounds["method"])
+    pseudo_labelled = [n for n, kind in kind_of.items() if adds_pseudo_labels(kind) and n in recorded]
     precision_figure = figures.pseudo_label_precision(rounds, pseudo_labelled)
     tracking.log_metric_steps(_metric_steps(board, results, rounds))
     tracking.log_figure(accuracy_figure, "figures/semi_supervised/accuracy_vs_budget.png")

@@ -28,13 +28,11 @@ def method_pipeline(method: str) -> Pipeline:
     """The template: one method's node, under the namespace ``<method>``."""
     run = functools.update_wrapper(functools.partial(nodes.run_method, method), nodes.run_method)
     inputs = ["base_dataset", "split_table", "label_subsets", "pretrained_encoders", "params:entries"]
-    template = Pipeline([Node(run, inputs + [f"params:{p}" for p in SHARED_PARAMS], ["rows", "rounds"], name="run", tags="train")])
-    return Pipeline(
-        template,
-        namespace=method,
-        inputs=DATA,
-        parameters={"params:entries": f"params:methods.{method}", **{f"params:{p}": f"params:{p}" for p in SHARED_PARAMS}},
-    )
+    inputs += [f"params:{block}" for block in SHARED_PARAMS]
+    template = Pipeline([Node(run, inputs, ["rows", "rounds"], name="run", tags="train")])
+    parameters = {"params:entries": f"params:methods.{method}"}
+    parameters.update({f"params:{block}": f"params:{block}" for block in SHARED_PARAMS})
+    return Pipeline(template, namespace=method, inputs=DATA, parameters=parameters)
 
 
 def _combine_and_report() -> list[Node]:
@@ -42,8 +40,22 @@ def _combine_and_report() -> list[Node]:
     (``semi_supervised.<method>.rows``) as the nested namespaces wrote them."""
     ns = "semi_supervised"
     return [
-        Node(concat_results, [f"{ns}.{m}.rows" for m in METHODS], "semi_supervised_results", name="combine_results", tags="score", namespace=ns),
-        Node(nodes.combine_rounds, [f"{ns}.{m}.rounds" for m in METHODS], "semi_supervised_pseudo_labels", name="combine_pseudo_labels", tags="score", namespace=ns),
+        Node(
+            concat_results,
+            [f"{ns}.{m}.rows" for m in METHODS],
+            "semi_supervised_results",
+            name="combine_results",
+            tags="score",
+            namespace=ns,
+        ),
+        Node(
+            nodes.combine_rounds,
+            [f"{ns}.{m}.rounds" for m in METHODS],
+            "semi_supervised_pseudo_labels",
+            name="combine_pseudo_labels",
+            tags="score",
+            namespace=ns,
+        ),
         Node(
             nodes.report,
             ["semi_supervised_results", "semi_supervised_pseudo_labels", f"params:{ns}.methods"],
@@ -56,5 +68,7 @@ def _combine_and_report() -> list[Node]:
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    methods = Pipeline([method_pipeline(method) for method in METHODS], namespace="semi_supervised", inputs=DATA)
+    methods = Pipeline(
+        [method_pipeline(method) for method in METHODS], namespace="semi_supervised", inputs=DATA
+    )
     return Pipeline([methods, *_combine_and_report()], tags="semi_supervised")
