@@ -112,7 +112,7 @@ def run(quick: bool, device_spec: str, workers: int | None, batch_size: int, wid
     warmup, steps = (2, 10) if quick else (3, 40)
     base_warmup, base_steps = (1, 3) if quick else (2, 10)
     temperature = 1.0
-    X = torch.from_numpy(load_digits()["X"])
+    X = torch.from_numpy(load_digits().X)
     augmenter = build_augmenter(None, "image").to(device)
 
     # Same ops: the batched and per-sample paths agree exactly on shared random parameters.

@@ -159,8 +159,8 @@ def main(argv: list[str] | None = None) -> dict:
     torch.set_num_threads(args.threads)
 
     data = load_digits()
-    split = stratified_split(data["y"], 0.2, 0.2, seed=0)
-    subsets = label_subsets(data["y"], split, args.budgets, seeds=[args.seed])
+    split = stratified_split(data.y, 0.2, 0.2, seed=0)
+    subsets = label_subsets(data.y, split, args.budgets, seeds=[args.seed])
     est = estimators()
     names = args.methods or [*est, *NEURAL_PARAMS]
     epochs = args.epochs

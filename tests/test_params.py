@@ -36,8 +36,8 @@ def test_the_shipped_parameters_are_valid(parameters):
         (["data", "domains", "image", "shifts", "rotated"], [{"op": "twirl"}], r"data\.domains\.image\.shifts\.rotated\[0\]\.op='twirl'.*allowed: .*rotate"),
         (["data", "domains", "image", "domain_pairs"], [{"source": "clean", "target": "nope"}], r"unknown shift 'nope'"),
         (["data", "mnist1d"], {"nmu_samples": 10}, r"unknown MNIST-1D generator argument.*nmu_samples"),
-        (["evaluation", "cnn", "epochs"], "many", r"'evaluation\.cnn\.epochs'.*integer.*many"),
-        (["evaluation", "cnn", "lr"], -1, r"'evaluation\.cnn\.lr'.*greater than 0"),
+        (["evaluation", "cnn", "training", "epochs"], "many", r"'evaluation\.cnn\.training\.epochs'.*integer.*many"),
+        (["evaluation", "cnn", "training", "lr"], -1, r"'evaluation\.cnn\.training\.lr'.*greater than 0"),
         (["evaluation", "cnn", "epocs"], 3, r"'evaluation\.cnn\.epocs'.*Extra inputs"),
         (["dictionary", "self_taught", "source_domains"], {"image": ["nope"]}, r"'dictionary\.self_taught\.source_domains\.image\[0\]'.*'nope'.*known"),
         (["dictionary", "sdl", "gamma"], 0, r"'dictionary\.sdl\.gamma'.*greater than 0"),
@@ -94,7 +94,7 @@ def test_conf_ci_only_overrides(parameters):
 
     _, ci = load_config(PROJECT_ROOT, env="ci")
     assert ci["data"]["domains"] == parameters["data"]["domains"]
-    assert ci["evaluation"]["cnn"]["epochs"] < parameters["evaluation"]["cnn"]["epochs"]
+    assert ci["evaluation"]["cnn"]["training"]["epochs"] < parameters["evaluation"]["cnn"]["training"]["epochs"]
     for path in sorted((PROJECT_ROOT / "conf/ci").glob("parameters_*.yml")):
         with open(path) as f:
             # each file overrides only its own pipeline's key, which base declares

@@ -41,7 +41,7 @@ def test_kedro_run_ci_tracks_one_mlflow_run_and_writes_the_leaderboard(tmp_path)
     run = runs[0]
     assert run.info.status == "FINISHED"
     assert run.data.params["data.dataset"] == "digits"
-    assert run.data.params["evaluation.cnn.epochs"] == "4"
+    assert run.data.params["evaluation.cnn.training.epochs"] == "4"
     assert 0.9 < run.data.metrics["evaluation/digits/logreg_pixels/lpc_all/accuracy_test"] <= 1.0
     figures = {a.path for a in client.list_artifacts(run.info.run_id, "figures")}
     assert "figures/label_budget.png" in figures

@@ -19,7 +19,7 @@ before every command; torch is imported only when a ``TrainConfig`` is built).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -177,8 +177,19 @@ class DataParams(StrictModel):
 
 
 # ---------------------------------------------------------------------------------------
-# Training settings
+# How nodes run, and training settings
 # ---------------------------------------------------------------------------------------
+
+
+class RuntimeParams(StrictModel):
+    """Where and how a family's nodes run (never what they compute): each family's
+    ``runtime`` sub-block."""
+
+    device: str = "auto"  # auto = CUDA when present, else CPU
+    # Threads for torch and BLAS: the small models here run fastest on one (null: library defaults).
+    num_threads: int | None = Field(1, ge=1)
+    progress: bool = True
+
 
 
 class TrainingParams(StrictModel):
@@ -210,41 +221,36 @@ class TrainingParams(StrictModel):
         return TrainConfig(**{**self.model_dump(), "seed": int(seed), "progress": progress, **overrides})
 
 
+class EncoderParams(StrictModel):
+    """The encoder every pretraining method trains (and ``transfer``'s scratch and DANN
+    rebuild): ``pretraining.encoder``; ``methods.encoders.encoder_settings`` turns it into
+    ``build_encoder``'s arguments."""
+
+    kind: Literal["auto", "cnn2d", "cnn1d", "mlp"] = "auto"  # auto: cnn2d images, cnn1d signals
+    width: int = Field(32, ge=1)
+    depth: int = Field(3, ge=1)
+    out_features: int = Field(128, ge=1)
+
+
 # ---------------------------------------------------------------------------------------
 # Containers handed between pipelines
 # ---------------------------------------------------------------------------------------
 
 
-class _ReadByKey:
-    """Transitional: ``container["X"]`` reads ``container.X`` while code written for the
-    former dicts moves to attribute access."""
-
-    def __getitem__(self, key: str) -> Any:
-        try:
-            return getattr(self, key)
-        except AttributeError:
-            raise KeyError(key) from None
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and hasattr(self, key)
-
-    def keys(self) -> list[str]:
-        return [f.name for f in fields(self)]
-
-
 @dataclass
-class Dataset(_ReadByKey):
-    """The base data set: ``X`` (n, C, H, W) images or (n, 1, L) signals in [0, 1], ``y`` (n,)."""
+class Dataset:
+    """The base data set: ``X`` (n, C, H, W) images or (n, 1, L) signals in [0, 1], ``y`` (n,).
+
+    Made by the sources (``sources.digits``, ``sources.idx``, ``sources.mnist1d``);
+    ``official_test`` marks, for IDX data, the rows of the publisher's test files (our own
+    splits re-split everything).
+    """
 
     name: str
     kind: Literal["image", "signal"]
     X: np.ndarray
     y: np.ndarray
-
-    @classmethod
-    def from_source(cls, source: Mapping[str, Any]) -> Dataset:
-        """From a source's dict (``sources.digits``, ``sources.idx``, ``sources.mnist1d``)."""
-        return cls(name=source["name"], kind=source["kind"], X=source["X"], y=np.asarray(source["y"]))
+    official_test: np.ndarray | None = None
 
     @property
     def n_classes(self) -> int:
@@ -252,7 +258,7 @@ class Dataset(_ReadByKey):
 
 
 @dataclass
-class CoupledPair(_ReadByKey):
+class CoupledPair:
     """The same images in two domains, row ``i`` of both being base row ``i``
     (``sources.pairs.make_coupled_pair``); shapes may differ, e.g. after ``downsample``."""
 
@@ -301,6 +307,11 @@ def select_domain_pair(
 # ---------------------------------------------------------------------------------------
 # Names one pipeline writes and another reads
 # ---------------------------------------------------------------------------------------
+
+
+#: The pretraining methods: ``pretraining.<method>`` writes the checkpoint folder
+#: ``pretraining.<method>.encoders`` that ``transfer.<method>`` reads.
+PRETRAINING_METHODS = ("simclr", "moco", "supcon", "rotation", "imputation", "supervised_source")
 
 
 def supcon_checkpoint_name(labels_per_class: str, seed: int) -> str:

@@ -37,13 +37,13 @@ def test_load_through_catalog(files):
         {"type": "transfer_lab.datasets.idx_dataset.IDXDataset", "name": "fashion", **paths}
     )
     ds = catalog.load("mnist_raw")
-    assert ds["name"] == "fashion" and ds["kind"] == "image"
-    assert ds["X"].shape == (15, 1, 5, 4) and ds["X"].dtype == np.float32
+    assert ds.name == "fashion" and ds.kind == "image"
+    assert ds.X.shape == (15, 1, 5, 4) and ds.X.dtype == np.float32
     expected = np.concatenate([arrays["train_images"], arrays["test_images"]]) / 255.0
-    np.testing.assert_allclose(ds["X"][:, 0], expected, rtol=1e-6)
-    assert ds["y"].dtype == np.int64
-    assert ds["y"].tolist() == list(range(10)) + [0, 1, 7, 8, 9]
-    assert ds["official_test"].tolist() == [False] * 12 + [True] * 3
+    np.testing.assert_allclose(ds.X[:, 0], expected, rtol=1e-6)
+    assert ds.y.dtype == np.int64
+    assert ds.y.tolist() == list(range(10)) + [0, 1, 7, 8, 9]
+    assert ds.official_test.tolist() == [False] * 12 + [True] * 3
     assert catalog.exists("mnist_raw")
 
 
@@ -51,7 +51,7 @@ def test_train_only(files):
     paths, _ = files
     ds = IDXDataset(train_images=paths["train_images"], train_labels=paths["train_labels"])
     out = ds.load()
-    assert out["name"] == "mnist" and len(out["y"]) == 12 and not out["official_test"].any()
+    assert out.name == "mnist" and len(out.y) == 12 and not out.official_test.any()
 
 
 def test_load_labels_reads_only_labels(files, tmp_path):
@@ -110,4 +110,4 @@ def test_half_test_config_is_refused(files):
 def test_file_protocol_url(files):
     paths, _ = files
     urls = {k: "file://" + v for k, v in paths.items()}
-    assert len(IDXDataset(**urls).load()["y"]) == 15
+    assert len(IDXDataset(**urls).load().y) == 15

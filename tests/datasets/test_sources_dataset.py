@@ -36,7 +36,7 @@ def test_lazy_bad_idx_source_does_not_block_digits(tmp_path):
     assert set(loaders) == {"digits", "mnist", "broken"}
     assert all(callable(f) for f in loaders.values())
     digits = loaders["digits"]()
-    assert digits["name"] == "digits" and digits["X"].shape == (1797, 1, 8, 8)
+    assert digits.name == "digits" and digits.X.shape == (1797, 1, 8, 8)
     with pytest.raises(DatasetError):
         loaders["mnist"]()
     with pytest.raises(DatasetError):
@@ -60,7 +60,7 @@ def test_idx_source_loads_when_called(tmp_path):
         }
     ).load("sources")
     ds = loaders["kmnist"]()
-    assert ds["name"] == "kmnist" and ds["y"].tolist() == [0, 1, 0, 1]
+    assert ds.name == "kmnist" and ds.y.tolist() == [0, 1, 0, 1]
 
 
 def test_config_without_type_is_refused():
@@ -77,7 +77,7 @@ def test_read_only():
 
 def test_digits_dataset():
     ds = DigitsDataset().load()
-    assert ds["y"].dtype == np.int64 and len(ds["y"]) == 1797
+    assert ds.y.dtype == np.int64 and len(ds.y) == 1797
 
 
 def test_load_labels_reads_one_source_only(tmp_path):

@@ -11,7 +11,6 @@ import torch.nn.functional as F
 
 from transfer_lab.methods.contrastive import (
     MoCo,
-    default_pretrain_config,
     info_nce,
     nt_xent,
     pretrain_moco,
@@ -21,7 +20,7 @@ from transfer_lab.methods.contrastive import (
 )
 from transfer_lab.methods.encoders import ConvEncoder2d, MLPEncoder
 from transfer_lab.methods.runtime import seed_everything
-from transfer_lab.methods.training import extract_features
+from transfer_lab.methods.training import TrainConfig, extract_features
 from transfer_lab.methods.transfer import knn_probe
 from transfer_lab.sources import splits
 from transfer_lab.sources.digits import load_digits
@@ -222,18 +221,20 @@ def test_moco_loss_trains_only_the_query_side():
 @pytest.fixture(scope="module")
 def digits_split():
     ds = load_digits()
-    table = splits.stratified_split(ds["y"], 0.2, 0.2, 0)
-    subsets = splits.label_subsets(ds["y"], table, [1], [0])
+    table = splits.stratified_split(ds.y, 0.2, 0.2, 0)
+    subsets = splits.label_subsets(ds.y, table, [1], [0])
     return ds, table, splits.budget_view(ds, table, subsets, 1, 0)
 
 
 def _config(epochs: int, **kw):
-    return default_pretrain_config(epochs=epochs, batch_size=128, **kw)
+    # the pipeline's contrastive settings: Adam at 1e-3, weight decay 1e-5, no early stopping
+    settings = {"lr": 1e-3, "weight_decay": 1e-5, "patience": None, "progress": False, **kw}
+    return TrainConfig(epochs=epochs, batch_size=128, **settings)
 
 
 def test_simclr_learns_features_that_beat_a_random_encoder(digits_split):
     ds, table, view = digits_split
-    X = ds["X"][splits.split_indices(table, "train")]
+    X = ds.X[splits.split_indices(table, "train")]
     seed_everything(0)
     enc = ConvEncoder2d(width=8, out_features=32)
     before = knn_probe(enc, view, k=1).test_accuracy
@@ -246,11 +247,11 @@ def test_simclr_learns_features_that_beat_a_random_encoder(digits_split):
 def test_moco_and_supcon_run_and_reduce_their_loss(digits_split):
     ds, _, view = digits_split
     seed_everything(0)
-    enc, history = pretrain_moco(ds["X"][:256], encoder_kwargs={"width": 8, "out_features": 16},
+    enc, history = pretrain_moco(ds.X[:256], encoder_kwargs={"width": 8, "out_features": 16},
                                  queue_size=100, config=_config(4))
     assert enc.out_features == 16 and len(history.train_loss) == 4
     assert all(np.isfinite(history.train_loss))
-    enc, history = pretrain_supcon(ds["X"][:200], ds["y"][:200],
+    enc, history = pretrain_supcon(ds.X[:200], ds.y[:200],
                                    encoder_kwargs={"width": 8, "out_features": 16},
                                    config=_config(6))
     assert history.train_loss[-1] < history.train_loss[0]
@@ -261,4 +262,4 @@ def test_pretraining_works_on_signals():
     enc, _ = pretrain_simclr(X, encoder_kwargs={"width": 4, "out_features": 8}, config=_config(1))
     assert extract_features(enc, X).shape == (64, 8)
     with pytest.raises(ValueError, match="encoder or encoder_kwargs"):
-        pretrain_simclr(X, encoder=enc, encoder_kwargs={"width": 4})
+        pretrain_simclr(X, encoder=enc, encoder_kwargs={"width": 4}, config=_config(1))

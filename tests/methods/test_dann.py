@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -13,7 +14,6 @@ from transfer_lab.methods.dann import (
     GradientReversalLayer,
     dann_lambda,
     dann_lr,
-    default_dann_config,
     grad_reverse,
     train_dann,
     train_source_only,
@@ -21,20 +21,26 @@ from transfer_lab.methods.dann import (
 )
 from transfer_lab.methods.encoders import MLPEncoder
 from transfer_lab.methods.runtime import seed_everything
+from transfer_lab.methods.training import TrainConfig
 from transfer_lab.sources import pairs, splits
 from transfer_lab.sources.digits import load_digits
 
 SMALL = {"width": 8, "out_features": 16}
 
 
+def _config(**overrides) -> TrainConfig:
+    """The paper's DANN setting (SGD + momentum at lr0 = 0.01, no early stopping), batch 64."""
+    settings = {"epochs": 60, "batch_size": 64, "lr": 0.01, "optimizer": "sgd", "momentum": 0.9,
+                "weight_decay": 1e-4, "patience": None, "progress": False}
+    return TrainConfig(**{**settings, **overrides})
+
+
 
 @pytest.fixture(scope="module")
 def pair():
     ds = load_digits()
-    table = splits.stratified_split(ds["y"], 0.2, 0.2, 0)
-    return pairs.make_domain_pair(
-        ds, table, "clean", [], "rotated", [{"op": "rotate", "degrees": 30}], 0
-    )
+    table = splits.stratified_split(ds.y, 0.2, 0.2, 0)
+    return pairs.make_domain_pair(ds, table, "clean", [], "rotated", [{"op": "rotate", "degrees": 30}], 0)
 
 
 @pytest.mark.parametrize("lam", [0.0, 0.3, 2.0])
@@ -89,9 +95,9 @@ def test_schedules_follow_the_paper():
 
 def test_dann_runs_on_digits_to_rotated_with_its_schedules(pair):
     seed_everything(0)
-    config = default_dann_config(epochs=3, batch_size=64)
+    config = _config(epochs=3, batch_size=64)
     result = train_dann(pair, encoder_kwargs=SMALL, config=config)
-    n_batches = math.ceil(len(pair["source_train_index"]) / 64)
+    n_batches = math.ceil(len(pair.source_train_index) / 64)
     assert len(result.schedule) == 3 * n_batches and result.history.epochs_run == 3
     ps = [s["p"] for s in result.schedule]
     assert ps[0] == 0.0 and ps[-1] == pytest.approx(1.0) and ps == sorted(ps)
@@ -107,7 +113,7 @@ def test_dann_runs_on_digits_to_rotated_with_its_schedules(pair):
 
 def test_references_use_the_right_labels(pair):
     seed_everything(0)
-    config = default_dann_config(epochs=8, optimizer="adam", lr=3e-3, patience=None)
+    config = _config(epochs=8, optimizer="adam", lr=3e-3, patience=None)
     source = train_source_only(pair, encoder_kwargs=SMALL, config=config)
     target = train_target_supervised(pair, encoder_kwargs=SMALL, config=config)
     assert source.method == "source_only" and target.method == "target_supervised"
@@ -118,5 +124,5 @@ def test_references_use_the_right_labels(pair):
 
 
 def test_pair_is_checked():
-    with pytest.raises(ValueError, match="missing key"):
-        train_dann({"source_X": np.zeros((2, 1, 8, 8))})
+    with pytest.raises(ValueError, match="missing attribute"):
+        train_dann(SimpleNamespace(source_X=np.zeros((2, 1, 8, 8))), config=_config())

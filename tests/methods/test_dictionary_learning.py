@@ -14,6 +14,8 @@ from sklearn.pipeline import Pipeline
 from transfer_lab.methods.dictionary_learning import (
     DictionaryLearning,
     MiniBatchDictionaryLearning,
+    self_taught_codes,
+    subset_accuracies,
     update_dictionary,
 )
 from transfer_lab.methods.sparse_coding import sparse_coding_objective, sparse_encode
@@ -182,3 +184,27 @@ def test_bad_batch_size_and_inputs(digits):
         model.transform(X[:, :10])
     with pytest.raises(ValueError):
         DictionaryLearning(n_components=4).fit(np.full((5, 3), np.nan))
+
+
+def test_self_taught_codes_are_the_sparse_codes_on_the_source_dictionary(digits):
+    X = digits[0].reshape(-1, 1, 8, 8).astype(np.float32)
+    source, target = X[:300], X[300:400]
+    codes, learner = self_taught_codes(
+        source, target, n_components=12, alpha=0.3, epochs=2, batch_size=64, random_state=0
+    )
+    reference = MiniBatchDictionaryLearning(
+        n_components=12, alpha=0.3, max_iter=2, batch_size=64, random_state=0
+    ).fit(source.reshape(300, -1))
+    np.testing.assert_array_equal(learner.components_, reference.components_)
+    np.testing.assert_allclose(codes, sparse_encode(target.reshape(100, -1), reference.components_, alpha=0.3))
+    with pytest.raises(ValueError, match="could not code the target"):
+        self_taught_codes(source[:, :, :4], target, n_components=4, alpha=0.3, epochs=1, batch_size=64)
+
+
+def test_subset_accuracies_fit_one_seeded_classifier_per_subset(digits):
+    X, y = digits[0][:400], digits[1][:400]
+    subsets = [("5", 0, np.arange(0, 50)), ("all", 1, np.arange(0, 300))]
+    scores = subset_accuracies(LogisticRegression(max_iter=300), X, y, subsets, X[300:], y[300:])
+    for (budget, seed, rows), (got_budget, got_seed, got) in zip(subsets, scores, strict=True):
+        expected = LogisticRegression(max_iter=300, random_state=seed).fit(X[rows], y[rows]).score(X[300:], y[300:])
+        assert (got_budget, got_seed) == (budget, seed) and got == expected

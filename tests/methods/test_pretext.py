@@ -10,15 +10,14 @@ from transfer_lab.methods.encoders import MLPEncoder
 from transfer_lab.methods.pretext import (
     N_TRANSFORMS,
     ContextEncoder,
-    default_pretext_config,
     masked_mse,
     pretrain_imputation,
     pretrain_rotation,
-    pretrain_supervised,
+    pretrain_supervised_source,
     transform_batch,
 )
 from transfer_lab.methods.runtime import seed_everything
-from transfer_lab.methods.training import extract_features
+from transfer_lab.methods.training import TrainConfig, extract_features
 from transfer_lab.sources.digits import load_digits
 
 SMALL = {"width": 8, "out_features": 16}
@@ -28,11 +27,13 @@ SMALL = {"width": 8, "out_features": 16}
 @pytest.fixture(scope="module")
 def digits():
     ds = load_digits()
-    return ds["X"], ds["y"]
+    return ds.X, ds.y
 
 
 def _config(epochs: int, **kw):
-    return default_pretext_config(epochs=epochs, batch_size=32, **kw)
+    # the pipeline's pretext settings: Adam at 1e-3, weight decay 1e-5, no early stopping
+    settings = {"lr": 1e-3, "weight_decay": 1e-5, "patience": None, "progress": False, **kw}
+    return TrainConfig(epochs=epochs, batch_size=32, **settings)
 
 
 def test_transform_batch_rotates_images_by_quarter_turns():
@@ -108,10 +109,10 @@ def test_pretext_tasks_run_on_signals(method):
 def test_supervised_pretraining_on_a_source(digits):
     X, y = digits
     seed_everything(0)
-    enc, history = pretrain_supervised(
+    enc, history = pretrain_supervised_source(
         X[:600], y[:600], X_val=X[600:800], y_val=y[600:800], encoder_kwargs=SMALL,
         config=_config(10, patience=5),
     )
     assert history.best_score > 0.8
     with pytest.raises(ValueError, match="rows"):
-        pretrain_supervised(X[:10], y[:9])
+        pretrain_supervised_source(X[:10], y[:9], config=_config(1))

@@ -6,9 +6,12 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.datasets import load_digits
+from sklearn.linear_model import LogisticRegression
 
 from transfer_lab.methods.sdl import (
     SemiCoupledDictionaryLearning,
+    adaptation_accuracies,
+    coupled_adaptation_features,
     coupled_codes,
     sdl_objective,
     update_atoms_ball,
@@ -207,3 +210,33 @@ def test_misaligned_rows_and_wrong_features_raise(coupled_digits):
     model = SemiCoupledDictionaryLearning(**SMALL, max_iter=1).fit(low[:60], high[:60])
     with pytest.raises(ValueError):
         model.synthesize(high[:5])  # target rows where source rows are expected
+
+
+def test_adaptation_features_are_source_codes_and_mapped_target_codes(coupled_digits):
+    high, low = coupled_digits
+    params = dict(SMALL, max_iter=3)
+    source_codes, target_codes = coupled_adaptation_features(high[:200], low[:200], high[:250], low[200:250], **params)
+    model = SemiCoupledDictionaryLearning(map_direction="target_to_source", **params).fit(
+        high[:200].astype(np.float32), low[:200].astype(np.float32)
+    )
+    np.testing.assert_allclose(source_codes, model.transform_source(high[:250].astype(np.float32)))
+    np.testing.assert_allclose(target_codes, model.map_codes(model.transform_target(low[200:250].astype(np.float32))))
+
+
+def test_adaptation_accuracies_cover_every_method_subset_and_seed(coupled_digits):
+    high, _ = coupled_digits
+    y = load_digits().target[np.random.default_rng(0).permutation(len(high))]
+    source, target = high[:300], 1.0 - high[:300]  # the same digits, inverted
+    train, test = np.arange(0, 200), np.arange(200, 300)
+    subsets = [("5", 0, np.arange(0, 60)), ("all", 0, train), ("all", 1, train)]
+    scores = adaptation_accuracies(
+        LogisticRegression(max_iter=300), source, target, y[:300], train, test, subsets,
+        **{k: v for k, v in SMALL.items() if k != "random_state"}, max_iter=3,
+    )
+    assert sorted((m, b, s) for m, b, s, _ in scores) == sorted(
+        (m, b, s) for m in ("source_only", "sdl", "coupled_identity") for b, s, _ in subsets
+    )
+    assert all(0.0 <= value <= 1.0 for *_, value in scores)
+    # source_only is the plain classifier of source pixels applied to target pixels
+    expected = LogisticRegression(max_iter=300, random_state=0).fit(source[:60], y[:60]).score(target[test], y[test])
+    assert [v for m, b, s, v in scores if (m, b, s) == ("source_only", "5", 0)] == [pytest.approx(expected)]

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from transfer_lab.methods.synthesis import interpolate, psnr
+from transfer_lab.methods.synthesis import compare_synthesis, interpolate, psnr
 
 
 def test_psnr_against_its_formula():
@@ -24,3 +24,23 @@ def test_interpolation_keeps_constant_images_and_upsamples_shapes():
     assert 0.0 <= interpolate(ramp, (8, 8), "bicubic").min() and interpolate(ramp, (8, 8), "bicubic").max() <= 1.0
     with pytest.raises(ValueError, match="mode"):
         interpolate(constant, (8, 8), "nearest")
+
+
+@pytest.mark.parametrize("low_resolution", [True, False])
+def test_compare_synthesis_scores_every_method_on_the_test_images(low_resolution):
+    from sklearn.datasets import load_digits
+
+    high = (load_digits().data[:160] / 16.0).reshape(-1, 1, 8, 8).astype(np.float32)
+    source = high.reshape(-1, 1, 4, 2, 4, 2).mean(axis=(3, 5)) if low_resolution else 1.0 - high
+    result = compare_synthesis(source[:120], high[:120], source[120:], high[120:], seeds=[0, 1], n_components=8, max_iter=2)
+    methods = {"sdl", "coupled_identity", "ridge"} | ({"interpolation_bilinear", "interpolation_bicubic"} if low_resolution else set())
+    assert set(result.predictions) == methods
+    assert {(m, s) for m, s, metric, _ in result.scores if metric == "psnr"} == (
+        {(m, s) for m in ("sdl", "coupled_identity") for s in (0, 1)} | {(m, 0) for m in methods - {"sdl", "coupled_identity"}}
+    )
+    assert {(m, s) for m, s, metric, _ in result.scores if metric == "objective"} == {(m, s) for m in ("sdl", "coupled_identity") for s in (0, 1)}
+    assert set(result.histories) == {"sdl", "coupled_identity"}
+    for method, prediction in result.predictions.items():  # the first seed's prediction, in [0, 1]
+        assert prediction.shape == high[120:].shape and 0.0 <= prediction.min() and prediction.max() <= 1.0
+        first = next(v for m, s, metric, v in result.scores if (m, metric) == (method, "psnr"))
+        assert first == pytest.approx(psnr(prediction, high[120:]).mean())

@@ -13,12 +13,17 @@ from transfer_lab.methods.taskonomy import (
     REFERENCE_FILES,
     affinity_from_losses,
     ahp_affinity,
+    beam_sources,
+    beam_transfers,
     load_reference_affinities,
     parse_transfer_key,
+    solve_budgets,
     solve_taxonomy,
+    source_combinations,
     taxonomy_cost,
     taxonomy_objective,
     tournament_matrix,
+    tournament_records,
     transfer_gain,
     transfer_key,
     transfer_quality,
@@ -286,3 +291,82 @@ def test_solver_matches_exhaustive_search(seed):
     assert objective == pytest.approx(
         taxonomy_objective(affinities, taxonomy, targets=targets, importance=importance, sqrt=sqrt)
     )
+
+
+# ----------------------------------------------------------------------------- search over transfers
+def test_beam_sources_rank_real_sources_by_affinity_of_their_losses():
+    rng = np.random.default_rng(4)
+    base = rng.exponential(size=300)
+    losses = {name: base * scale + rng.normal(0, 0.01, 300) for name, scale in
+              (("a", 3.0), ("b", 0.5), ("c", 1.0), ("d", 2.0), ("random", 0.1), ("self", 0.1))}
+    assert beam_sources(losses, 2) == ["b", "c"]  # pseudo-sources never enter the beam
+    assert beam_sources(losses, 10) == ["b", "c", "d", "a"]
+    real = ["a", "b", "c", "d"]
+    affinity = affinity_from_losses(np.stack([losses[s] for s in real]))
+    assert beam_sources(losses, 4) == [real[i] for i in np.argsort(-affinity)]
+    assert beam_sources({"random": base}, 3) == []
+    with pytest.raises(ValueError, match="beam"):
+        beam_sources(losses, 0)
+
+
+def test_source_combinations_are_every_subset_of_two_to_max_order():
+    assert source_combinations(["c", "a", "b"], 2) == [("a", "b"), ("a", "c"), ("b", "c")]
+    assert source_combinations(["c", "a", "b"], 5) == [("a", "b"), ("a", "c"), ("b", "c"), ("a", "b", "c")]
+    assert source_combinations(["a", "b", "c"], 1) == [] == source_combinations(["a"], 3)
+    combos = source_combinations(list("abcde"), 3)
+    assert len(combos) == math.comb(5, 2) + math.comb(5, 3) and len(set(combos)) == len(combos)
+
+
+def test_beam_transfers_evaluates_first_orders_then_the_beam():
+    rng = np.random.default_rng(5)
+    quality = {"a": 0.5, "b": 1.0, "c": 2.0, "d": 4.0, "random": 8.0}
+    calls = []
+
+    def evaluate(sources):
+        calls.append(sources)
+        scale = np.mean([quality[s] for s in sources])
+        return scale * rng.exponential(size=50) + scale, np.full(20, scale)
+
+    val, test, beam = beam_transfers(quality, "t", evaluate, beam=3, max_order=2)
+    assert beam == ["a", "b", "c"]
+    first = [(s,) for s in sorted(quality)]
+    assert calls == [*first, ("a", "b"), ("a", "c"), ("b", "c")]
+    assert set(val) == set(test) == {transfer_key(c, "t") for c in calls}
+    np.testing.assert_array_equal(test["a__b__t"], np.full(20, 0.75))
+    _, test, beam = beam_transfers(quality, "t", evaluate, beam=1, max_order=3)
+    assert beam == ["a"] and set(test) == {transfer_key((s,), "t") for s in quality}
+
+
+def test_tournament_records_match_the_tournament_and_win_rates():
+    rng = np.random.default_rng(6)
+    losses = {key: rng.exponential(scale, 40) for key, scale in
+              (("a__t", 1.0), ("b__t", 2.0), ("a__b__t", 0.8), ("random__t", 3.0), ("self__t", 0.5), ("pixels__t", 2.5))}
+    affinities, records, wins = tournament_records(losses, "t")
+    keys = sorted(k for k in losses if k != "pixels__t")
+    assert set(affinities) == set(keys) and math.isclose(sum(affinities.values()), 1.0)
+    W = tournament_matrix(np.stack([losses[k] for k in keys]))
+    np.testing.assert_allclose([affinities[k] for k in keys], ahp_affinity(W))
+    assert len(wins) == len(keys) ** 2
+    table = {(w["key_i"], w["key_j"]): w["win_rate"] for w in wins}
+    assert all(w["target"] == "t" for w in wins)
+    np.testing.assert_array_equal([[table[(i, j)] for j in keys] for i in keys], W)
+    by_key = {r["key"]: r for r in records}
+    assert [r["key"] for r in records][-1] == "pixels__t" and math.isnan(by_key["pixels__t"]["affinity"])
+    assert by_key["a__b__t"]["sources"] == "a+b" and by_key["a__b__t"]["order"] == 2
+    for key, record in by_key.items():
+        assert record["gain"] == win_rate(losses[key], losses["pixels__t"])
+        assert record["quality"] == win_rate(losses[key], losses["self__t"])
+        assert record["test_loss"] == pytest.approx(losses[key].mean())
+    with pytest.raises(KeyError):
+        tournament_records({"a__t": losses["a__t"], "self__t": losses["self__t"]}, "t")
+
+
+def test_solve_budgets_solves_every_budget(release):
+    solutions = solve_budgets(release, [3, 6], max_order=1)
+    assert [s["budget"] for s in solutions] == [3, 6]
+    for solution in solutions:
+        taxonomy, objective = solve_taxonomy(release, solution["budget"], max_order=1, return_objective=True)
+        assert solution["objective"] == pytest.approx(objective)
+        assert solution["taxonomy"] == {t: list(s) for t, s in taxonomy.items()}
+        assert solution["cost"] == taxonomy_cost(taxonomy) <= solution["budget"]
+    assert solutions[1]["objective"] >= solutions[0]["objective"] - 1e-9

@@ -16,13 +16,16 @@ from transfer_lab.methods.tasks import (
     TaskNetwork,
     discrete_targets,
     fit_readout,
+    fit_task_network,
     make_head,
     make_task,
     per_sample_losses,
+    readout_losses,
     standardise,
     train_task_network,
+    view_features,
 )
-from transfer_lab.methods.training import TrainConfig
+from transfer_lab.methods.training import TrainConfig, extract_features
 
 
 @pytest.fixture(scope="module")
@@ -224,3 +227,58 @@ def test_discrete_targets():
     assert len(np.unique(labels)) == 2 and len(set(labels[:20])) == 1
     with pytest.raises(ValueError, match="constant"):
         discrete_targets(make_task("ink_mass"), np.zeros((5, 1)))
+
+
+# ----------------------------------------------------------------------------- Taskonomy steps
+def _rows(n):
+    order = np.random.default_rng(0).permutation(n)
+    return {"train": order[:300], "transfer": np.sort(order[:60]), "val": order[300:400], "test": order[400:500]}
+
+
+def test_fit_task_network_trains_on_the_chosen_rows_and_scores_the_test_rows(digits):
+    X, y = digits
+    task, rows = make_task("class"), _rows(len(y))
+    T = task.targets(X, y)
+    config = TrainConfig(epochs=3, progress=False, seed=0)
+
+    def network():
+        torch.manual_seed(0)
+        return TaskNetwork(build_encoder("auto", (1, 8, 8), width=8, out_features=16), task.head(16, 10, 16))
+
+    reference = network()
+    history = train_task_network(task, reference, X[rows["train"]], T[rows["train"]], X[rows["val"]], T[rows["val"]], config)
+    expected = per_sample_losses(task, reference, X[rows["test"]], T[rows["test"]])
+    got_history, losses = fit_task_network(task, network(), X, T, rows, config)
+    np.testing.assert_allclose(losses, expected)
+    assert got_history.val_loss == history.val_loss
+    # "pixels": the same network trained on the transfer rows only
+    _, pixels = fit_task_network(task, network(), X, T, rows, config, fit_rows="transfer")
+    assert pixels.shape == (100,) and not np.allclose(pixels, losses)
+
+
+def test_readout_losses_standardise_each_source_and_concatenate(digits):
+    X, y = digits
+    task, rows = make_task("parity"), _rows(len(y))
+    T = task.targets(X, y)
+    rng = np.random.default_rng(1)
+    informative = 100.0 * (np.eye(10)[y] + 0.3 * rng.normal(size=(len(y), 10)))  # a large scale
+    noise = rng.normal(size=(len(y), 5))
+    val, test = readout_losses(task, [informative, noise], T, rows, 2, hidden=0, steps=50, seed=3)
+    parts = [standardise(F[rows["transfer"]], F[rows["val"]], F[rows["test"]]) for F in (informative, noise)]
+    Ft, Fv, Fs = (np.concatenate([p[i] for p in parts], axis=1) for i in range(3))
+    head, _ = fit_readout(task, Ft, T[rows["transfer"]], Fv, T[rows["val"]], 2, hidden=0, steps=50, seed=3)
+    np.testing.assert_allclose(val, per_sample_losses(task, head, Fv, T[rows["val"]]))
+    np.testing.assert_allclose(test, per_sample_losses(task, head, Fs, T[rows["test"]]))
+    _, noise_only = readout_losses(task, [noise], T, rows, 2, hidden=0, steps=50, seed=3)
+    assert test.mean() < noise_only.mean()
+
+
+def test_view_features_of_every_view(digits):
+    X, _ = digits
+    encoder = build_encoder("auto", (1, 8, 8), width=8, out_features=16)
+    views = {"clean": X[:50], "noisy": X[:50] + 0.1}
+    features = view_features(encoder, views)
+    assert set(features) == {"clean", "noisy"}
+    for name, F in features.items():
+        assert F.shape == (50, 16) and F.dtype == np.float32
+        np.testing.assert_array_equal(F, extract_features(encoder, views[name]))

@@ -268,15 +268,22 @@ def test_loader_and_fit_reject_bad_input():
 
 
 def test_train_config_validation_and_from_params():
+    """A TrainConfig checks its values; one built from parameters (contracts.TrainingParams,
+    the one parameter model of training settings) refuses unknown keys."""
+    from pydantic import ValidationError
+
+    from transfer_lab.contracts import TrainingParams
+
     with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'"):
         TrainConfig(optimizer="rmsprop")
     with pytest.raises(ValueError, match="patience"):
         TrainConfig(patience=0)
-    with pytest.raises(ValueError, match="unknown TrainConfig key"):
-        TrainConfig.from_params({"epochz": 3})
-    config = TrainConfig.from_params({"epochs": 3, "lr": 0.1}, progress=False)
+    with pytest.raises(ValidationError, match="epochz"):
+        TrainingParams.model_validate({"epochz": 3})
+    config = TrainingParams.model_validate({"epochs": 3, "lr": 0.1}).to_train_config(seed=0, progress=False)
     assert (config.epochs, config.lr, config.progress) == (3, 0.1, False)
     assert config.to_dict()["optimizer"] == "adam"
+    assert set(TrainingParams.model_fields) | {"seed", "progress"} == set(config.to_dict())
 
 
 @pytest.mark.parametrize("name", ["sgd", "adamw"])

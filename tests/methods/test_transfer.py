@@ -9,7 +9,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from transfer_lab.methods.encoders import ConvEncoder2d
-from transfer_lab.methods.pretext import default_pretext_config
 from transfer_lab.methods.runtime import seed_everything
 from transfer_lab.methods.training import (
     TrainConfig,
@@ -21,11 +20,10 @@ from transfer_lab.methods.transfer import (
     PRETRAINING_METHODS,
     PROTOCOLS,
     TransferResult,
-    default_finetune_config,
     finetune,
     knn_probe,
     linear_probe,
-    partial_finetune,
+    partial_freeze,
     pretrain,
     run_protocol,
     train_from_scratch,
@@ -38,8 +36,8 @@ from transfer_lab.sources.digits import load_digits
 @pytest.fixture(scope="module")
 def digits():
     ds = load_digits()
-    table = splits.stratified_split(ds["y"], 0.2, 0.2, 0)
-    subsets = splits.label_subsets(ds["y"], table, [1, 10], [0])
+    table = splits.stratified_split(ds.y, 0.2, 0.2, 0)
+    subsets = splits.label_subsets(ds.y, table, [1, 10], [0])
     views = {b: splits.budget_view(ds, table, subsets, b, 0) for b in (1, 10)}
     return ds, table, views
 
@@ -54,9 +52,9 @@ def source_encoder(digits):
     view = views[10]
     seed_everything(0)
     enc, _ = pretrain(
-        "supervised", view.X_unlabeled, view.y_unlabeled,
+        "supervised_source", view.X_unlabeled, view.y_unlabeled,
         encoder_kwargs={"width": 8, "out_features": 32},
-        config=default_pretext_config(epochs=6, batch_size=32),
+        config=_pretext(epochs=6, batch_size=32),
     )
     return enc
 
@@ -65,8 +63,15 @@ def _state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.clone() for k, v in module.state_dict().items()}
 
 
+def _pretext(**kw) -> TrainConfig:
+    """The pipeline's pretext settings: batch 128, Adam at 1e-3, weight decay 1e-5, no early stopping."""
+    return TrainConfig(**{"batch_size": 128, "lr": 1e-3, "weight_decay": 1e-5, "patience": None, "progress": False, **kw})
+
+
 def _quick(**kw) -> TrainConfig:
-    return default_finetune_config(**{"epochs": 15, "patience": None, **kw})
+    """Fine-tuning: batch 64, Adam at 1e-3 for the head, weight decay 1e-4; 15 epochs, no early stopping."""
+    settings = {"epochs": 15, "batch_size": 64, "lr": 1e-3, "weight_decay": 1e-4, "patience": None, "progress": False}
+    return TrainConfig(**{**settings, **kw})
 
 
 def test_linear_probe_is_standardised_logistic_regression(digits, source_encoder):
@@ -108,11 +113,11 @@ def test_pretrained_features_beat_a_random_encoder_with_one_label(digits, source
     )
 
 
-def test_partial_finetune_freezes_the_first_blocks_only(digits, source_encoder):
+def test_partial_freeze_freezes_the_first_blocks_only(digits, source_encoder):
     view = digits[2][10]
     original = _state(source_encoder)
-    result = partial_finetune(source_encoder, view, k=2, config=_quick(), encoder_lr=1e-3)
-    assert result.protocol == "partial_finetune" and result.details["n_frozen"] == 2
+    result = partial_freeze(source_encoder, view, k=2, config=_quick(), encoder_lr=1e-3)
+    assert result.protocol == "partial_freeze" and result.details["n_frozen"] == 2
     tuned = result.model.encoder
     for i, (block, block0) in enumerate(zip(tuned.blocks, source_encoder.blocks, strict=True)):
         same = all(
@@ -123,7 +128,7 @@ def test_partial_finetune_freezes_the_first_blocks_only(digits, source_encoder):
     # The encoder handed in is never modified.
     assert all(torch.equal(v, original[k]) for k, v in source_encoder.state_dict().items())
     with pytest.raises(ValueError, match="k must be"):
-        partial_finetune(source_encoder, view, k=0)
+        partial_freeze(source_encoder, view, k=0)
 
 
 def test_finetune_trains_everything_with_two_learning_rates(digits, source_encoder):
@@ -152,7 +157,7 @@ def test_scratch_reinitialises_the_encoder(digits, source_encoder):
 
 def test_dispatch_and_errors(digits, source_encoder):
     view = digits[2][1]
-    assert set(PROTOCOLS) == {"linear_probe", "knn", "partial_finetune", "finetune"}
+    assert set(PROTOCOLS) == {"linear_probe", "knn", "partial_freeze", "finetune"}
     assert run_protocol("knn", source_encoder, view, k=3).details["k"] == 3
     with pytest.raises(ValueError, match="unknown protocol"):
         run_protocol("svm", source_encoder, view)
@@ -163,11 +168,11 @@ def test_dispatch_and_errors(digits, source_encoder):
     with pytest.raises(ValueError, match="self-supervised"):
         pretrain("simclr", view.X_labeled, view.y_labeled)
     assert set(PRETRAINING_METHODS) == {
-        "simclr", "moco", "supcon", "rotation", "imputation", "supervised"
+        "simclr", "moco", "supcon", "rotation", "imputation", "supervised_source"
     }
     enc, history = pretrain(
         "imputation", view.X_unlabeled[:64], encoder_kwargs={"width": 4, "out_features": 8},
-        config=default_pretext_config(epochs=1),
+        config=_pretext(epochs=1),
     )
     assert history.epochs_run == 1 and enc.out_features == 8
 

@@ -12,14 +12,18 @@ from scipy import stats
 from torch import nn
 
 from transfer_lab.methods.transferability import (
+    agreement_tables,
     fisher_diagonal,
     h_score,
     leep,
     logme,
     nce,
     rank_agreement,
+    source_posterior,
     task2vec_distance,
     task2vec_embedding,
+    task2vec_scores,
+    transferability_scores,
 )
 
 
@@ -244,3 +248,70 @@ def test_rank_agreement_matches_scipy_and_aligns_mappings():
     assert rank_agreement([1, 2, 3], [10, 20, 30]) == {"kendall_tau": 1.0, "spearman_rho": 1.0}
     with pytest.raises(ValueError):
         rank_agreement({"a": 1.0, "b": 2.0}, {"a": 1.0, "c": 2.0})
+
+
+# ----------------------------------------------------------------------------- N-LEEP and the per-pair scores
+def test_source_posterior_is_a_pca_gmm_posterior():
+    from sklearn.decomposition import PCA
+    from sklearn.mixture import GaussianMixture
+
+    rng = np.random.default_rng(7)
+    F, y = _informative(rng, n=120, n_classes=3, extra=20)
+    probs = source_posterior(F, pca_components=4, gmm_components=3, seed=1)
+    assert probs.shape == (120, 3) and (probs >= 0).all()
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0)
+    Z = PCA(n_components=4, random_state=1).fit_transform(F)
+    expected = GaussianMixture(3, covariance_type="diag", reg_covar=1e-4, random_state=1).fit(Z).predict_proba(Z)
+    np.testing.assert_allclose(probs, expected / expected.sum(axis=1, keepdims=True))
+    np.testing.assert_array_equal(probs, source_posterior(F, pca_components=4, gmm_components=3, seed=1))
+    # the components are capped by the number of samples and of feature dimensions
+    assert source_posterior(F[:6, :2], pca_components=16, gmm_components=10).shape == (6, 3)
+    # on features that separate the classes, the mixture's clusters make a near-perfect source
+    clusters = source_posterior(F[:, :3], pca_components=2, gmm_components=3, seed=1)
+    assert leep(clusters, y) > leep(np.full((120, 3), 1 / 3), y) + 0.5
+    with pytest.raises(ValueError):
+        source_posterior(F[:1])
+
+
+def test_transferability_scores_of_one_pair():
+    rng = np.random.default_rng(8)
+    F, y = _informative(rng, n=150, n_classes=3)
+    scores = transferability_scores(F, y, classification=True, h_score_shrinkage=None, pca_components=5,
+                                    gmm_components=4, seed=2)
+    assert list(scores) == ["logme", "h_score", "leep", "nce"]
+    probs = source_posterior(F, pca_components=5, gmm_components=4, seed=2)
+    assert scores == {
+        "logme": logme(F, y), "h_score": h_score(F, y), "leep": leep(probs, y), "nce": nce(probs.argmax(axis=1), y),
+    }
+    regression = transferability_scores(F, F[:, :2], classification=False, estimators=["logme", "leep", "task2vec"])
+    assert regression == {"logme": logme(F, F[:, :2], regression=True)}
+    assert set(transferability_scores(F, y, classification=True, estimators=["nce", "task2vec"])) == {"nce"}
+
+
+def test_task2vec_scores_are_minus_distances_between_distinct_tasks():
+    rng = np.random.default_rng(9)
+    embeddings = {name: rng.random(6) for name in ("a", "b", "c")}
+    scores = task2vec_scores(embeddings)
+    assert set(scores) == {"a", "b", "c"} and set(scores["a"]) == {"b", "c"}
+    assert scores["a"]["b"] == -task2vec_distance(embeddings["b"], embeddings["a"]) == scores["b"]["a"]
+    assert task2vec_scores({}) == {}
+
+
+def test_agreement_tables_per_target_and_summary():
+    scores = {
+        "t2": {"x": {"a": 1.0, "b": 2.0, "c": 3.0}, "y": {"a": 3.0, "b": 2.0, "c": 1.0}},
+        "t1": {"x": {"a": 1.0, "b": 2.0, "c": 3.0, "d": 4.0}, "y": {"a": 1.0, "b": 2.0}},
+    }
+    truth = {(t, s): v for t in ("t1", "t2") for s, v in zip("abcd", (0.1, 0.2, 0.3, 0.4), strict=True)}
+    score_table, table = agreement_tables(scores, truth)
+    assert list(score_table.columns) == ["target", "source", "estimator", "score", "affinity"]
+    assert len(score_table) == 3 + 3 + 4 + 2 and list(score_table["target"].unique()) == ["t1", "t2"]
+    assert (score_table["affinity"] == [truth[(r.target, r.source)] for r in score_table.itertuples()]).all()
+    per_target = table[table["target"] != "mean"].set_index(["target", "estimator"])
+    assert ("t1", "y") not in per_target.index  # two sources: no ranking
+    assert per_target.loc[("t2", "y"), "kendall_tau"] == pytest.approx(-1.0)
+    assert per_target.loc[("t1", "x"), "spearman_rho"] == pytest.approx(1.0)
+    summary = table[table["target"] == "mean"].set_index("estimator")
+    assert list(summary.index) == ["x", "y"] and list(summary["rank"]) == [1, 2]
+    assert summary.loc["x", "kendall_tau"] == pytest.approx(1.0) and summary.loc["x", "n_targets"] == 2
+    assert summary.loc["y", "kendall_tau"] == pytest.approx(-1.0) and summary.loc["y", "n_targets"] == 1

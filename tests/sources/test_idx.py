@@ -91,10 +91,10 @@ def test_write_refuses_unsupported_dtype():
 def test_idx_to_dataset():
     images = np.array([[[0, 255]], [[51, 102]]], dtype=np.uint8)
     ds = idx_to_dataset(images, np.array([3, 7], np.uint8), "tiny")
-    assert ds["name"] == "tiny" and ds["kind"] == "image"
-    assert ds["X"].shape == (2, 1, 1, 2) and ds["X"].dtype == np.float32
-    np.testing.assert_allclose(ds["X"][:, 0], images / 255.0, rtol=1e-6)
-    assert ds["y"].dtype == np.int64 and ds["y"].tolist() == [3, 7]
+    assert ds.name == "tiny" and ds.kind == "image"
+    assert ds.X.shape == (2, 1, 1, 2) and ds.X.dtype == np.float32
+    np.testing.assert_allclose(ds.X[:, 0], images / 255.0, rtol=1e-6)
+    assert ds.y.dtype == np.int64 and ds.y.tolist() == [3, 7]
 
 
 def test_idx_to_dataset_length_mismatch():

@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from transfer_lab.contracts import Dataset
 from transfer_lab.sources.splits import (
     BudgetView,
     budget_view,
@@ -149,7 +150,7 @@ def test_subsets_survive_a_csv_round_trip(tmp_path, subsets):
 
 def test_budget_view(y, table, subsets):
     X = np.arange(len(y), dtype=np.float32).reshape(-1, 1, 1, 1)
-    ds = {"name": "toy", "kind": "image", "X": X, "y": y}
+    ds = Dataset(name="toy", kind="image", X=X, y=y)
     view = budget_view(ds, table, subsets, 5, 3)
     assert isinstance(view, BudgetView)
     assert view.labels_per_class == "5" and view.seed == 3
@@ -168,5 +169,5 @@ def test_budget_view(y, table, subsets):
 
 def test_budget_view_all_has_no_unlabeled(y, table, subsets):
     X = np.zeros((len(y), 1, 2, 2), np.float32)
-    view = budget_view({"X": X, "y": y}, table, subsets, "all", 1)
+    view = budget_view(Dataset(name="toy", kind="image", X=X, y=y), table, subsets, "all", 1)
     assert view.X_unlabeled.shape == (0, 1, 2, 2) and view.y_unlabeled.shape == (0,)

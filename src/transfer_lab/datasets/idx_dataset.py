@@ -131,7 +131,7 @@ class IDXDataset(AbstractDataset[None, dict]):
                 f"{images[1].shape[1:]}"
             )
         dataset = idx_to_dataset(np.concatenate(images), np.concatenate(labels), self._name)
-        dataset["official_test"] = np.concatenate(from_test)
+        dataset.official_test = np.concatenate(from_test)
         return dataset
 
     def load_labels(self) -> np.ndarray:

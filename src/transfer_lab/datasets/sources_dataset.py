@@ -79,7 +79,7 @@ class SourcesDataset(AbstractDataset[None, dict[str, Callable[[], dict]]]):
         source = AbstractDataset.from_config(name, deepcopy(self._sources[name]))
         if hasattr(source, "load_labels"):
             return source.load_labels()
-        return source.load()["y"]
+        return source.load().y
 
     def save(self, data: Any) -> None:
         raise DatasetError(f"{type(self).__name__} is read-only; it cannot save data")

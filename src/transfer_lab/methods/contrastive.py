@@ -20,7 +20,7 @@ is dropped, as in the papers, because the features before it transfer better) an
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -42,8 +42,6 @@ __all__ = [
     "pretrain_simclr",
     "pretrain_moco",
     "pretrain_supcon",
-    "default_pretrain_config",
-    "train_config",
 ]
 
 ArrayLike = np.ndarray | torch.Tensor
@@ -337,34 +335,6 @@ class MoCo(nn.Module):
 # --------------------------------------------------------------------------------------------
 
 
-def train_config(
-    config: TrainConfig | Mapping[str, Any] | None, default: Callable[..., TrainConfig]
-) -> TrainConfig:
-    """``config`` as a :class:`TrainConfig`: ``None`` gives ``default()``, a mapping (e.g. a
-    Kedro ``params:`` dict) overrides the method's defaults, ``default(**config)``."""
-    if config is None:
-        return default()
-    if isinstance(config, TrainConfig):
-        return config
-    if isinstance(config, Mapping):
-        return default(**dict(config))
-    raise ValueError(f"config must be a TrainConfig, a dict or None, got {type(config).__name__}")
-
-
-def default_pretrain_config(**overrides: Any) -> TrainConfig:
-    """Contrastive pretraining defaults, tuned on 8x8 digits (1,077 training images).
-
-    Batch 256, Adam at 1e-3 with weight decay 1e-5, 300 epochs (about 1,300 steps), no early
-    stopping (there is no validation signal), no progress bar. A data set with many more
-    images per epoch (MNIST) needs proportionally fewer epochs.
-    """
-    params: dict[str, Any] = {
-        "epochs": 300, "batch_size": 256, "lr": 1e-3, "weight_decay": 1e-5,
-        "patience": None, "progress": False,
-    }
-    return TrainConfig(**{**params, **overrides})
-
-
 def _prepare(
     X: ArrayLike,
     encoder: nn.Module | None,
@@ -394,7 +364,7 @@ def pretrain_simclr(
     temperature: float = 1.0,
     projection_dim: int = 64,
     hidden_dim: int = 128,
-    config: TrainConfig | Mapping[str, Any] | None = None,
+    config: TrainConfig,
     device: Any = "cpu",
 ) -> tuple[nn.Module, TrainHistory]:
     """Pretrain an encoder with SimCLR (Chen et al. 2020) on unlabelled samples.
@@ -418,8 +388,10 @@ def pretrain_simclr(
         Higher than the paper's 0.1-0.5: with 1,077 small images and batches of 256, 0.2 and
         0.5 gave 2-5 points worse linear probes on digits than 1.0 (2.0 was worse again).
     projection_dim, hidden_dim : int, default 64, 128
-    config : TrainConfig or dict, optional
-        :func:`default_pretrain_config`, or a dict of overrides of it.
+    config : TrainConfig
+        The training settings (keyword-only, required). Tuned on 8x8 digits: batch 256,
+        Adam at 1e-3 with weight decay 1e-5, 300 epochs; no early stopping (there is no
+        validation signal); see ``conf/base/parameters_pretraining.yml``.
     device : str or torch.device, default "cpu"
 
     Returns
@@ -440,7 +412,7 @@ def pretrain_simclr(
         z1, z2 = z.chunk(2)
         return nt_xent(z1, z2, temperature)
 
-    history = fit(model, (X,), config=train_config(config, default_pretrain_config), device=device,
+    history = fit(model, (X,), config=config, device=device,
                   step_fn=step, desc="simclr")
     return model.encoder, history
 
@@ -457,7 +429,7 @@ def pretrain_moco(
     queue_size: int = 512,
     projection_dim: int = 64,
     hidden_dim: int = 128,
-    config: TrainConfig | Mapping[str, Any] | None = None,
+    config: TrainConfig,
     device: Any = "cpu",
 ) -> tuple[nn.Module, TrainHistory]:
     """Pretrain an encoder with MoCo (He et al. 2020) on unlabelled samples.
@@ -488,7 +460,7 @@ def pretrain_moco(
         x = batch[0]
         return m.loss(augmenter(x), augmenter(x))
 
-    history = fit(model, (X,), config=train_config(config, default_pretrain_config), device=device,
+    history = fit(model, (X,), config=config, device=device,
                   step_fn=step, desc="moco")
     return model.encoder, history
 
@@ -504,7 +476,7 @@ def pretrain_supcon(
     temperature: float = 0.1,
     projection_dim: int = 64,
     hidden_dim: int = 128,
-    config: TrainConfig | Mapping[str, Any] | None = None,
+    config: TrainConfig,
     device: Any = "cpu",
 ) -> tuple[nn.Module, TrainHistory]:
     """Pretrain an encoder with supervised contrastive learning (Khosla et al. 2020).
@@ -540,7 +512,7 @@ def pretrain_supcon(
         z = m(torch.cat([augmenter(x), augmenter(x)]))
         return supcon_loss(z, torch.cat([labels, labels]), temperature)
 
-    history = fit(model, (X, y), config=train_config(config, default_pretrain_config),
+    history = fit(model, (X, y), config=config,
                   device=device,
                   step_fn=step, desc="supcon")
     return model.encoder, history

@@ -15,9 +15,10 @@ Schedules of the paper, with training progress :math:`p \in [0, 1]`:
 and :math:`\mu_p = \mu_0 / (1 + \alpha p)^{\beta}` (:func:`dann_lr`, :math:`\alpha = 10`,
 :math:`\beta = 0.75`).
 
-The functions work on a domain pair dict (:func:`transfer_lab.sources.pairs.make_domain_pair`):
-they train on ``source_X[source_train_index]`` with labels and on
-``target_X[target_train_index]`` without, and report accuracy on ``target_X[test_index]``.
+The functions work on a domain pair (a :class:`transfer_lab.contracts.DomainPair`, or any
+object with its attributes): they train on ``pair.source_X[pair.source_train_index]`` with
+labels and on ``pair.target_X[pair.target_train_index]`` without, and report accuracy on
+``pair.target_X[pair.test_index]``.
 
 * :func:`train_dann`: the adaptation;
 * :func:`train_source_only`: the same network without the domain classifier (the floor);
@@ -31,14 +32,13 @@ import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from transfer_lab.methods.contrastive import train_config
 from transfer_lab.methods.encoders import Classifier, build_encoder
 from transfer_lab.methods.runtime import resolve_device
 from transfer_lab.methods.training import (
@@ -51,6 +51,9 @@ from transfer_lab.methods.training import (
     make_optimizer,
 )
 
+if TYPE_CHECKING:  # methods stand alone: the container is only named in annotations
+    from transfer_lab.contracts import DomainPair
+
 __all__ = [
     "GradientReversal",
     "grad_reverse",
@@ -60,13 +63,13 @@ __all__ = [
     "DomainClassifier",
     "DANN",
     "DomainAdaptationResult",
-    "default_dann_config",
+    "ADAPTATION_METHODS",
     "train_dann",
     "train_source_only",
     "train_target_supervised",
 ]
 
-PAIR_KEYS = (
+PAIR_ATTRIBUTES = (
     "source_X", "target_X", "y", "source_train_index", "target_train_index", "val_index",
     "test_index",
 )
@@ -224,36 +227,18 @@ class DomainAdaptationResult:
     model: nn.Module | None = field(default=None, repr=False)
 
 
-def default_dann_config(**overrides: Any) -> TrainConfig:
-    """DANN defaults: SGD with momentum 0.9 at lr0 = 0.01 (the paper's), batch 64, 60 epochs.
-
-    No early stopping: unsupervised adaptation has no target labels to select with.
-    """
-    params: dict[str, Any] = {
-        "epochs": 60, "batch_size": 64, "lr": 0.01, "optimizer": "sgd", "momentum": 0.9,
-        "weight_decay": 1e-4, "patience": None, "progress": False,
-    }
-    return TrainConfig(**{**params, **overrides})
-
-
-def _supervised_config(**overrides: Any) -> TrainConfig:
-    """The references: Adam at 1e-3, 60 epochs, early stopping (patience 15) on val accuracy."""
-    params = {"epochs": 60, "patience": 15, "optimizer": "adam", "lr": 1e-3, **overrides}
-    return default_dann_config(**params)
-
-
-def _check_pair(pair: Mapping[str, Any]) -> None:
-    missing = [k for k in PAIR_KEYS if k not in pair]
+def _check_pair(pair: DomainPair) -> None:
+    missing = [k for k in PAIR_ATTRIBUTES if not hasattr(pair, k)]
     if missing:
-        raise ValueError(f"domain pair is missing key(s) {missing}; expected make_domain_pair()'s")
-    if len(pair["source_train_index"]) == 0 or len(pair["target_train_index"]) == 0:
+        raise ValueError(f"domain pair is missing attribute(s) {missing}; expected a contracts.DomainPair")
+    if len(pair.source_train_index) == 0 or len(pair.target_train_index) == 0:
         raise ValueError("domain pair has an empty source or target train half")
-    if len(pair["test_index"]) == 0:
+    if len(pair.test_index) == 0:
         raise ValueError("domain pair has no test rows")
 
 
-def _n_classes(pair: Mapping[str, Any]) -> int:
-    return int(np.max(pair["y"])) + 1
+def _n_classes(pair: DomainPair) -> int:
+    return int(np.max(pair.y)) + 1
 
 
 def _build_encoder(pair, encoder, encoder_kwargs) -> nn.Module:
@@ -261,13 +246,13 @@ def _build_encoder(pair, encoder, encoder_kwargs) -> nn.Module:
         if encoder_kwargs:
             raise ValueError("pass encoder or encoder_kwargs, not both")
         return encoder
-    return build_encoder("auto", tuple(pair["source_X"].shape[1:]), **dict(encoder_kwargs or {}))
+    return build_encoder("auto", tuple(pair.source_X.shape[1:]), **dict(encoder_kwargs or {}))
 
 
 def _result(method, model, pair, history, start, device, schedule=()) -> DomainAdaptationResult:
-    y = pair["y"]
-    src, tgt = pair["source_X"], pair["target_X"]
-    val, test = pair["val_index"], pair["test_index"]
+    y = pair.y
+    src, tgt = pair.source_X, pair.target_X
+    val, test = pair.val_index, pair.test_index
 
     def acc(X: np.ndarray, idx: np.ndarray) -> float:
         return accuracy(model, X[idx], y[idx], device) if len(idx) else float("nan")
@@ -286,11 +271,11 @@ def _result(method, model, pair, history, start, device, schedule=()) -> DomainA
 
 
 def train_dann(
-    pair: Mapping[str, Any],
+    pair: DomainPair,
     *,
     encoder: nn.Module | None = None,
     encoder_kwargs: Mapping[str, Any] | None = None,
-    config: TrainConfig | Mapping[str, Any] | None = None,
+    config: TrainConfig,
     gamma: float = 10.0,
     alpha: float = 10.0,
     beta: float = 0.75,
@@ -309,14 +294,17 @@ def train_dann(
 
     Parameters
     ----------
-    pair : dict
-        From :func:`~transfer_lab.sources.pairs.make_domain_pair`.
+    pair : DomainPair
+        A :class:`~transfer_lab.contracts.DomainPair` (attributes ``source_X``, ``target_X``,
+        ``y``, ``source_train_index``, ``target_train_index``, ``val_index``, ``test_index``).
     encoder : nn.Module, optional
         Feature extractor; by default ``build_encoder("auto", ...)`` with ``encoder_kwargs``.
     encoder_kwargs : dict, optional
-    config : TrainConfig or dict, optional
-        :func:`default_dann_config`, or a dict of overrides of it; ``config.lr`` is
-        :math:`\mu_0`. Runs all epochs.
+    config : TrainConfig
+        Keyword-only, required; ``config.lr`` is :math:`\mu_0`. The paper's setting is SGD
+        with momentum 0.9 at :math:`\mu_0 = 0.01` and no early stopping (unsupervised
+        adaptation has no target labels to select with): set ``patience=None``, since
+        nothing is validated here anyway and all epochs run.
     gamma : float, default 10
     alpha, beta : float, default 10, 0.75
     domain_hidden : int, default 128
@@ -332,16 +320,15 @@ def train_dann(
     _check_pair(pair)
     start = time.perf_counter()
     device = resolve_device(device)
-    config = train_config(config, default_dann_config)
     encoder = _build_encoder(pair, encoder, encoder_kwargs)
     model = DANN(encoder, _n_classes(pair), domain_hidden).to(device)
-    src_idx, tgt_idx = pair["source_train_index"], pair["target_train_index"]
+    src_idx, tgt_idx = pair.source_train_index, pair.target_train_index
     source = ArrayLoader(
-        pair["source_X"][src_idx], pair["y"][src_idx], batch_size=config.batch_size,
+        pair.source_X[src_idx], pair.y[src_idx], batch_size=config.batch_size,
         seed=config.seed, device=device,
     )
     target = ArrayLoader(
-        pair["target_X"][tgt_idx], batch_size=config.batch_size, seed=config.seed + 1,
+        pair.target_X[tgt_idx], batch_size=config.batch_size, seed=config.seed + 1,
         device=device,
     )
     # The target half is cycled independently of the source epochs.
@@ -376,20 +363,19 @@ def train_dann(
 
 def _supervised(
     method: str,
-    pair: Mapping[str, Any],
+    pair: DomainPair,
     X_train: np.ndarray,
     y_train: np.ndarray,
     X_val: np.ndarray,
     y_val: np.ndarray,
     encoder: nn.Module | None,
     encoder_kwargs: Mapping[str, Any] | None,
-    config: TrainConfig | Mapping[str, Any] | None,
+    config: TrainConfig,
     device: Any,
 ) -> DomainAdaptationResult:
     _check_pair(pair)
     start = time.perf_counter()
     device = resolve_device(device)
-    config = train_config(config, _supervised_config)
     model = Classifier(_build_encoder(pair, encoder, encoder_kwargs), _n_classes(pair))
     has_val = len(X_val) > 0
     history = fit_classifier(
@@ -400,11 +386,11 @@ def _supervised(
 
 
 def train_source_only(
-    pair: Mapping[str, Any],
+    pair: DomainPair,
     *,
     encoder: nn.Module | None = None,
     encoder_kwargs: Mapping[str, Any] | None = None,
-    config: TrainConfig | Mapping[str, Any] | None = None,
+    config: TrainConfig,
     device: Any = "cpu",
 ) -> DomainAdaptationResult:
     """Train on the labelled source half only and test on the target: the no-adaptation floor.
@@ -413,32 +399,32 @@ def train_source_only(
 
     Parameters
     ----------
-    pair : dict
-        From :func:`~transfer_lab.sources.pairs.make_domain_pair`.
+    pair : DomainPair
+        As in :func:`train_dann`.
     encoder, encoder_kwargs, device
         As in :func:`train_dann`.
-    config : TrainConfig or dict, optional
-        Adam at 1e-3, 60 epochs, patience 15 (:func:`default_dann_config` with these
-        overrides), or a dict of overrides of it.
+    config : TrainConfig
+        Keyword-only, required; ``config.patience`` stops early on the validation accuracy
+        (the pipeline's references: Adam at 1e-3, 60 epochs, patience 15).
 
     Returns
     -------
     DomainAdaptationResult
     """
     _check_pair(pair)
-    y, src, val = pair["y"], pair["source_train_index"], pair["val_index"]
+    y, src, val = pair.y, pair.source_train_index, pair.val_index
     return _supervised(
-        "source_only", pair, pair["source_X"][src], y[src], pair["source_X"][val], y[val],
+        "source_only", pair, pair.source_X[src], y[src], pair.source_X[val], y[val],
         encoder, encoder_kwargs, config, device,
     )
 
 
 def train_target_supervised(
-    pair: Mapping[str, Any],
+    pair: DomainPair,
     *,
     encoder: nn.Module | None = None,
     encoder_kwargs: Mapping[str, Any] | None = None,
-    config: TrainConfig | Mapping[str, Any] | None = None,
+    config: TrainConfig,
     device: Any = "cpu",
 ) -> DomainAdaptationResult:
     """Train on the target half *with* its labels: the ceiling adaptation aims at.
@@ -447,8 +433,16 @@ def train_target_supervised(
     :func:`train_source_only`.
     """
     _check_pair(pair)
-    y, tgt, val = pair["y"], pair["target_train_index"], pair["val_index"]
+    y, tgt, val = pair.y, pair.target_train_index, pair.val_index
     return _supervised(
-        "target_supervised", pair, pair["target_X"][tgt], y[tgt], pair["target_X"][val], y[val],
+        "target_supervised", pair, pair.target_X[tgt], y[tgt], pair.target_X[val], y[val],
         encoder, encoder_kwargs, config, device,
     )
+
+
+#: The domain-adaptation methods by the name of their result rows.
+ADAPTATION_METHODS = {
+    "dann": train_dann,
+    "source_only": train_source_only,
+    "target_supervised": train_target_supervised,
+}

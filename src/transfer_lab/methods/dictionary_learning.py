@@ -25,11 +25,12 @@ et al. and scikit-learn.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -39,9 +40,17 @@ from transfer_lab.methods.sparse_coding import (
     _resolve_dtype,
     omp,
     sparse_coding_objective,
+    sparse_encode,
 )
 
-__all__ = ["DictionaryLearning", "MiniBatchDictionaryLearning", "update_dictionary"]
+__all__ = [
+    "DictionaryLearning",
+    "MiniBatchDictionaryLearning",
+    "update_dictionary",
+    "flatten_rows",
+    "self_taught_codes",
+    "subset_accuracies",
+]
 
 # Below this (averaged) usage ‖u_k‖² an atom counts as unused and is re-drawn from the data
 # (the value scikit-learn and SPAMS use for the online algorithm).
@@ -567,3 +576,83 @@ class MiniBatchDictionaryLearning(_BaseDictionaryLearning):
         inverse = np.empty(n, dtype=np.int64)
         inverse[order] = np.arange(n)
         return X, codes[torch.as_tensor(inverse, device=device)]
+
+
+# ----------------------------------------------------------------------- self-taught learning
+def flatten_rows(X) -> np.ndarray:
+    """Samples as float32 feature rows: ``(n, C, H, W)`` images or ``(n, 1, L)`` signals → ``(n, features)``."""
+    X = np.asarray(X, dtype=np.float32)
+    return X.reshape(len(X), -1)
+
+
+def self_taught_codes(
+    source,
+    target,
+    *,
+    n_components: int,
+    alpha: float,
+    epochs: int,
+    batch_size: int,
+    random_state=None,
+    device="cpu",
+) -> tuple[np.ndarray, MiniBatchDictionaryLearning]:
+    """Self-taught learning's features (Raina, Battle, Lee, Packer & Ng, ICML 2007).
+
+    A dictionary is learned by :class:`MiniBatchDictionaryLearning` (``epochs`` passes) on
+    the unlabelled ``source`` samples; every ``target`` sample is then coded on it by
+    :func:`~transfer_lab.methods.sparse_coding.sparse_encode` with the same ``alpha``.
+
+    Parameters
+    ----------
+    source, target : ndarray of shape (n, ...)
+        Samples of the same shape (images or signals), flattened here.
+
+    Returns
+    -------
+    codes : ndarray of shape (n_target, n_components)
+    learner : MiniBatchDictionaryLearning
+        The fitted learner (``components_``, ``objective_history_``).
+    """
+    source_shape, target_shape = np.shape(source)[1:], np.shape(target)[1:]
+    if source_shape != target_shape:
+        raise ValueError(
+            f"source samples have shape {source_shape} but target samples {target_shape}: "
+            "a dictionary learned on the source could not code the target"
+        )
+    learner = MiniBatchDictionaryLearning(
+        n_components=n_components, alpha=alpha, max_iter=epochs, batch_size=batch_size,
+        random_state=random_state, device=device,
+    ).fit(flatten_rows(source))
+    return sparse_encode(flatten_rows(target), learner.components_, alpha=alpha, device=device), learner
+
+
+def subset_accuracies(
+    classifier: ClassifierMixin,
+    features: np.ndarray,
+    y: np.ndarray,
+    subsets: Iterable[tuple[str, int, np.ndarray]],
+    test_features: np.ndarray,
+    y_test: np.ndarray,
+) -> list[tuple[str, int, float]]:
+    """Test accuracy of a classifier trained on each label subset's rows.
+
+    Parameters
+    ----------
+    classifier : scikit-learn classifier
+        A template: cloned for each subset, with ``random_state`` set to the subset's seed.
+    features, y : ndarray
+        Features and labels of every sample; a subset's rows index into them.
+    subsets : iterable of (labels_per_class, seed, rows)
+        The label subsets (rows: indices into ``features``).
+    test_features, y_test : ndarray
+        The samples the classifier is scored on.
+
+    Returns
+    -------
+    list of (labels_per_class, seed, accuracy)
+    """
+    scores = []
+    for budget, seed, rows in subsets:
+        model = clone(classifier).set_params(random_state=seed).fit(features[rows], y[rows])
+        scores.append((budget, seed, float(model.score(test_features, y_test))))
+    return scores

@@ -15,7 +15,8 @@ signals, and the tests train these nets on two CPU cores.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -27,6 +28,7 @@ __all__ = [
     "MLPEncoder",
     "Classifier",
     "build_encoder",
+    "encoder_settings",
     "freeze_blocks",
     "count_parameters",
     "encoder_checkpoint",
@@ -346,6 +348,19 @@ def build_encoder(kind: str, input_shape: Sequence[int], **kwargs) -> nn.Module:
             raise ValueError(f"cnn1d needs input_shape (C, L), got {shape}")
         return ConvEncoder1d(in_channels=shape[0], length=shape[1], **kwargs)
     return MLPEncoder(input_dim=math.prod(shape), **kwargs)
+
+
+def encoder_settings(settings: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``(kind, kwargs)`` for :func:`build_encoder` and :func:`encoder_checkpoint` from a
+    parameters block ``{kind, width, depth, out_features}`` (absent keys: the encoders'
+    defaults). The MLP has no ``width``/``depth``, so only ``out_features`` reaches it.
+
+    >>> encoder_settings({"kind": "mlp", "width": 8, "depth": 2, "out_features": 16})
+    ('mlp', {'out_features': 16})
+    """
+    kind = settings.get("kind", "auto")
+    names = ("out_features",) if kind == "mlp" else ("width", "depth", "out_features")
+    return kind, {name: settings[name] for name in names if name in settings}
 
 
 def freeze_blocks(encoder: nn.Module, k: int) -> nn.Module:

@@ -8,7 +8,7 @@
   that knows what an upright sample looks like.
 * :func:`pretrain_imputation`: a context encoder (Pathak et al. 2016) reconstructs a masked
   region from the rest; the loss covers the masked region only.
-* :func:`pretrain_supervised`: plain cross-entropy on a labelled source domain.
+* :func:`pretrain_supervised_source`: plain cross-entropy on a labelled source domain.
 
 All three share one encoder across their inputs (the four transformed copies of an image go
 through the same weights, the Siamese setting of the papers) and return ``(encoder, history)``
@@ -27,7 +27,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from transfer_lab.methods.augment import build_augmenter, data_kind, random_region_mask
-from transfer_lab.methods.contrastive import train_config
 from transfer_lab.methods.encoders import Classifier, build_encoder
 from transfer_lab.methods.training import TrainConfig, TrainHistory, fit, fit_classifier
 
@@ -38,8 +37,7 @@ __all__ = [
     "ContextEncoder",
     "pretrain_rotation",
     "pretrain_imputation",
-    "pretrain_supervised",
-    "default_pretext_config",
+    "pretrain_supervised_source",
 ]
 
 ArrayLike = np.ndarray | torch.Tensor
@@ -47,19 +45,6 @@ Steps = Sequence[Mapping[str, Any]] | None
 
 #: classes of the rotation / transformation-recognition task
 N_TRANSFORMS = 4
-
-
-def default_pretext_config(**overrides: Any) -> TrainConfig:
-    """Pretext defaults: batch 128, Adam at 1e-3, 50 epochs, no early stopping, no progress bar."""
-    params: dict[str, Any] = {
-        "epochs": 50, "batch_size": 128, "lr": 1e-3, "weight_decay": 1e-5,
-        "patience": None, "progress": False,
-    }
-    return TrainConfig(**{**params, **overrides})
-
-
-def _supervised_config(**overrides: Any) -> TrainConfig:
-    return default_pretext_config(**{"patience": 10, **overrides})
 
 
 def _encoder_for(
@@ -113,7 +98,7 @@ def pretrain_rotation(
     encoder_kwargs: Mapping[str, Any] | None = None,
     augmentations: Steps | bool = True,
     strength: float = 1.0,
-    config: TrainConfig | Mapping[str, Any] | None = None,
+    config: TrainConfig,
     device: Any = "cpu",
 ) -> tuple[nn.Module, TrainHistory]:
     r"""Pretrain by predicting the rotation (images) or transformation (signals) of each sample.
@@ -133,8 +118,9 @@ def pretrain_rotation(
         it the 8x8 digits' four rotations are memorised within a few epochs (loss ~0) and the
         features transfer badly (linear probe 47% at 10 labels per class against 76% with it).
     strength : float, default 1.0
-    config : TrainConfig or dict, optional
-        :func:`default_pretext_config`, or a dict of overrides of it.
+    config : TrainConfig
+        The training settings (keyword-only, required); the pipeline's are batch 128, Adam
+        at 1e-3, 50 epochs, no early stopping.
     device : str or torch.device, default "cpu"
 
     Returns
@@ -159,7 +145,7 @@ def pretrain_rotation(
         x_t, t = transform_batch(x)
         return F.cross_entropy(m(x_t), t)
 
-    history = fit(model, (X,), config=train_config(config, default_pretext_config), device=device,
+    history = fit(model, (X,), config=config, device=device,
                   step_fn=step, desc="rotation")
     return model.encoder, history
 
@@ -236,7 +222,7 @@ def pretrain_imputation(
     mask_size: Sequence[float] = (0.375, 0.5),
     fill: float = 0.0,
     hidden: int = 256,
-    config: TrainConfig | Mapping[str, Any] | None = None,
+    config: TrainConfig,
     device: Any = "cpu",
 ) -> tuple[nn.Module, TrainHistory]:
     """Pretrain by inpainting: reconstruct a random masked region (a context encoder).
@@ -259,8 +245,9 @@ def pretrain_imputation(
         standardised signal).
     hidden : int, default 256
         Decoder width.
-    config : TrainConfig or dict, optional
-        :func:`default_pretext_config`, or a dict of overrides of it.
+    config : TrainConfig
+        The training settings (keyword-only, required); the pipeline's are batch 128, Adam
+        at 1e-3, 50 epochs, no early stopping.
     device : str or torch.device, default "cpu"
 
     Returns
@@ -278,7 +265,7 @@ def pretrain_imputation(
         mask = random_region_mask(x, size, inside=True)
         return masked_mse(m(x.masked_fill(mask, fill)), x, mask)
 
-    history = fit(model, (X,), config=train_config(config, default_pretext_config), device=device,
+    history = fit(model, (X,), config=config, device=device,
                   step_fn=step, desc="imputation")
     return model.encoder, history
 
@@ -288,7 +275,7 @@ def pretrain_imputation(
 # --------------------------------------------------------------------------------------------
 
 
-def pretrain_supervised(
+def pretrain_supervised_source(
     X: ArrayLike,
     y: ArrayLike,
     *,
@@ -297,7 +284,7 @@ def pretrain_supervised(
     encoder: nn.Module | None = None,
     encoder_kwargs: Mapping[str, Any] | None = None,
     n_classes: int | None = None,
-    config: TrainConfig | Mapping[str, Any] | None = None,
+    config: TrainConfig,
     device: Any = "cpu",
 ) -> tuple[nn.Module, TrainHistory]:
     """Pretrain an encoder with cross-entropy on a labelled source domain.
@@ -312,8 +299,9 @@ def pretrain_supervised(
         As in :func:`pretrain_rotation`.
     n_classes : int, optional
         Defaults to ``max(y) + 1``.
-    config : TrainConfig or dict, optional
-        :func:`default_pretext_config` with patience 10, or a dict of overrides of it.
+    config : TrainConfig
+        The training settings (keyword-only, required); ``config.patience`` stops early on
+        the source validation accuracy.
     device : str or torch.device, default "cpu"
 
     Returns
@@ -327,7 +315,7 @@ def pretrain_supervised(
     n_classes = n_classes or int(np.max(np.asarray(y))) + 1
     model = Classifier(encoder, n_classes)
     history = fit_classifier(
-        model, X, y, X_val, y_val, config=train_config(config, _supervised_config),
-        device=device, desc="supervised",
+        model, X, y, X_val, y_val, config=config,
+        device=device, desc="supervised_source",
     )
     return model.encoder, history

@@ -53,19 +53,24 @@ worse than the current codes), so ``F`` never increases:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted
 
+from transfer_lab.methods.dictionary_learning import flatten_rows, subset_accuracies
 from transfer_lab.methods.runtime import resolve_device
 from transfer_lab.methods.sparse_coding import _lasso, _resolve_dtype
 
 __all__ = [
     "SemiCoupledDictionaryLearning",
+    "COUPLED_METHODS",
+    "coupled_adaptation_features",
+    "adaptation_accuracies",
     "sdl_objective",
     "update_mapping",
     "update_atoms_ball",
@@ -541,3 +546,69 @@ class SemiCoupledDictionaryLearning(BaseEstimator):
         else:
             codes, D_to = self.transform_target(X), self.components_source_
         return self.map_codes(codes) @ D_to.astype(codes.dtype, copy=False)
+
+
+# ----------------------------------------------------------------------- domain adaptation
+# SDL and its W = I baseline, by the names they carry in results tables
+COUPLED_METHODS = (("sdl", False), ("coupled_identity", True))
+
+
+def coupled_adaptation_features(
+    source_train, target_train, source, target_test, **sdl_params
+) -> tuple[np.ndarray, np.ndarray]:
+    """Features for classifying target samples with a classifier of source codes.
+
+    SDL is fitted on the coupled training samples with ``W`` mapping target codes to source
+    codes (``map_direction="target_to_source"``); ``source`` samples are coded on the source
+    dictionary, ``target_test`` samples on the target dictionary and then mapped by ``W``.
+
+    Returns
+    -------
+    source_codes : ndarray of shape (len(source), k_S)
+    mapped_target_codes : ndarray of shape (len(target_test), k_S)
+    """
+    model = SemiCoupledDictionaryLearning(map_direction="target_to_source", **sdl_params)
+    model.fit(flatten_rows(source_train), flatten_rows(target_train))
+    source_codes = model.transform_source(flatten_rows(source))
+    return source_codes, model.map_codes(model.transform_target(flatten_rows(target_test)))
+
+
+def adaptation_accuracies(
+    classifier: ClassifierMixin,
+    source: np.ndarray,
+    target: np.ndarray,
+    y: np.ndarray,
+    train: np.ndarray,
+    test: np.ndarray,
+    subsets: Sequence[tuple[str, int, np.ndarray]],
+    **sdl_params,
+) -> list[tuple[str, str, int, float]]:
+    """Source labels classify target samples through coupled codes (no target labels).
+
+    For each label subset (indices into the coupled rows) a classifier is trained on the
+    source codes of the labelled rows and scores the mapped target codes of the ``test``
+    rows (``sdl``); ``coupled_identity`` does the same with ``W = I``, and ``source_only``
+    applies a classifier of source pixels to target pixels. SDL is fitted once per seed
+    (``random_state`` = the seed) on the ``train`` rows of both domains, without labels.
+
+    Returns
+    -------
+    list of (method, labels_per_class, seed, accuracy)
+    """
+    source_pixels, target_test = flatten_rows(source), flatten_rows(target[test])
+    scores = [
+        ("source_only", *score)
+        for score in subset_accuracies(classifier, source_pixels, y, subsets, target_test, y[test])
+    ]
+    for seed in dict.fromkeys(seed for _, seed, _ in subsets):
+        of_seed = [subset for subset in subsets if subset[1] == seed]
+        for method, identity in COUPLED_METHODS:
+            source_codes, target_codes = coupled_adaptation_features(
+                source[train], target[train], source, target[test],
+                fix_w_identity=identity, random_state=seed, **sdl_params,
+            )
+            scores += [
+                (method, *score)
+                for score in subset_accuracies(classifier, source_codes, y, of_seed, target_codes, y[test])
+            ]
+    return scores

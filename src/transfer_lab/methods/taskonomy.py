@@ -12,7 +12,13 @@ Three steps of the paper live here, each a pure function of arrays or dictionari
 3. **Taxonomy by binary integer programming** (Sec. 3.4): choose which tasks to train with
    full supervision, under a supervision budget, and one incoming transfer (or full
    supervision) for every target, maximising the importance-weighted affinity
-   (:func:`solve_taxonomy`, with :func:`scipy.optimize.milp`, i.e. HiGHS).
+   (:func:`solve_taxonomy`, with :func:`scipy.optimize.milp`, i.e. HiGHS; for several
+   budgets at once, :func:`solve_budgets`).
+
+The search over transfers (every first order, then higher orders on a beam of the best
+sources, :func:`beam_transfers`) and the per-target tournament tables
+(:func:`tournament_records`) are here too; the readouts themselves are the caller's
+(``methods.tasks.readout_losses``).
 
 The published affinities and win rates of the original release ship with the package
 (``transfer_lab/reference/taskonomy``, MIT licence, see its README) and are read with
@@ -25,9 +31,10 @@ small transfer set) are pseudo-sources.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
 
 import numpy as np
@@ -49,6 +56,11 @@ __all__ = [
     "solve_taxonomy",
     "taxonomy_objective",
     "taxonomy_cost",
+    "beam_sources",
+    "source_combinations",
+    "beam_transfers",
+    "tournament_records",
+    "solve_budgets",
 ]
 
 #: Baselines that appear as "sources" in the release but are never real source tasks.
@@ -589,3 +601,154 @@ def taxonomy_cost(
 ) -> float:
     """Total supervision cost of a taxonomy: tasks mapped to ``()`` (cost 1 unless given)."""
     return float(sum((costs or {}).get(t, 1.0) for t, srcs in taxonomy.items() if not srcs))
+
+
+# ----------------------------------------------------------------------------- higher orders
+def beam_sources(first_order_losses: Mapping[str, np.ndarray], beam: int) -> list[str]:
+    """The ``beam`` best real sources of one target, ranked by the AHP affinity of their losses.
+
+    Parameters
+    ----------
+    first_order_losses : mapping source → per-sample losses, shape (n_samples,)
+        Losses of every first-order transfer into the target, on samples that choose (the
+        validation split, so that the test split used by the tournament chooses nothing).
+        Pseudo-sources (:data:`PSEUDO_SOURCES`) are left out of the ranking.
+    beam : int
+        How many sources to keep (all of them when there are fewer).
+
+    Returns
+    -------
+    list of str
+        Best first; ties keep the alphabetical order of the sources.
+    """
+    if beam < 1:
+        raise ValueError(f"beam must be >= 1, got {beam}")
+    real = sorted(s for s in first_order_losses if s not in PSEUDO_SOURCES)
+    if not real:
+        return []
+    affinity = affinity_from_losses(np.stack([np.asarray(first_order_losses[s], dtype=np.float64) for s in real]))
+    return [real[i] for i in np.argsort(-affinity, kind="stable")[:beam]]
+
+
+def source_combinations(sources: Iterable[str], max_order: int) -> list[tuple[str, ...]]:
+    """Every combination of ``2 … max_order`` of ``sources`` (sorted), the higher-order transfers."""
+    chosen = sorted(sources)
+    combos: list[tuple[str, ...]] = []
+    for k in range(2, min(max_order, len(chosen)) + 1):
+        combos.extend(itertools.combinations(chosen, k))
+    return combos
+
+
+def beam_transfers(
+    sources: Iterable[str],
+    target: str,
+    evaluate: Callable[[tuple[str, ...]], tuple[np.ndarray, np.ndarray]],
+    *,
+    beam: int,
+    max_order: int,
+    progress: bool = False,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], list[str]]:
+    """Every transfer into ``target`` of the Taskonomy search: all first orders, then a beam.
+
+    First order: ``evaluate((source,))`` for every source (pseudo-sources such as ``random``
+    included). Higher orders: ``evaluate(combo)`` for every combination of ``2 … max_order``
+    of the ``beam`` best real first-order sources (:func:`beam_sources`, ranked on the
+    *validation* losses). ``evaluate`` returns the per-sample (validation, test) losses of a
+    readout on the concatenated features of its sources.
+
+    Returns
+    -------
+    val_losses, test_losses : dict
+        Transfer key (``"src1__src2__target"``) → per-sample losses.
+    beam : list of str
+        The sources the higher orders combine, best first.
+    """
+    from tqdm.auto import tqdm
+
+    val: dict[str, np.ndarray] = {}
+    test: dict[str, np.ndarray] = {}
+    for source in tqdm(sorted(sources), desc=f"transfers to {target}", disable=not progress):
+        key = transfer_key((source,), target)
+        val[key], test[key] = evaluate((source,))
+    first_order = {parse_transfer_key(key)[0][0]: losses for key, losses in val.items()}
+    chosen = beam_sources(first_order, beam)
+    for combo in source_combinations(chosen, max_order):
+        key = transfer_key(combo, target)
+        val[key], test[key] = evaluate(combo)
+    return val, test, chosen
+
+
+# ----------------------------------------------------------------------------- tournament tables
+def tournament_records(
+    losses: Mapping[str, np.ndarray], target: str
+) -> tuple[dict[str, float], list[dict], list[dict]]:
+    """The tournament of one target, from the per-sample test losses of its competitors.
+
+    Competitors are every transfer into ``target`` (every order, ``random`` included) and
+    ``self``; ``pixels`` is left out of the tournament and is the reference of the gain, as
+    in the original release.
+
+    Parameters
+    ----------
+    losses : mapping transfer key → per-sample test losses
+        Must hold ``"pixels__<target>"`` and ``"self__<target>"``.
+    target : str
+
+    Returns
+    -------
+    affinities : dict
+        Transfer key → AHP affinity (the competitors' affinities sum to 1).
+    records : list of dict
+        One per key (``pixels`` last): target, key, sources (``+``-joined), order,
+        affinity (NaN for ``pixels``), gain (win rate vs ``pixels``), quality (vs ``self``),
+        test_loss (mean).
+    wins : list of dict
+        The matrix ``W_T`` in long form: target, key_i, key_j, win_rate.
+    """
+    pixels_key, self_key = transfer_key(("pixels",), target), transfer_key(("self",), target)
+    pixels, own = losses[pixels_key], losses[self_key]
+    keys = sorted(k for k in losses if k != pixels_key)
+    W = tournament_matrix(np.stack([losses[k] for k in keys]))
+    affinities = {key: float(value) for key, value in zip(keys, ahp_affinity(W), strict=True)}
+    wins = [
+        {"target": target, "key_i": key_i, "key_j": key_j, "win_rate": W[i, j]}
+        for i, key_i in enumerate(keys)
+        for j, key_j in enumerate(keys)
+    ]
+    records = []
+    for key in [*keys, pixels_key]:
+        sources, _ = parse_transfer_key(key)
+        records.append(
+            {
+                "target": target, "key": key, "sources": "+".join(sources), "order": len(sources),
+                "affinity": affinities.get(key, math.nan),
+                "gain": win_rate(losses[key], pixels), "quality": win_rate(losses[key], own),
+                "test_loss": float(np.mean(losses[key])),
+            }
+        )
+    return affinities, records, wins
+
+
+# ----------------------------------------------------------------------------- taxonomy per budget
+def solve_budgets(
+    affinities: Mapping[str, float], budgets: Iterable[float], *, max_order: int | None = None, sqrt: bool = False
+) -> list[dict]:
+    """:func:`solve_taxonomy` for every supervision budget.
+
+    Returns
+    -------
+    list of dict
+        One per budget, in order: ``budget``, ``objective``, ``cost``
+        (:func:`taxonomy_cost`) and ``taxonomy`` (target → list of sources; ``[]`` for a
+        task trained with full supervision), ready for JSON.
+    """
+    solutions = []
+    for budget in budgets:
+        taxonomy, objective = solve_taxonomy(affinities, budget, max_order=max_order, sqrt=sqrt, return_objective=True)
+        solutions.append(
+            {
+                "budget": budget, "objective": objective, "cost": taxonomy_cost(taxonomy),
+                "taxonomy": {t: list(s) for t, s in taxonomy.items()},
+            }
+        )
+    return solutions

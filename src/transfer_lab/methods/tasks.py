@@ -34,7 +34,9 @@ name               kind            target
 
 The second half of the module trains on a task: :class:`TaskNetwork` (encoder + head, the
 task-specific network), :func:`train_task_network`, :func:`fit_readout` (a head trained on
-frozen features: a transfer) and :func:`per_sample_losses`.
+frozen features: a transfer) and :func:`per_sample_losses`; the steps of the Taskonomy
+pipeline on one task put them together: :func:`fit_task_network` (``self``, ``pixels``),
+:func:`readout_losses` (a transfer from one or several sources) and :func:`view_features`.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -50,7 +53,7 @@ import torch
 from scipy import ndimage
 from torch import nn
 
-from transfer_lab.methods.training import TrainConfig, TrainHistory, evaluating, fit
+from transfer_lab.methods.training import TrainConfig, TrainHistory, evaluating, extract_features, fit
 
 __all__ = [
     "TASKS",
@@ -64,6 +67,9 @@ __all__ = [
     "fit_readout",
     "standardise",
     "discrete_targets",
+    "fit_task_network",
+    "readout_losses",
+    "view_features",
 ]
 
 TASK_KINDS = ("classification", "regression", "dense")
@@ -556,3 +562,79 @@ def discrete_targets(task: Task, T: np.ndarray, n_clusters: int = 10, seed: int 
     if k < 2:
         raise ValueError(f"task {task.name!r} has constant targets; they cannot be clustered")
     return KMeans(n_clusters=k, n_init=3, random_state=seed).fit_predict(values).astype(np.int64)
+
+
+# ============================================================================ Taskonomy steps
+# The steps of the Taskonomy pipeline on one task, on the rows of ``rows``: ``"train"`` (every
+# training row), ``"transfer"`` (the small transfer set), ``"val"`` (model selection) and
+# ``"test"`` (the per-sample losses of the tournament).
+def fit_task_network(
+    task: Task,
+    network: TaskNetwork,
+    X: np.ndarray,
+    T: np.ndarray,
+    rows: Mapping[str, np.ndarray],
+    config: TrainConfig,
+    device: str | torch.device = "cpu",
+    *,
+    fit_rows: str = "train",
+) -> tuple[TrainHistory, np.ndarray]:
+    """Train ``network`` on ``rows[fit_rows]`` (early stopping on ``rows["val"]``).
+
+    ``fit_rows="train"`` is the task-specific network (``self``), ``"transfer"`` the
+    ``pixels`` baseline trained from scratch on the transfer set.
+
+    Returns
+    -------
+    history : TrainHistory
+    test_losses : ndarray, shape (len(rows["test"]),)
+        :func:`per_sample_losses` on the test rows.
+    """
+    fit_on, val, test = rows[fit_rows], rows["val"], rows["test"]
+    history = train_task_network(task, network, X[fit_on], T[fit_on], X[val], T[val], config, device)
+    return history, per_sample_losses(task, network, X[test], T[test], device)
+
+
+def readout_losses(
+    task: Task,
+    features: Sequence[np.ndarray],
+    T: np.ndarray,
+    rows: Mapping[str, np.ndarray],
+    out_size: int,
+    *,
+    hidden: int = 64,
+    steps: int = 300,
+    lr: float = 0.01,
+    weight_decay: float = 1e-4,
+    eval_every: int = 10,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A transfer from one or more sources: a readout on their frozen features.
+
+    Each source's features (``(n, d_s)`` over all rows) are standardised on the transfer rows
+    (:func:`standardise`), then concatenated (a higher-order transfer reads several sources
+    at once) and the task's head is fitted on ``rows["transfer"]`` (:func:`fit_readout`,
+    best ``rows["val"]`` loss kept).
+
+    Returns
+    -------
+    val_losses, test_losses : ndarray
+        Per-sample losses on ``rows["val"]`` and ``rows["test"]``.
+    """
+    parts = [standardise(F[rows["transfer"]], F[rows["val"]], F[rows["test"]]) for F in features]
+    F_transfer, F_val, F_test = (np.concatenate([p[i] for p in parts], axis=1) for i in range(3))
+    head, _ = fit_readout(
+        task, F_transfer, T[rows["transfer"]], F_val, T[rows["val"]], out_size,
+        hidden=hidden, steps=steps, lr=lr, weight_decay=weight_decay, eval_every=eval_every, seed=seed,
+    )
+    return (
+        per_sample_losses(task, head, F_val, T[rows["val"]]),
+        per_sample_losses(task, head, F_test, T[rows["test"]]),
+    )
+
+
+def view_features(
+    encoder: nn.Module, views: Mapping[str, np.ndarray], device: str | torch.device | None = None
+) -> dict[str, np.ndarray]:
+    """A frozen encoder's features of every row of every input view (float32 ``(n, d)``)."""
+    return {view: extract_features(encoder, X, device) for view, X in views.items()}

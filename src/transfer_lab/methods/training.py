@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +54,11 @@ OPTIMIZERS = ("adam", "sgd", "adamw")
 
 @dataclass
 class TrainConfig:
-    """Hyper-parameters of :func:`fit`.
+    """Hyper-parameters of :func:`fit`: the one description of "train with these settings".
+
+    Every torch method of the project takes one ``config: TrainConfig``. Pipelines build it
+    from their parameters with ``contracts.TrainingParams.to_train_config(seed)``; the
+    defaults below are the only defaults (``fit(..., config=None)`` means ``TrainConfig()``).
 
     Parameters
     ----------
@@ -131,21 +135,6 @@ class TrainConfig:
             raise ValueError(
                 f"divergence_factor must be > 1 or None, got {self.divergence_factor}"
             )
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, Any] | None = None, **overrides: Any) -> TrainConfig:
-        """Build from a parameters mapping (e.g. a Kedro ``params:`` dict); unknown keys fail.
-
-        ``overrides`` win over ``params``.
-        """
-        merged = {**(params or {}), **overrides}
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(merged) - known)
-        if unknown:
-            raise ValueError(
-                f"unknown TrainConfig key(s) {unknown}; allowed: {', '.join(sorted(known))}"
-            )
-        return cls(**merged)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict, e.g. for logging to MLflow."""
@@ -393,6 +382,7 @@ def fit(
     loss_fn : callable, optional
         ``loss_fn(model(x), y)`` for the default step; not needed with ``step_fn``.
     config : TrainConfig, optional
+        ``None`` means ``TrainConfig()``.
     device : str or torch.device, default "cpu"
     val_fn : callable, optional
         ``val_fn(model) -> float``, higher is better; called in eval mode under

@@ -10,7 +10,7 @@ protocol                  what is trained
 ========================= ==================================================================
 ``linear_probe``          logistic regression on standardised frozen features
 ``knn``                   nothing: cosine k-nearest neighbours on frozen features
-``partial_finetune``      the last blocks and a linear head; the first ``k`` blocks frozen
+``partial_freeze``        the last blocks and a linear head; the first ``k`` blocks frozen
 ``finetune``              everything, the encoder at a small learning rate
 ``scratch``               a fresh encoder of the same shape (the reference without transfer)
 ========================= ==================================================================
@@ -36,7 +36,6 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 from transfer_lab.methods.augment import build_augmenter, data_kind
-from transfer_lab.methods.contrastive import train_config
 from transfer_lab.methods.encoders import Classifier, build_encoder, freeze_blocks
 from transfer_lab.methods.runtime import resolve_device
 from transfer_lab.methods.training import (
@@ -52,9 +51,8 @@ __all__ = [
     "linear_probe",
     "knn_probe",
     "finetune",
-    "partial_finetune",
+    "partial_freeze",
     "train_from_scratch",
-    "default_finetune_config",
     "PROTOCOLS",
     "run_protocol",
     "PRETRAINING_METHODS",
@@ -224,19 +222,6 @@ def knn_probe(
 # --------------------------------------------------------------------------------------------
 
 
-def default_finetune_config(**overrides: Any) -> TrainConfig:
-    """Fine-tuning defaults: Adam at 1e-3 for the head, 200 epochs, patience 30 on val accuracy.
-
-    The budgets are tiny (10 to 100 rows), so an epoch is one or two batches and early stopping
-    needs a long patience to see past the noise of a few steps.
-    """
-    params: dict[str, Any] = {
-        "epochs": 200, "batch_size": 64, "lr": 1e-3, "weight_decay": 1e-4,
-        "patience": 30, "progress": False,
-    }
-    return TrainConfig(**{**params, **overrides})
-
-
 def _augmented_loss(augmenter: nn.Module | None) -> Callable | None:
     if augmenter is None:
         return None
@@ -307,7 +292,7 @@ def finetune(
     view: Any,
     *,
     n_frozen: int = 0,
-    config: TrainConfig | Mapping[str, Any] | None = None,
+    config: TrainConfig,
     encoder_lr: float | None = 1e-4,
     augmentations: Steps | bool = True,
     strength: float = 0.5,
@@ -326,9 +311,11 @@ def finetune(
     n_frozen : int, default 0
         Leading ``encoder.blocks`` kept frozen (:func:`~transfer_lab.methods.encoders.
         freeze_blocks`); 0 fine-tunes everything.
-    config : TrainConfig or dict, optional
-        :func:`default_finetune_config`, or a dict of overrides of it; ``config.lr`` is the
-        head's learning rate.
+    config : TrainConfig
+        The training settings (keyword-only, required); ``config.lr`` is the head's learning
+        rate, ``config.patience`` the early stopping on validation accuracy. The budgets are
+        tiny (10 to 100 rows), so an epoch is one or two batches and early stopping needs a
+        long patience to see past the noise of a few steps.
     encoder_lr : float or None, default 1e-4
         Learning rate of the unfrozen encoder blocks; ``None`` uses ``config.lr``. 1e-3 was
         1-3 points worse on digits: a few labels pull the features away from pretraining.
@@ -343,17 +330,17 @@ def finetune(
     Returns
     -------
     TransferResult
-        ``protocol`` is ``"finetune"`` with ``n_frozen == 0``, else ``"partial_finetune"``.
+        ``protocol`` is ``"finetune"`` with ``n_frozen == 0``, else ``"partial_freeze"``.
     """
     _check_view(view)
-    protocol = "finetune" if n_frozen == 0 else "partial_finetune"
+    protocol = "finetune" if n_frozen == 0 else "partial_freeze"
     return _train_classifier(
-        copy.deepcopy(encoder), view, n_frozen, train_config(config, default_finetune_config),
+        copy.deepcopy(encoder), view, n_frozen, config,
         encoder_lr, augmentations, strength, device, protocol, n_classes,
     )
 
 
-def partial_finetune(
+def partial_freeze(
     encoder: nn.Module, view: Any, k: int = 2, **kwargs: Any
 ) -> TransferResult:
     """:func:`finetune` with the first ``k`` encoder blocks frozen (the rest and a head train).
@@ -371,7 +358,7 @@ def train_from_scratch(
     *,
     encoder: nn.Module | None = None,
     encoder_kwargs: Mapping[str, Any] | None = None,
-    config: TrainConfig | Mapping[str, Any] | None = None,
+    config: TrainConfig,
     augmentations: Steps | bool = True,
     strength: float = 1.0,
     n_classes: int | None = None,
@@ -409,7 +396,7 @@ def train_from_scratch(
         if hasattr(encoder, "n_frozen"):
             freeze_blocks(encoder, 0)
     return _train_classifier(
-        encoder, view, 0, train_config(config, default_finetune_config), None, augmentations,
+        encoder, view, 0, config, None, augmentations,
         strength, device, "scratch", n_classes,
     )
 
@@ -417,16 +404,17 @@ def train_from_scratch(
 PROTOCOLS: dict[str, Callable[..., TransferResult]] = {
     "linear_probe": linear_probe,
     "knn": knn_probe,
-    "partial_finetune": partial_finetune,
+    "partial_freeze": partial_freeze,
     "finetune": finetune,
 }
 
 
-def run_protocol(name: str, encoder: nn.Module, view: Any, **params: Any) -> TransferResult:
-    """Run the protocol ``name`` (a key of :data:`PROTOCOLS`) with its keyword parameters."""
+def run_protocol(name: str, encoder: nn.Module, view: Any, **settings: Any) -> TransferResult:
+    """Run the protocol ``name`` (a key of :data:`PROTOCOLS`) with its keyword settings
+    (``k``, ``config``, ``encoder_lr``, ``device``, ...: those of the protocol's function)."""
     if name not in PROTOCOLS:
         raise ValueError(f"unknown protocol {name!r}; allowed: {', '.join(PROTOCOLS)}")
-    return PROTOCOLS[name](encoder, view, **params)
+    return PROTOCOLS[name](encoder, view, **settings)
 
 
 # --------------------------------------------------------------------------------------------
@@ -443,13 +431,13 @@ def _pretraining_methods() -> dict[str, Callable[..., Any]]:
         "supcon": contrastive.pretrain_supcon,
         "rotation": pretext.pretrain_rotation,
         "imputation": pretext.pretrain_imputation,
-        "supervised": pretext.pretrain_supervised,
+        "supervised_source": pretext.pretrain_supervised_source,
     }
 
 
-#: Pretraining method names; ``supcon`` and ``supervised`` also need labels ``y``.
-PRETRAINING_METHODS = ("simclr", "moco", "supcon", "rotation", "imputation", "supervised")
-_NEEDS_LABELS = ("supcon", "supervised")
+#: Pretraining method names; ``supcon`` and ``supervised_source`` also need labels ``y``.
+PRETRAINING_METHODS = ("simclr", "moco", "supcon", "rotation", "imputation", "supervised_source")
+_NEEDS_LABELS = ("supcon", "supervised_source")
 
 
 def pretrain(
@@ -463,7 +451,8 @@ def pretrain(
     X : array
         Training samples (unlabelled for the self-supervised methods).
     y : array, optional
-        Labels, for ``supcon`` (a budget's labelled rows) and ``supervised`` (a source domain).
+        Labels, for ``supcon`` (a budget's labelled rows) and ``supervised_source`` (a source
+        domain).
     **params
         Keyword arguments of the method, e.g. ``temperature`` or ``config``.
 

@@ -254,6 +254,94 @@ def nce(source_labels, target_labels) -> float:
     return float(np.sum(joint[mask] * np.log((joint / marginal)[mask])))
 
 
+# ----------------------------------------------------------------------------- N-LEEP
+def source_posterior(features, *, pca_components: int = 16, gmm_components: int = 10, seed: int = 0) -> np.ndarray:
+    """Soft "source labels" of samples from frozen features (N-LEEP, Li et al., CVPR 2021).
+
+    LEEP and NCE were defined for a source *classifier*; a source that regresses images has
+    none. As N-LEEP does, every source instead gets the posterior of a Gaussian mixture
+    (diagonal covariances) fitted on its PCA-reduced features, so all sources are scored
+    alike: ``leep(source_posterior(F), y)`` and ``nce(source_posterior(F).argmax(1), y)``.
+
+    Parameters
+    ----------
+    features : array-like, shape (n, d)
+    pca_components : int
+        Capped at ``d`` and at ``n - 1``.
+    gmm_components : int
+        Capped at ``n // 2``.
+    seed : int
+        ``random_state`` of the PCA and of the mixture.
+
+    Returns
+    -------
+    ndarray, shape (n, n_mixture_components)
+        Rows are probability vectors.
+    """
+    from sklearn.decomposition import PCA
+    from sklearn.mixture import GaussianMixture
+
+    _as_2d(features, "features")  # shape and finiteness; the fit keeps the caller's precision
+    F = np.asarray(features.detach().cpu() if isinstance(features, torch.Tensor) else features)
+    F = F.reshape(len(F), -1)
+    if len(F) < 2:
+        raise ValueError(f"need at least 2 samples, got {len(F)}")
+    n_components = max(1, min(pca_components, F.shape[1], len(F) - 1))
+    Z = PCA(n_components=n_components, random_state=seed).fit_transform(F)
+    mixture = GaussianMixture(
+        n_components=min(gmm_components, len(F) // 2), covariance_type="diag", reg_covar=1e-4, random_state=seed
+    ).fit(Z)
+    probs = mixture.predict_proba(Z)
+    return probs / probs.sum(axis=1, keepdims=True)
+
+
+def transferability_scores(
+    features,
+    targets,
+    *,
+    classification: bool,
+    estimators=("logme", "leep", "nce", "h_score"),
+    h_score_shrinkage: float | str | None = "ledoit_wolf",
+    pca_components: int = 16,
+    gmm_components: int = 10,
+    seed: int = 0,
+) -> dict[str, float]:
+    """The feature-based estimates of one (source, target) pair, those that apply.
+
+    :func:`logme` for every target (class labels, or the target vectors as a regression);
+    :func:`h_score`, :func:`leep` and :func:`nce` for classification targets only (they need
+    class labels), LEEP and NCE on the :func:`source_posterior` of the features. Names in
+    ``estimators`` that are not feature-based (``task2vec``) are ignored.
+
+    Parameters
+    ----------
+    features : array-like, shape (n, d)
+        The source's frozen features of the target's samples.
+    targets : array-like, shape (n,) or (n, k)
+        Class labels (``classification``) or regression targets.
+
+    Returns
+    -------
+    dict
+        Estimator name → score, for the estimators asked for that apply to this target.
+    """
+    wanted = set(estimators)
+    scores: dict[str, float] = {}
+    if "logme" in wanted:
+        scores["logme"] = logme(features, targets, regression=not classification)
+    if not classification:
+        return scores
+    if "h_score" in wanted:
+        scores["h_score"] = h_score(features, targets, shrinkage=h_score_shrinkage)
+    if wanted & {"leep", "nce"}:
+        probs = source_posterior(features, pca_components=pca_components, gmm_components=gmm_components, seed=seed)
+        if "leep" in wanted:
+            scores["leep"] = leep(probs, targets)
+        if "nce" in wanted:
+            scores["nce"] = nce(probs.argmax(axis=1), targets)
+    return scores
+
+
 # ----------------------------------------------------------------------------- H-score
 def h_score(features, labels, *, shrinkage: float | str | None = None) -> float:
     """H-score (Bao, Li, Huang, Zheng, Wu & Zhao, ICIP 2019).
@@ -593,3 +681,66 @@ def rank_agreement(scores, affinities) -> dict[str, float]:
         tau = stats.kendalltau(a, b).statistic
         rho = stats.spearmanr(a, b).statistic
     return {"kendall_tau": float(tau), "spearman_rho": float(rho)}
+
+
+def agreement_tables(scores: Mapping[str, Mapping[str, Mapping[str, float]]], affinities: Mapping[tuple[str, str], float]):
+    """Every estimator's ranking of the sources of every target against the ground truth.
+
+    Parameters
+    ----------
+    scores : mapping target → estimator → source → score
+    affinities : mapping (target, source) → ground-truth value (e.g. the tournament affinity)
+
+    Returns
+    -------
+    score_table : pandas.DataFrame
+        target, source, estimator, score, affinity: one row per score.
+    agreement : pandas.DataFrame
+        target, estimator, n_sources, kendall_tau, spearman_rho (:func:`rank_agreement`) for
+        every (target, estimator) with at least 3 sources (a ranking of two says too little),
+        then one summary row per estimator with ``target == "mean"``: the means over its
+        targets, ``n_targets``, and ``rank`` (1 = the estimator with the highest mean τ).
+    """
+    import pandas as pd
+
+    score_rows, agreement_rows = [], []
+    for target in sorted(scores):
+        for estimator, values in scores[target].items():
+            sources = sorted(values)
+            score_rows += [
+                {"target": target, "source": s, "estimator": estimator, "score": values[s], "affinity": affinities[(target, s)]}
+                for s in sources
+            ]
+            if len(sources) < 3:
+                continue
+            agreement = rank_agreement([values[s] for s in sources], [affinities[(target, s)] for s in sources])
+            agreement_rows.append({"target": target, "estimator": estimator, "n_sources": len(sources), **agreement})
+    score_table = pd.DataFrame(score_rows, columns=["target", "source", "estimator", "score", "affinity"])
+    table = pd.DataFrame(agreement_rows, columns=["target", "estimator", "n_sources", "kendall_tau", "spearman_rho"])
+    summary = (
+        table.groupby("estimator", sort=False)
+        .agg(kendall_tau=("kendall_tau", "mean"), spearman_rho=("spearman_rho", "mean"), n_targets=("target", "count"))
+        .reset_index()
+        .sort_values("kendall_tau", ascending=False)
+    )
+    summary["rank"] = np.arange(1, len(summary) + 1)
+    summary["target"] = "mean"
+    return score_table, pd.concat([table, summary], ignore_index=True)
+
+
+def task2vec_scores(embeddings: Mapping[str, np.ndarray]) -> dict[str, dict[str, float]]:
+    """Task2Vec as a transferability score: minus :func:`task2vec_distance` between the
+    embeddings of every source and every other target.
+
+    Returns
+    -------
+    dict
+        target → source → ``-task2vec_distance(e_source, e_target)``, every ordered pair of
+        distinct tasks of ``embeddings``.
+    """
+    return {
+        target: {
+            source: -task2vec_distance(embeddings[source], embeddings[target]) for source in embeddings if source != target
+        }
+        for target in embeddings
+    }

@@ -9,18 +9,20 @@ from __future__ import annotations
 import numpy as np
 from sklearn import datasets as _sk_datasets
 
+from transfer_lab.contracts import Dataset
+
 __all__ = ["load_digits"]
 
 
-def load_digits() -> dict:
+def load_digits() -> Dataset:
     """Load the 1,797 8x8 digit images.
 
     Returns
     -------
-    dict
-        ``{"name": "digits", "kind": "image", "X": float32 (1797, 1, 8, 8) in [0, 1],
-        "y": int64 (1797,)}``. Pixel values are scikit-learn's 0..16 counts divided by 16.
+    Dataset
+        ``name="digits"``, ``kind="image"``, ``X`` float32 (1797, 1, 8, 8) in [0, 1],
+        ``y`` int64 (1797,). Pixel values are scikit-learn's 0..16 counts divided by 16.
     """
     bunch = _sk_datasets.load_digits()
     X = (bunch.images.astype(np.float32) / np.float32(16.0))[:, None, :, :]
-    return {"name": "digits", "kind": "image", "X": X, "y": bunch.target.astype(np.int64)}
+    return Dataset(name="digits", kind="image", X=X, y=bunch.target.astype(np.int64))

@@ -23,6 +23,8 @@ from typing import BinaryIO
 
 import numpy as np
 
+from transfer_lab.contracts import Dataset
+
 # Codes from the format's specification; big-endian element types, as stored.
 _CODE_TO_DTYPE: dict[int, np.dtype] = {
     0x08: np.dtype(">u1"),
@@ -140,8 +142,8 @@ def write_idx(f: BinaryIO, array: np.ndarray, gzip: bool = False) -> None:
     f.write(payload)
 
 
-def idx_to_dataset(images: np.ndarray, labels: np.ndarray, name: str) -> dict:
-    """Turn IDX image and label arrays into the project's dataset dict.
+def idx_to_dataset(images: np.ndarray, labels: np.ndarray, name: str) -> Dataset:
+    """Turn IDX image and label arrays into the project's :class:`~transfer_lab.contracts.Dataset`.
 
     Parameters
     ----------
@@ -178,4 +180,4 @@ def idx_to_dataset(images: np.ndarray, labels: np.ndarray, name: str) -> dict:
             f"labels length {len(labels)} does not match images length {len(images)}"
         )
     X = (images.astype(np.float32) / np.float32(255.0))[:, None, :, :]
-    return {"name": name, "kind": "image", "X": X, "y": labels.astype(np.int64)}
+    return Dataset(name=name, kind="image", X=X, y=labels.astype(np.int64))

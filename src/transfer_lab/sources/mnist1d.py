@@ -14,6 +14,8 @@ import numpy as np
 from mnist1d.data import get_dataset_args, make_dataset
 from mnist1d.utils import ObjectView
 
+from transfer_lab.contracts import Dataset
+
 __all__ = ["MNIST1D_DEFAULTS", "make_mnist1d"]
 
 #: The generator's default arguments (the download URL left out: we never download).
@@ -76,4 +78,4 @@ def make_mnist1d(num_samples: int = 5000, seed: int = 42, **generator_args: Any)
         random.setstate(py_state)
     X = np.concatenate([data["x"], data["x_test"]]).astype(np.float32)[:, None, :]
     y = np.concatenate([data["y"], data["y_test"]]).astype(np.int64)
-    return {"name": "mnist1d", "kind": "signal", "X": X.copy(), "y": y.copy()}
+    return Dataset(name="mnist1d", kind="signal", X=X, y=y)

@@ -22,12 +22,11 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from transfer_lab.contracts import CLEAN, CoupledPair, Dataset, DomainPair
 from transfer_lab.sources.shifts import apply_shift, is_identity, validate_shift
 from transfer_lab.sources.splits import split_indices
 
 __all__ = ["CLEAN", "domain_name", "make_domain_pair", "make_coupled_pair"]
-
-CLEAN = "clean"
 
 Steps = Sequence[Mapping[str, Any]] | None
 
@@ -56,39 +55,37 @@ def _check_domain(role: str, name: str, steps: Steps, kind: str) -> list[dict[st
 
 
 def _shift_both(
-    dataset: dict, source_name: str, source_steps: Steps, target_name: str, target_steps: Steps,
+    dataset: Dataset, source_name: str, source_steps: Steps, target_name: str, target_steps: Steps,
     seed: int,
-) -> dict:
-    kind = dataset["kind"]
-    src = _check_domain("source", source_name, source_steps, kind)
-    tgt = _check_domain("target", target_name, target_steps, kind)
-    base = dataset["name"]
-    return {
-        "name": f"{domain_name(base, source_name)}->{domain_name(base, target_name)}",
-        "kind": kind,
-        "source_X": apply_shift(dataset["X"], src, seed=_domain_seed(seed, 0)),
-        "target_X": apply_shift(dataset["X"], tgt, seed=_domain_seed(seed, 1)),
-        "y": np.asarray(dataset["y"], dtype=np.int64).copy(),
-        "source_shift": src,
-        "target_shift": tgt,
-    }
+) -> CoupledPair:
+    src = _check_domain("source", source_name, source_steps, dataset.kind)
+    tgt = _check_domain("target", target_name, target_steps, dataset.kind)
+    return CoupledPair(
+        name=f"{domain_name(dataset.name, source_name)}->{domain_name(dataset.name, target_name)}",
+        kind=dataset.kind,
+        source_X=apply_shift(dataset.X, src, seed=_domain_seed(seed, 0)),
+        target_X=apply_shift(dataset.X, tgt, seed=_domain_seed(seed, 1)),
+        y=np.asarray(dataset.y, dtype=np.int64).copy(),
+        source_shift=src,
+        target_shift=tgt,
+    )
 
 
 def make_domain_pair(
-    dataset: dict,
+    dataset: Dataset,
     split_table: pd.DataFrame,
     source_name: str,
     source_steps: Steps,
     target_name: str,
     target_steps: Steps,
     seed: int,
-) -> dict:
+) -> DomainPair:
     """Build a source/target domain pair for domain adaptation.
 
     Parameters
     ----------
-    dataset : dict
-        The base dataset dict.
+    dataset : transfer_lab.contracts.Dataset
+        The base dataset.
     split_table : pandas.DataFrame
         The base dataset's split table (:func:`~transfer_lab.sources.splits.stratified_split`).
     source_name, target_name : str
@@ -100,7 +97,7 @@ def make_domain_pair(
 
     Returns
     -------
-    dict
+    DomainPair
         ``name`` (e.g. "digits->digits_rotated"), ``kind``, ``source_X`` and ``target_X``
         (the whole base set under each shift, aligned with the base rows), ``y``,
         ``source_train_index`` and ``target_train_index`` (disjoint stratified halves of
@@ -114,7 +111,7 @@ def make_domain_pair(
     ``target_X[test_index]``: the halves keep one image from appearing in both domains.
     """
     pair = _shift_both(dataset, source_name, source_steps, target_name, target_steps, seed)
-    y = pair["y"]
+    y = pair.y
     train = split_indices(split_table, "train")
     if len(train) and train.max() >= len(y):
         raise ValueError(f"split_table index {train.max()} is out of range; y has {len(y)} rows")
@@ -127,29 +124,29 @@ def make_domain_pair(
             f"cannot halve the train split ({len(train)} rows) by class: "
             f"{str(exc).splitlines()[0]}"
         ) from None
-    pair.update(
+    return DomainPair(
+        **vars(pair),
         source_train_index=np.sort(src_train).astype(np.int64),
         target_train_index=np.sort(tgt_train).astype(np.int64),
         val_index=split_indices(split_table, "val"),
         test_index=split_indices(split_table, "test"),
     )
-    return pair
 
 
 def make_coupled_pair(
-    dataset: dict,
+    dataset: Dataset,
     source_name: str,
     source_steps: Steps,
     target_name: str,
     target_steps: Steps,
     seed: int,
-) -> dict:
+) -> CoupledPair:
     """Build the same images in two domains, aligned row by row.
 
     Parameters
     ----------
-    dataset : dict
-        The base dataset dict.
+    dataset : transfer_lab.contracts.Dataset
+        The base dataset.
     source_name, target_name : str
         Shift names ("clean" for the identity).
     source_steps, target_steps : list of dict or None
@@ -159,7 +156,7 @@ def make_coupled_pair(
 
     Returns
     -------
-    dict
+    CoupledPair
         ``name``, ``kind``, ``source_X``, ``target_X`` (row ``i`` of both is base row
         ``i``; their shapes may differ, e.g. after ``downsample``), ``y``,
         ``source_shift``, ``target_shift``.

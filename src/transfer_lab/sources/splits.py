@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from transfer_lab.contracts import Dataset
+
 __all__ = [
     "SPLITS",
     "stratified_split",
@@ -342,7 +344,7 @@ class BudgetView:
 
 
 def budget_view(
-    dataset: dict,
+    dataset: Dataset,
     split_table: pd.DataFrame,
     subsets: pd.DataFrame,
     labels_per_class: int | str,
@@ -352,8 +354,8 @@ def budget_view(
 
     Parameters
     ----------
-    dataset : dict
-        A dataset dict (``X``, ``y``, ...).
+    dataset : transfer_lab.contracts.Dataset
+        The data set (``X``, ``y``).
     split_table : pandas.DataFrame
         Output of :func:`stratified_split` for this dataset.
     subsets : pandas.DataFrame
@@ -367,7 +369,7 @@ def budget_view(
     -------
     BudgetView
     """
-    X, y = dataset["X"], np.asarray(dataset["y"])
+    X, y = dataset.X, np.asarray(dataset.y)
     if len(X) != len(y):
         raise ValueError(f"dataset X length {len(X)} does not match y length {len(y)}")
     train = split_indices(split_table, "train")

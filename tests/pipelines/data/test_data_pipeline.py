@@ -21,7 +21,7 @@ def _outputs(project):
 def test_digits_splits_subsets_and_domains(ci_run):
     project, _ = ci_run
     base, splits, subsets = _outputs(project)
-    assert base["name"] == "digits" and base["X"].shape == (1797, 1, 8, 8)
+    assert base.name == "digits" and base.X.shape == (1797, 1, 8, 8)
     # every row in exactly one split
     assert sorted(splits["index"]) == list(range(1797))
     train = set(splits.loc[splits["split"] == "train", "index"])
@@ -29,7 +29,7 @@ def test_digits_splits_subsets_and_domains(ci_run):
     for (budget, seed), group in subsets.groupby(["labels_per_class", "seed"]):
         rows = group["index"].to_numpy()
         assert set(rows) <= train
-        counts = np.bincount(base["y"][rows], minlength=10)
+        counts = np.bincount(base.y[rows], minlength=10)
         if budget == "all":
             assert len(rows) == len(train)
         else:
@@ -44,10 +44,10 @@ def test_digits_splits_subsets_and_domains(ci_run):
     pairs = pickle.loads((project / "data/04_feature/domain_pairs.pkl").read_bytes())
     assert set(pairs) == {"digits->digits_rotated", "digits->digits_inverted"}
     pair = pairs["digits->digits_rotated"]
-    assert not set(pair["source_train_index"]) & set(pair["target_train_index"])
+    assert not set(pair.source_train_index) & set(pair.target_train_index)
     coupled = pickle.loads((project / "data/04_feature/coupled_pairs.pkl").read_bytes())
     low_res = coupled["digits_low_res->digits"]
-    assert low_res["source_X"].shape == (1797, 1, 4, 4) and low_res["target_X"].shape == (1797, 1, 8, 8)
+    assert low_res.source_X.shape == (1797, 1, 4, 4) and low_res.target_X.shape == (1797, 1, 8, 8)
     assert (project / "data/08_reporting/domain_examples.png").stat().st_size > 1000
     summary = pd.read_csv(project / "data/08_reporting/data_summary.csv")
     assert {"split=train", "split=val", "split=test"} <= set(summary["part"])
@@ -65,7 +65,7 @@ def test_the_split_and_subsets_are_reproducible(ci_run, project):
 def test_mnist1d_is_regenerated_with_signal_domains(project):
     run_pipelines(project, ["data"], runtime_params={"data": {"dataset": "mnist1d"}})
     base, _, subsets = _outputs(project)
-    assert base["kind"] == "signal" and base["X"].shape == (1000, 1, 40)
+    assert base.kind == "signal" and base.X.shape == (1000, 1, 40)
     pairs = pickle.loads((project / "data/04_feature/domain_pairs.pkl").read_bytes())
     assert list(pairs) == ["mnist1d->mnist1d_noisy"]
 
@@ -84,5 +84,5 @@ def test_idx_files_from_the_catalog(project):
             write_idx(f, labels)
     run_pipelines(project, ["data"], runtime_params={"data": {"dataset": "mnist"}})
     base, _, _ = _outputs(project)
-    assert base["name"] == "mnist" and base["X"].shape == (160, 1, 12, 12)
-    assert base["X"].dtype == np.float32 and base["X"].max() <= 1.0
+    assert base.name == "mnist" and base.X.shape == (160, 1, 12, 12)
+    assert base.X.dtype == np.float32 and base.X.max() <= 1.0

@@ -62,10 +62,10 @@ def test_default_pipeline_builds_the_leaderboard_after_every_results_table():
     pipelines = register_pipelines()
     assert {"data", "evaluation", "__default__"} <= set(pipelines)
     default = pipelines["__default__"]
-    (leaderboard_node,) = [node for node in default.nodes if node.name == "build_leaderboard"]
+    (leaderboard_node,) = [node for node in default.nodes if node.name == "evaluation.build_leaderboard"]
     produced = {name for name in default.all_outputs() if name.endswith("_results")}
     assert produced <= set(leaderboard_node.inputs)
     # topological order: the leaderboard is the last node to run
-    assert default.nodes[-1].name == "build_leaderboard" or all(
+    assert default.nodes[-1].name == "evaluation.build_leaderboard" or all(
         leaderboard_node not in group for group in default.grouped_nodes[:-1]
     )

@@ -9,14 +9,16 @@ import pandas as pd
 import pytest
 import torch
 
+from tests.conftest import PROJECT_ROOT, load_config
+from transfer_lab.contracts import DataParams, supcon_checkpoint_name
 from transfer_lab.datasets.encoder_checkpoints import EncoderCheckpointsDataset
 from transfer_lab.methods.encoders import ConvEncoder2d, encoder_from_checkpoint
 from transfer_lab.methods.training import TrainHistory
-from transfer_lab.pipelines.data import nodes as data_nodes
 from transfer_lab.pipelines.pretraining import nodes
 from transfer_lab.pipelines.pretraining.params import METHODS
-from transfer_lab.sources.splits import budgets_and_seeds, split_indices, subset_indices
-from tests.conftest import load_config
+from transfer_lab.sources.digits import load_digits
+from transfer_lab.sources.pairs import make_domain_pair
+from transfer_lab.sources.splits import budgets_and_seeds, label_subsets, split_indices, stratified_split, subset_indices
 
 CI_BUDGETS = {"1", "5", "all"}
 CI_SEEDS = {0, 1}
@@ -29,15 +31,22 @@ CI_SEEDS = {0, 1}
 
 @pytest.fixture(scope="module")
 def ci_inputs():
-    from tests.conftest import PROJECT_ROOT
-    from transfer_lab.sources.digits import load_digits
-
+    """What the data pipeline hands over on the ci parameters, built from the sources."""
     _, params = load_config(PROJECT_ROOT, env="ci")
-    base = data_nodes.make_base_dataset({"digits": load_digits}, params["data"])
-    table = data_nodes.split_dataset(base, params["data"])
-    subsets = data_nodes.make_label_subsets(base, table, params["data"])
-    pairs = data_nodes.make_domain_pairs(base, table, params["data"])
+    data = DataParams.model_validate(params["data"])
+    base = load_digits()
+    table = stratified_split(base.y, data.split.val_fraction, data.split.test_fraction, data.split.seed)
+    subsets = label_subsets(base.y, table, data.label_budgets, data.seeds)
+    made = (
+        make_domain_pair(base, table, p.source, data.domain.steps(p.source), p.target, data.domain.steps(p.target), data.split.seed)
+        for p in data.domain.domain_pairs
+    )
+    pairs = {pair.name: pair for pair in made}
     return base, table, subsets, pairs, params
+
+
+def _shared(params):
+    return params["pretraining"]["encoder"], params["pretraining"]["runtime"]
 
 
 @pytest.fixture
@@ -63,10 +72,13 @@ def _rows_of(X_seen: np.ndarray, X_all: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("method", ["simclr", "moco", "rotation", "imputation"])
 def test_self_supervised_methods_see_training_rows_without_labels(ci_inputs, recorded, method):
     base, table, _, _, params = ci_inputs
-    checkpoints, rows, figure = getattr(nodes, f"pretrain_{method}")(base, table, params["pretraining"])
+    pretraining = params["pretraining"]
+    checkpoints = nodes.pretrain_unlabelled(method, base, table, pretraining[method], *_shared(params))
+    rows = nodes.score_checkpoints(checkpoints)
+    figure = nodes.plot_tsne(checkpoints, base, table, pretraining["tsne"], pretraining["runtime"])
     (call,) = recorded
     assert call["method"] == method and call["y"] is None
-    np.testing.assert_array_equal(_rows_of(call["X"], base["X"]), split_indices(table, "train"))
+    np.testing.assert_array_equal(_rows_of(call["X"], base.X), split_indices(table, "train"))
     assert set(checkpoints) == {method}
     meta = checkpoints[method]["meta"]
     assert meta["loss_history"] == [2.0, 1.0] and meta["dataset"] == "digits" and meta["n_samples"] == len(call["X"])
@@ -76,34 +88,38 @@ def test_self_supervised_methods_see_training_rows_without_labels(ci_inputs, rec
 
 def test_supcon_uses_the_labels_of_each_subset_only(ci_inputs, recorded):
     base, table, subsets, _, params = ci_inputs
-    checkpoints, rows, _ = nodes.pretrain_supcon(base, table, subsets, params["pretraining"])
+    checkpoints = nodes.pretrain_supcon(base, subsets, params["pretraining"]["supcon"], *_shared(params))
+    rows = nodes.score_checkpoints(checkpoints)
     combos = budgets_and_seeds(subsets)
-    assert set(checkpoints) == {nodes.supcon_name(b, s) for b, s in combos}
+    assert set(checkpoints) == {supcon_checkpoint_name(b, s) for b, s in combos}
     # 'all' is the same rows for every seed, so it is trained once
     distinct = {subset_indices(subsets, b, s).tobytes() for b, s in combos}
     assert len(recorded) == len(distinct) < len(combos)
     for call in recorded:
-        labeled = _rows_of(call["X"], base["X"])
+        labeled = _rows_of(call["X"], base.X)
         assert labeled.tobytes() in distinct
-        np.testing.assert_array_equal(np.sort(call["y"]), np.sort(base["y"][labeled]))
+        np.testing.assert_array_equal(np.sort(call["y"]), np.sort(base.y[labeled]))
     for (budget, seed) in combos:
-        meta = checkpoints[nodes.supcon_name(budget, seed)]["meta"]
+        meta = checkpoints[supcon_checkpoint_name(budget, seed)]["meta"]
         assert meta["labels_per_class"] == budget
         assert meta["n_samples"] == len(subset_indices(subsets, budget, seed))
     assert set(rows["labels_per_class"]) == CI_BUDGETS
+    assert set(zip(rows["labels_per_class"], rows["seed"])) == set(combos)
 
 
 def test_supervised_source_trains_on_the_shifted_source_domain(ci_inputs, recorded):
     base, table, subsets, pairs, params = ci_inputs
-    checkpoints, _, _ = nodes.pretrain_supervised_source(base, table, pairs, params["pretraining"], params["data"])
+    checkpoints = nodes.pretrain_supervised_source(
+        base, pairs, params["pretraining"]["supervised_source"], *_shared(params), params["data"]
+    )
     (call,) = recorded
     pair = pairs["digits->digits_rotated"]
-    np.testing.assert_array_equal(call["X"], pair["target_X"][pair["target_train_index"]])
-    np.testing.assert_array_equal(call["y"], pair["y"][pair["target_train_index"]])
-    np.testing.assert_array_equal(call["X_val"], pair["target_X"][pair["val_index"]])
+    np.testing.assert_array_equal(call["X"], pair.target_X[pair.target_train_index])
+    np.testing.assert_array_equal(call["y"], pair.y[pair.target_train_index])
+    np.testing.assert_array_equal(call["X_val"], pair.target_X[pair.val_index])
     # the source images are rotated: none of them is a clean training image
     assert not np.isin(
-        [x.tobytes() for x in call["X"]], [x.tobytes() for x in base["X"]]
+        [x.tobytes() for x in call["X"]], [x.tobytes() for x in base.X]
     ).any()
     assert checkpoints["supervised_source"]["meta"]["source_domain"] == "digits_rotated"
 
@@ -123,7 +139,7 @@ def test_every_checkpoint_reaches_the_shared_folder_and_reloads(ci_run):
     project, _ = ci_run
     checkpoints = EncoderCheckpointsDataset(str(project / "data/06_models/encoders")).load()
     expected = {m for m in METHODS if m != "supcon"} | {
-        nodes.supcon_name(b, s) for b in CI_BUDGETS for s in CI_SEEDS
+        supcon_checkpoint_name(b, s) for b in CI_BUDGETS for s in CI_SEEDS
     }
     assert set(checkpoints) == expected
     x = torch.rand(4, 1, 8, 8)
@@ -151,6 +167,7 @@ def test_pretraining_rows_and_tsne_figures(ci_run):
         assert set(rows["metric"]) == {"final_loss", "seconds", "epochs"}
         assert np.isfinite(rows["value"]).all() and (rows[rows["metric"] == "seconds"]["value"] > 0).all()
         assert (project / f"data/08_reporting/pretraining_tsne_{method}.png").stat().st_size > 3000
+        assert (project / f"data/08_reporting/pretraining_loss_{method}.png").stat().st_size > 3000
     supcon = results[results["method"] == "supcon"]
     assert {(b, s) for b, s in zip(supcon["labels_per_class"], supcon["seed"])} == {(b, s) for b in CI_BUDGETS for s in CI_SEEDS}
 
@@ -164,10 +181,12 @@ def test_loss_history_checkpoint_and_figure_reach_mlflow(ci_inputs, tmp_path, mo
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
     uri = (tmp_path / "mlruns").as_uri()  # a file store: no database migrations to wait for
     mlflow.set_tracking_uri(uri)
-    pretraining = {**params["pretraining"], "imputation": {**params["pretraining"]["imputation"], "epochs": 3}}
+    pretraining = params["pretraining"]
+    imputation = {**pretraining["imputation"], "training": {**pretraining["imputation"]["training"], "epochs": 3}}
     try:
         with mlflow.start_run() as run:
-            checkpoints, _, _ = nodes.pretrain_imputation(base, table, pretraining)
+            checkpoints = nodes.pretrain_unlabelled("imputation", base, table, imputation, *_shared(params))
+            nodes.plot_tsne(checkpoints, base, table, pretraining["tsne"], pretraining["runtime"])
     finally:
         mlflow.set_tracking_uri(None)
     client = MlflowClient(uri)

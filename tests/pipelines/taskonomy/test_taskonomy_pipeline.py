@@ -56,19 +56,43 @@ def test_graph_has_independent_nodes_per_task_that_pickle():
     pipeline = create_pipeline()
     names = {node.name for node in pipeline.nodes}
     for task in TASKS:
-        assert {f"train_{task}", f"transfer_to_{task}", f"transferability_{task}"} <= names
+        assert {f"taskonomy.{task}.train", f"taskonomy.{task}.transfer_to", f"taskonomy.{task}.transferability"} <= names
     ParallelRunner._validate_nodes(pipeline.nodes)  # raises when a node function does not pickle
     # transfers to different targets do not depend on each other: they can run side by side
-    for a, b in itertools.combinations([f"transfer_to_{t}" for t in TASKS], 2):
+    for a, b in itertools.combinations([f"taskonomy.{t}.transfer_to" for t in TASKS], 2):
         upstream_of_b = pipeline.to_nodes(b).nodes
         assert a not in {node.name for node in upstream_of_b}
     # each source's features come from one node and feed every target
-    features = {f"taskonomy_features_{t}" for t in [*TASKS, "random"]}
+    features = {f"taskonomy.{t}.features" for t in [*TASKS, "random"]}
     producers = [node for node in pipeline.nodes if set(node.outputs) & features]
     assert len(producers) == len(features)
-    assert {node.name for node in pipeline.nodes if "taskonomy_features_class" in node.inputs} >= {
-        f"transfer_to_{t}" for t in TASKS
+    assert {node.name for node in pipeline.nodes if "taskonomy.class.features" in node.inputs} >= {
+        f"taskonomy.{t}.transfer_to" for t in TASKS
     }
+
+
+def test_namespaces_tags_and_parameter_sub_blocks():
+    """One nested namespace per task (and random) from one template; tags per kind of node;
+    each node reads the parameter sub-blocks it uses, never the whole taskonomy block."""
+    pipeline = create_pipeline()
+    assert {node.namespace for node in pipeline.nodes} == {
+        "taskonomy", *(f"taskonomy.{s}" for s in [*TASKS, "random"])
+    }
+    for node in pipeline.nodes:
+        assert "taskonomy" in node.tags and len(node.tags & {"train", "score", "report"}) == 1, node.name
+        assert "params:taskonomy" not in node.inputs, node.name
+    assert pipeline.outputs() & {"taskonomy_results"} and pipeline.inputs() >= {"base_dataset", "split_table"}
+    by_name = {node.name: node for node in pipeline.nodes}
+    assert by_name["taskonomy.solve_release_taxonomy"].inputs == ["params:taskonomy.release"]
+    train = by_name["taskonomy.class.train"].inputs
+    assert "params:taskonomy.networks" in train and not any("release" in name for name in train)
+    # every dataset of the family is declared in the catalog (factories for the namespaces)
+    catalog = yaml.safe_load((CONF / "base/catalog_taskonomy.yml").read_text())
+    from kedro.io import DataCatalog
+
+    resolved = DataCatalog.from_config(catalog)
+    for name in pipeline.datasets() - pipeline.inputs():
+        assert name in resolved, name
 
 
 def test_default_parameters_declare_every_task_and_bad_values_are_refused():

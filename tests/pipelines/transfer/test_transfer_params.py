@@ -19,7 +19,8 @@ def parameters():
 def test_shipped_parameters_are_valid(parameters):
     blocks = validate_parameters(parameters)
     assert blocks["transfer"].protocols == ["linear_probe", "knn", "partial_freeze", "finetune"]
-    assert blocks["pretraining"].simclr.epochs > load_config(PROJECT_ROOT, env="ci")[1]["pretraining"]["simclr"]["epochs"]
+    ci = load_config(PROJECT_ROOT, env="ci")[1]
+    assert blocks["pretraining"].simclr.training.epochs > ci["pretraining"]["simclr"]["training"]["epochs"]
 
 
 @pytest.mark.parametrize(

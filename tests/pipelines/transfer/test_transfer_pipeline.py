@@ -9,9 +9,8 @@ import pytest
 from tests.conftest import run_pipelines, working_directory
 from transfer_lab.datasets.encoder_checkpoints import EncoderCheckpointsDataset
 from transfer_lab.methods.encoders import ConvEncoder1d, encoder_from_checkpoint
-from transfer_lab.pipelines.pretraining.params import METHODS
 from transfer_lab.pipelines.transfer import nodes
-from transfer_lab.pipelines.transfer.params import PROTOCOLS
+from transfer_lab.pipelines.transfer.params import ENCODERS, PROTOCOLS
 
 CI_COMBOS = {(b, s) for b in ("1", "5", "all") for s in (0, 1)}
 ADAPTATION = ("dann", "source_only", "target_supervised")
@@ -25,7 +24,7 @@ def _results(project) -> pd.DataFrame:
 
 def _check_transfer_rows(results: pd.DataFrame, dataset: str, combos=CI_COMBOS) -> pd.DataFrame:
     accuracy = results[(results["metric"] == "accuracy") & (results["split"] == "test")]
-    methods = {f"{m}_{p}" for m in METHODS for p in PROTOCOLS} | {"scratch"}
+    methods = {f"{m}_{p}" for m in ENCODERS for p in PROTOCOLS} | {"scratch"}
     assert set(accuracy["method"]) == methods
     assert set(accuracy["dataset"]) == {dataset}
     for method in methods:
@@ -66,7 +65,9 @@ def test_domain_adaptation_rows(ci_run):
 def test_transfer_refuses_missing_or_foreign_encoders(ci_run):
     project, catalog = ci_run
     with working_directory(project):  # the catalog's paths are relative to the project
-        inputs = [catalog.load(name) for name in ("base_dataset", "split_table", "label_subsets", "params:transfer")]
+        names = ("base_dataset", "split_table", "label_subsets", "params:transfer.protocols", "params:transfer.linear_probe",
+                 "params:transfer.knn", "params:transfer.partial_freeze", "params:transfer.finetune", "params:transfer.runtime")
+        inputs = [catalog.load(name) for name in names]
     with pytest.raises(ValueError, match="no pretrained encoder 'supcon_lpc1_seed0'"):
         nodes.transfer_encoder("supcon", {}, *inputs)
     simclr = EncoderCheckpointsDataset(str(project / "data/06_models/encoders")).load()["simclr"]

@@ -35,15 +35,14 @@ def make_base_dataset(raw_sources: Mapping[str, Callable[[], dict]], data: Mappi
     """Load (or, for MNIST-1D, regenerate) the dataset that ``data.dataset`` names."""
     params = _params(data)
     if params.dataset == "mnist1d":
-        source = make_mnist1d(**params.mnist1d)
+        dataset = make_mnist1d(**params.mnist1d)
     elif params.dataset in raw_sources:
-        source = raw_sources[params.dataset]()
+        dataset = raw_sources[params.dataset]()
     else:
         raise ValueError(
             f"dataset {params.dataset!r} has no entry under raw_sources in the catalog; "
             f"configured: {sorted(raw_sources)} and mnist1d"
         )
-    dataset = Dataset.from_source(source)
     logger.info("Base dataset %s: X %s, %d classes", dataset.name, dataset.X.shape, len(np.unique(dataset.y)))
     return dataset
 
@@ -71,22 +70,18 @@ def make_label_subsets(base_dataset: Dataset, split_table: pd.DataFrame, data: M
     return label_subsets(base_dataset.y, split_table, params.label_budgets, params.seeds)
 
 
-def _as_source(dataset: Dataset) -> dict:
-    return {"name": dataset.name, "kind": dataset.kind, "X": dataset.X, "y": dataset.y}
-
-
 def make_domain_pairs(base_dataset: Dataset, split_table: pd.DataFrame, data: Mapping[str, Any]) -> dict[str, DomainPair]:
     """Source/target pairs for domain adaptation, keyed by their names (``digits->digits_rotated``)."""
     params = _params(data)
     domain = params.domain
     made = (
         make_domain_pair(
-            _as_source(base_dataset), split_table, pair.source, domain.steps(pair.source),
+            base_dataset, split_table, pair.source, domain.steps(pair.source),
             pair.target, domain.steps(pair.target), seed=params.split.seed,
         )
         for pair in domain.domain_pairs
     )
-    return {pair["name"]: DomainPair(**pair) for pair in made}
+    return {pair.name: pair for pair in made}
 
 
 def make_coupled_pairs(base_dataset: Dataset, data: Mapping[str, Any]) -> dict[str, CoupledPair]:
@@ -95,12 +90,12 @@ def make_coupled_pairs(base_dataset: Dataset, data: Mapping[str, Any]) -> dict[s
     domain = params.domain
     made = (
         make_coupled_pair(
-            _as_source(base_dataset), pair.source, domain.steps(pair.source),
+            base_dataset, pair.source, domain.steps(pair.source),
             pair.target, domain.steps(pair.target), seed=params.split.seed,
         )
         for pair in domain.coupled_pairs
     )
-    return {pair["name"]: CoupledPair(**pair) for pair in made}
+    return {pair.name: pair for pair in made}
 
 
 def summarise_data(base_dataset: Dataset, split_table: pd.DataFrame, subsets: pd.DataFrame) -> pd.DataFrame:

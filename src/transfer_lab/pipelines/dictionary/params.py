@@ -1,4 +1,9 @@
-"""Schema of ``parameters_dictionary.yml`` (the ``dictionary`` key)."""
+"""Schema of ``parameters_dictionary.yml`` (the ``dictionary`` key).
+
+Each node of the pipeline reads the sub-block it uses (``params:dictionary.self_taught``,
+``params:dictionary.sdl``, ``params:dictionary.classifier``, ``params:dictionary.runtime``);
+the hook validates the whole block once, up front, with :data:`SCHEMA`.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from transfer_lab.contracts import RuntimeParams
 from transfer_lab.params import StrictModel
 
 
@@ -28,7 +34,6 @@ class SelfTaughtParams(StrictModel):
     alpha: float = Field(0.1, gt=0.0)
     epochs: int = Field(10, ge=1)
     batch_size: int = Field(256, ge=1)
-    classifier: ClassifierParams = ClassifierParams()
 
 
 class SDLParams(StrictModel):
@@ -45,15 +50,18 @@ class SDLParams(StrictModel):
     # domain adaptation; empty = every coupled pair that fits the use
     synthesis_pairs: list[str] | None = None
     adaptation_pairs: list[str] | None = None
+    examples: int = Field(8, ge=1, le=30)  # synthesis examples drawn in the figure
+
+    def estimator_params(self) -> dict[str, Any]:
+        """The hyper-parameters of :class:`~transfer_lab.methods.sdl.SemiCoupledDictionaryLearning`."""
+        return self.model_dump(exclude={"synthesis_pairs", "adaptation_pairs", "examples"})
 
 
 class DictionaryParams(StrictModel):
-    device: str = "auto"
-    num_threads: int | None = Field(1, ge=1)
-    progress: bool = True
+    runtime: RuntimeParams = RuntimeParams()
+    classifier: ClassifierParams = ClassifierParams()  # on raw inputs and on codes, every study
     self_taught: SelfTaughtParams = SelfTaughtParams()
     sdl: SDLParams = SDLParams()
-    examples: int = Field(8, ge=1, le=30)  # synthesis examples drawn in the figure
 
     def check_against(self, blocks: dict[str, Any]) -> None:
         """Names that must exist in the data parameters (checked before any work)."""

@@ -1,4 +1,9 @@
-"""Schema of ``parameters_evaluation.yml`` (the ``evaluation`` key)."""
+"""Schema of ``parameters_evaluation.yml`` (the ``evaluation`` key).
+
+Each node reads the sub-block it uses (``params:evaluation.logistic_regression``,
+``params:evaluation.cnn``, ``params:evaluation.runtime``, ``params:evaluation.metric``); the
+hook validates the whole block once, up front, with :data:`SCHEMA`.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from transfer_lab.contracts import RuntimeParams, TrainingParams
 from transfer_lab.params import StrictModel
 
 
@@ -15,26 +21,21 @@ class LogisticRegressionParams(StrictModel):
 
 
 class CNNParams(StrictModel):
+    """The shared encoder trained from scratch (method ``cnn_scratch``): its architecture,
+    and how it is trained (:class:`~transfer_lab.contracts.TrainingParams`)."""
+
     encoder: Literal["auto", "cnn2d", "cnn1d", "mlp"] = "auto"
     width: int = Field(32, ge=1)
     depth: int = Field(3, ge=1)
     out_features: int = Field(128, ge=1)
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
-    epochs: int = Field(100, ge=1)
-    batch_size: int = Field(64, ge=1)
-    lr: float = Field(1e-3, gt=0.0)
-    weight_decay: float = Field(5e-4, ge=0.0)
-    patience: int | None = Field(15, ge=1)
-    min_batches_per_epoch: int = Field(10, ge=1)
+    training: TrainingParams = TrainingParams()
 
 
 class EvaluationParams(StrictModel):
     """Supervised baselines on every label budget and seed, and the leaderboard."""
 
-    device: str = "auto"
-    # Threads for torch and BLAS: small models run fastest on one (null: library defaults).
-    num_threads: int | None = Field(1, ge=1)
-    progress: bool = True
+    runtime: RuntimeParams = RuntimeParams()
     logistic_regression: LogisticRegressionParams = LogisticRegressionParams()
     cnn: CNNParams = CNNParams()
     metric: str = "accuracy"  # the metric the label-budget figure draws

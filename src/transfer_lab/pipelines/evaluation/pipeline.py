@@ -1,14 +1,23 @@
-"""The ``evaluation`` pipeline: baselines on every budget and seed, then the leaderboard."""
+"""The ``evaluation`` pipeline: baselines on every budget and seed, then the leaderboard.
+
+A modular pipeline under the ``evaluation`` namespace (datasets ``evaluation.<name>``,
+parameters ``params:evaluation.<sub-block>``). Its connection points keep global names:
+the data pipeline's outputs and ``stored_results`` in; ``evaluation_results``,
+``leaderboard`` and ``label_budget_plot`` out; and every other family's ``<family>_results``
+table, which the leaderboard node takes as inputs so that it runs last.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+
 from kedro.pipeline import Node, Pipeline
 
 from transfer_lab.pipelines.evaluation import nodes
 from transfer_lab.reporting.results import concat_results
 
-DATA_INPUTS = ["base_dataset", "split_table", "label_subsets", "params:evaluation"]
+DATA = ["base_dataset", "split_table", "label_subsets"]
+OUTPUTS = {"evaluation_results", "leaderboard", "label_budget_plot"}
 
 
 def create_pipeline(upstream_results: Sequence[str] = (), **kwargs) -> Pipeline:
@@ -17,26 +26,35 @@ def create_pipeline(upstream_results: Sequence[str] = (), **kwargs) -> Pipeline:
     Parameters
     ----------
     upstream_results : sequence of str
-        ``*_results`` datasets of other pipelines in the same run; the leaderboard node
-        takes them as inputs so that it runs after them (see ``pipeline_registry``).
+        ``*_results`` datasets of other pipelines in the same run (global names); the
+        leaderboard node takes them as inputs so that it runs after them (see
+        ``pipeline_registry``).
     """
-    fresh = ["evaluation_results", *[name for name in upstream_results if name != "evaluation_results"]]
+    upstream = sorted({name for name in upstream_results if name != "evaluation_results"})
     return Pipeline(
         [
-            Node(nodes.logistic_regression_baseline, DATA_INPUTS, "evaluation_logreg_rows", name="logistic_regression_baseline"),
-            Node(nodes.cnn_scratch_baseline, DATA_INPUTS, "evaluation_cnn_rows", name="cnn_scratch_baseline"),
             Node(
-                concat_results,
-                ["evaluation_logreg_rows", "evaluation_cnn_rows"],
-                "evaluation_results",
-                name="combine_evaluation_results",
+                nodes.logistic_regression_baseline, [*DATA, "params:logistic_regression", "params:runtime"],
+                "logreg_rows", name="logistic_regression_baseline", tags="train",
+            ),
+            Node(
+                nodes.cnn_scratch_baseline, [*DATA, "params:cnn", "params:runtime"],
+                "cnn_rows", name="cnn_scratch_baseline", tags="train",
+            ),
+            Node(
+                concat_results, ["logreg_rows", "cnn_rows"], "evaluation_results",
+                name="combine_results", tags="report",
             ),
             Node(
                 nodes.build_leaderboard,
-                ["stored_results", "params:evaluation", *fresh],
+                ["stored_results", "params:metric", "evaluation_results", *upstream],
                 ["leaderboard", "label_budget_plot"],
                 name="build_leaderboard",
+                tags="report",
             ),
-        ]
+        ],
+        namespace="evaluation",
+        inputs={*DATA, "stored_results", *upstream},
+        outputs=OUTPUTS,
+        tags="evaluation",
     )
-

@@ -1,14 +1,14 @@
-"""Nodes of the ``pretraining`` pipeline: one node per method, then the shared checkpoint folder.
+"""Nodes of the ``pretraining`` pipeline: each method trains, scores and draws its encoder(s).
 
-The algorithms live in ``methods.contrastive`` and ``methods.pretext``; each node takes the
-rows its method may see, pretrains, and returns the encoder checkpoint(s), result rows and a
-t-SNE figure of test embeddings. What each method may see:
+The algorithms live in ``methods.contrastive`` and ``methods.pretext`` (dispatched by
+``methods.transfer.pretrain``), the figures in ``reporting.figures_pretraining``. What each
+method may see:
 
 * ``simclr``, ``moco``, ``rotation``, ``imputation``: the training images, without labels;
 * ``supcon``: the labelled rows of one label-budget subset. One encoder per (budget, seed)
-  (checkpoint ``supcon_lpc<budget>_seed<seed>``), so the transfer rows of a budget never
-  profit from labels outside that budget's subset; identical subsets (``all`` is the same
-  for every seed) are pretrained once;
+  (checkpoint ``contracts.supcon_checkpoint_name(budget, seed)``), so the transfer rows of a
+  budget never profit from labels outside that budget's subset; identical subsets (``all``
+  is the same for every seed) are pretrained once;
 * ``supervised_source``: the labelled training half of one side of a domain pair from the
   ``data`` pipeline (by default the shifted target domain, e.g. rotated digits), never the
   label-budget subsets of the base data.
@@ -27,275 +27,180 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.manifold import TSNE
-from torch import nn
 from tqdm.auto import tqdm
 
-from transfer_lab.methods.encoders import build_encoder, encoder_checkpoint
+from transfer_lab.contracts import DataParams, Dataset, DomainPair, select_domain_pair, supcon_checkpoint_name
+from transfer_lab.methods.encoders import build_encoder, encoder_checkpoint, encoder_from_checkpoint, encoder_settings
 from transfer_lab.methods.runtime import resolve_device, seed_everything, thread_limits
-from transfer_lab.methods.training import TrainHistory, extract_features
+from transfer_lab.methods.training import extract_features
 from transfer_lab.methods.transfer import pretrain
 from transfer_lab.params import parse_params
-from transfer_lab.pipelines.data.params import DataParams
-from transfer_lab.pipelines.pretraining.params import PretrainingParams
+from transfer_lab.pipelines.pretraining.params import (
+    METHOD_PARAMS, MethodParams, RuntimeParams, SupervisedSourceParams, TSNEParams,
+)
 from transfer_lab.reporting import tracking
+from transfer_lab.reporting.figures_pretraining import loss_figure, sample_rows, tsne_figure
 from transfer_lab.reporting.results import result_row, results_frame
-from transfer_lab.sources.pairs import domain_name
 from transfer_lab.sources.splits import budgets_and_seeds, split_indices, subset_indices
 
 logger = logging.getLogger(__name__)
 
-
-def _params(pretraining: Mapping[str, Any]) -> PretrainingParams:
-    return parse_params(PretrainingParams, pretraining, "pretraining")
+Checkpoints = dict[str, dict]
 
 
-def supcon_name(labels_per_class: str, seed: int) -> str:
-    """Checkpoint name of the supervised-contrastive encoder of one label subset."""
-    return f"supcon_lpc{labels_per_class}_seed{seed}"
+def _runtime(runtime: Mapping[str, Any]) -> RuntimeParams:
+    return parse_params(RuntimeParams, runtime, "pretraining.runtime")
 
 
-def _new_encoder(params: PretrainingParams, input_shape: tuple[int, ...]) -> nn.Module:
-    return build_encoder(params.encoder.kind, input_shape, **params.encoder.kwargs())
+def _settings(method: str, settings: Mapping[str, Any]) -> MethodParams:
+    return parse_params(METHOD_PARAMS[method], settings, f"pretraining.{method}")
 
 
-def _checkpoint(
-    encoder: nn.Module, params: PretrainingParams, input_shape: tuple[int, ...], method: str,
-    dataset: str, history: TrainHistory, seconds: float, n_samples: int, **meta: Any,
+def _pretrain(
+    method: str, X: np.ndarray, y: np.ndarray | None, block: MethodParams, encoder: Mapping[str, Any],
+    run: RuntimeParams, seed: int, dataset: str, progress: bool, fit_kwargs: Mapping[str, Any] | None = None, **meta: Any,
 ) -> dict:
-    return encoder_checkpoint(
-        encoder, params.encoder.kind, input_shape, params.encoder.kwargs(),
-        method=method, dataset=dataset, loss_history=[float(v) for v in history.train_loss],
-        epochs=history.epochs_run, seconds=float(seconds), n_samples=int(n_samples),
-        seed=params.seed, **meta,
-    )
-
-
-def _rows(dataset: str, method: str, checkpoint: dict, budget: str | None = None, seed: int = 0) -> list[dict]:
-    meta = checkpoint["meta"]
-    return [
-        result_row(
-            pipeline="pretraining", dataset=dataset, method=method, metric=metric, value=value,
-            split="train", labels_per_class=budget, seed=seed,
-        )
-        for metric, value in (
-            ("final_loss", meta["loss_history"][-1]), ("seconds", meta["seconds"]), ("epochs", meta["epochs"]),
-        )
-    ]
-
-
-def _log(dataset: str, name: str, checkpoint: dict) -> None:
-    """Loss per epoch as a metric history, the final loss, and the checkpoint as an artifact."""
-    if not tracking.is_tracking():
-        return
-    history = checkpoint["meta"]["loss_history"]
-    tracking.log_metric_history(tracking.metric_key("pretraining", dataset, name, "loss"), history)
-    tracking.log_metrics({tracking.metric_key("pretraining", dataset, name, "final_loss"): history[-1]})
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / f"{name}.pt"
-        torch.save(checkpoint, path)
-        tracking.log_artifact_file(path, "encoders")
-
-
-def tsne_figure(encoder: nn.Module, X: np.ndarray, y: np.ndarray, title: str, params: PretrainingParams, device) -> plt.Figure:
-    """t-SNE of the encoder's features of (at most ``tsne.max_points``) test rows, coloured by class."""
-    rng = np.random.default_rng(params.seed)
-    keep = np.sort(rng.permutation(len(X))[: params.tsne.max_points])
-    features = extract_features(encoder, X[keep], device)
-    perplexity = min(params.tsne.perplexity, (len(keep) - 1) / 3)
-    embedded = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=params.seed).fit_transform(features)
-    figure, ax = plt.subplots(figsize=(5.5, 5))
-    points = ax.scatter(embedded[:, 0], embedded[:, 1], c=y[keep], cmap="tab10", s=9, vmin=-0.5, vmax=9.5)
-    figure.colorbar(points, ax=ax, ticks=range(int(y.max()) + 1), label="class")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.set_title(title, fontsize="medium")
-    figure.tight_layout()
-    return figure
-
-
-def _finish(
-    method: str, checkpoints: dict[str, dict], rows: list[dict], figure_encoder: nn.Module,
-    base_dataset: dict, split_table: pd.DataFrame, params: PretrainingParams, device,
-) -> tuple[dict[str, dict], pd.DataFrame, plt.Figure]:
-    """Log every checkpoint to MLflow and draw the method's t-SNE figure."""
-    name = base_dataset["name"]
-    for checkpoint_name, checkpoint in checkpoints.items():
-        _log(name, checkpoint_name, checkpoint)
-    test = split_indices(split_table, "test")
-    figure = tsne_figure(
-        figure_encoder, base_dataset["X"][test], base_dataset["y"][test],
-        f"{method} features of {name} test rows (t-SNE)", params, device,
-    )
-    tracking.log_figure(figure, f"figures/pretraining/tsne_{method}.png")
-    return checkpoints, results_frame(rows), figure
-
-
-def _unlabelled(
-    method: str, base_dataset: dict, split_table: pd.DataFrame, params: PretrainingParams, **method_params: Any
-) -> tuple[dict[str, dict], pd.DataFrame, plt.Figure]:
-    """Pretrain ``method`` on the training rows without their labels."""
-    device = resolve_device(params.device)
-    X = base_dataset["X"][split_indices(split_table, "train")]
+    """Pretrain one encoder with ``block``'s settings; its checkpoint (``meta`` added to it)."""
+    kind, kwargs = encoder_settings(encoder)
     input_shape = tuple(X.shape[1:])
-    with thread_limits(params.num_threads):
-        seed_everything(params.seed)
-        start = time.perf_counter()
-        encoder, history = pretrain(method, X, encoder=_new_encoder(params, input_shape), device=device, **method_params)
-        seconds = time.perf_counter() - start
-        checkpoint = _checkpoint(encoder, params, input_shape, method, base_dataset["name"], history, seconds, len(X), labels="none")
-        logger.info("%s: %d epochs in %.0f s, final loss %.4f", method, history.epochs_run, seconds, history.train_loss[-1])
-        return _finish(
-            method, {method: checkpoint}, _rows(base_dataset["name"], method, checkpoint, seed=params.seed),
-            encoder, base_dataset, split_table, params, device,
-        )
-
-
-def pretrain_simclr(
-    base_dataset: dict, split_table: pd.DataFrame, pretraining: Mapping[str, Any]
-) -> tuple[dict[str, dict], pd.DataFrame, plt.Figure]:
-    """SimCLR (two augmented views, NT-Xent) on the unlabelled training rows."""
-    params = _params(pretraining)
-    p = params.simclr
-    return _unlabelled(
-        "simclr", base_dataset, split_table, params,
-        temperature=p.temperature, strength=p.strength, projection_dim=p.projection_dim,
-        hidden_dim=p.hidden_dim, config=p.config(params.seed, progress=params.progress),
+    seed_everything(seed)
+    start = time.perf_counter()
+    model, history = pretrain(
+        method, X, y, encoder=build_encoder(kind, input_shape, **kwargs), device=resolve_device(run.device),
+        config=block.training.to_train_config(seed, progress=progress), **block.method_kwargs(), **(fit_kwargs or {}),
+    )
+    seconds = time.perf_counter() - start
+    logger.info("%s: %d epochs in %.0f s, final loss %.4f", method, history.epochs_run, seconds, history.train_loss[-1])
+    if history.val_score:
+        meta.update(best_epoch=history.best_epoch, source_val_accuracy=float(history.best_score))
+    return encoder_checkpoint(
+        model, kind, input_shape, kwargs, method=method, dataset=dataset,
+        loss_history=[float(v) for v in history.train_loss], epochs=history.epochs_run, seconds=float(seconds),
+        n_samples=len(X), seed=run.seed, **meta,
     )
 
 
-def pretrain_moco(
-    base_dataset: dict, split_table: pd.DataFrame, pretraining: Mapping[str, Any]
-) -> tuple[dict[str, dict], pd.DataFrame, plt.Figure]:
-    """MoCo (momentum key encoder, FIFO queue of keys, InfoNCE) on the unlabelled training rows."""
-    params = _params(pretraining)
-    p = params.moco
-    return _unlabelled(
-        "moco", base_dataset, split_table, params,
-        temperature=p.temperature, strength=p.strength, momentum=p.momentum, queue_size=p.queue_size,
-        projection_dim=p.projection_dim, hidden_dim=p.hidden_dim,
-        config=p.config(params.seed, progress=params.progress),
-    )
+def _logged(dataset: str, checkpoints: Checkpoints) -> Checkpoints:
+    """Loss per epoch as a metric history, the final loss, and each checkpoint as an artifact."""
+    if tracking.is_tracking():
+        for name, checkpoint in checkpoints.items():
+            history = checkpoint["meta"]["loss_history"]
+            tracking.log_metric_history(tracking.metric_key("pretraining", dataset, name, "loss"), history)
+            tracking.log_metrics({tracking.metric_key("pretraining", dataset, name, "final_loss"): history[-1]})
+            with tempfile.TemporaryDirectory() as folder:
+                path = Path(folder) / f"{name}.pt"
+                torch.save(checkpoint, path)
+                tracking.log_artifact_file(path, "encoders")
+    return checkpoints
 
 
-def pretrain_rotation(
-    base_dataset: dict, split_table: pd.DataFrame, pretraining: Mapping[str, Any]
-) -> tuple[dict[str, dict], pd.DataFrame, plt.Figure]:
-    """Rotation prediction (transformation recognition for signals) on the unlabelled training rows."""
-    params = _params(pretraining)
-    p = params.rotation
-    return _unlabelled(
-        "rotation", base_dataset, split_table, params,
-        strength=p.strength, config=p.config(params.seed, progress=params.progress),
-    )
-
-
-def pretrain_imputation(
-    base_dataset: dict, split_table: pd.DataFrame, pretraining: Mapping[str, Any]
-) -> tuple[dict[str, dict], pd.DataFrame, plt.Figure]:
-    """Imputation of a masked region (context encoder) on the unlabelled training rows."""
-    params = _params(pretraining)
-    p = params.imputation
-    return _unlabelled(
-        "imputation", base_dataset, split_table, params,
-        mask_size=p.mask_size, hidden=p.hidden, config=p.config(params.seed, progress=params.progress),
-    )
+def pretrain_unlabelled(
+    method: str, base_dataset: Dataset, split_table: pd.DataFrame, settings: Mapping[str, Any],
+    encoder: Mapping[str, Any], runtime: Mapping[str, Any],
+) -> Checkpoints:
+    """``method`` (simclr, moco, rotation, imputation) on the training rows, without labels."""
+    block, run = _settings(method, settings), _runtime(runtime)
+    X = base_dataset.X[split_indices(split_table, "train")]
+    with thread_limits(run.num_threads):
+        checkpoint = _pretrain(method, X, None, block, encoder, run, run.seed, base_dataset.name, run.progress, labels="none")
+    return _logged(base_dataset.name, {method: checkpoint})
 
 
 def pretrain_supcon(
-    base_dataset: dict, split_table: pd.DataFrame, label_subsets: pd.DataFrame, pretraining: Mapping[str, Any]
-) -> tuple[dict[str, dict], pd.DataFrame, plt.Figure]:
+    base_dataset: Dataset, label_subsets: pd.DataFrame, settings: Mapping[str, Any],
+    encoder: Mapping[str, Any], runtime: Mapping[str, Any],
+) -> Checkpoints:
     """Supervised contrastive pretraining on the labelled rows of every label subset.
 
     One encoder per (budget, seed), trained on that subset's rows and labels only; a subset
-    whose rows equal an earlier one's (``all`` for every seed) reuses its encoder.
+    whose rows equal an earlier one's (``all`` for every seed) reuses its weights.
     """
-    params = _params(pretraining)
-    p = params.supcon
-    device = resolve_device(params.device)
-    X, y, name = base_dataset["X"], base_dataset["y"], base_dataset["name"]
-    input_shape = tuple(X.shape[1:])
-    checkpoints: dict[str, dict] = {}
-    trained: dict[bytes, tuple[dict, nn.Module]] = {}
-    rows: list[dict] = []
-    combos = budgets_and_seeds(label_subsets)
-    with thread_limits(params.num_threads):
-        for budget, seed in tqdm(combos, desc="supcon", disable=not params.progress):
+    block, run = _settings("supcon", settings), _runtime(runtime)
+    X, y = base_dataset.X, base_dataset.y
+    checkpoints: Checkpoints = {}
+    trained: dict[bytes, dict] = {}
+    with thread_limits(run.num_threads):
+        for budget, seed in tqdm(budgets_and_seeds(label_subsets), desc="supcon", disable=not run.progress):
             labeled = subset_indices(label_subsets, budget, seed)
-            key = labeled.tobytes()
-            if key not in trained:
-                seed_everything(params.seed + seed)
-                start = time.perf_counter()
-                encoder, history = pretrain(
-                    "supcon", X[labeled], y[labeled], encoder=_new_encoder(params, input_shape),
-                    temperature=p.temperature, strength=p.strength, projection_dim=p.projection_dim,
-                    hidden_dim=p.hidden_dim, config=p.config(params.seed + seed), device=device,
+            if labeled.tobytes() not in trained:
+                trained[labeled.tobytes()] = _pretrain(
+                    "supcon", X[labeled], y[labeled], block, encoder, run, run.seed + seed, base_dataset.name,
+                    False, labels="label_subset",
                 )
-                checkpoint = _checkpoint(
-                    encoder, params, input_shape, "supcon", name, history, time.perf_counter() - start,
-                    len(labeled), labels="label_subset", labels_per_class=budget, subset_seed=seed,
-                )
-                trained[key] = (checkpoint, encoder)
-            checkpoint, encoder = trained[key]
-            checkpoints[supcon_name(budget, seed)] = checkpoint
-            rows += _rows(name, "supcon", checkpoint, budget=budget, seed=seed)
-        # The figure shows the encoder of the largest budget (first seed): the most labels it may use.
-        figure_encoder = trained[subset_indices(label_subsets, combos[-1][0], combos[-1][1]).tobytes()][1]
-        return _finish("supcon", checkpoints, rows, figure_encoder, base_dataset, split_table, params, device)
-
-
-def domain_pair(domain_pairs: Mapping[str, dict], dataset_name: str, data: DataParams, index: int) -> tuple[str, dict]:
-    """The domain pair ``data.domains.<kind>.domain_pairs[index]`` as built by the data pipeline."""
-    declared = data.domain.domain_pairs[index]
-    name = f"{domain_name(dataset_name, declared.source)}->{domain_name(dataset_name, declared.target)}"
-    if name not in domain_pairs:
-        raise ValueError(f"domain pair {name!r} is missing from domain_pairs (have {sorted(domain_pairs)}); rerun the data pipeline")
-    return name, domain_pairs[name]
+            checkpoint = trained[labeled.tobytes()]
+            meta = {**checkpoint["meta"], "labels_per_class": budget, "subset_seed": seed}
+            checkpoints[supcon_checkpoint_name(budget, seed)] = {**checkpoint, "meta": meta}
+    return _logged(base_dataset.name, checkpoints)
 
 
 def pretrain_supervised_source(
-    base_dataset: dict, split_table: pd.DataFrame, domain_pairs: Mapping[str, dict],
-    pretraining: Mapping[str, Any], data: Mapping[str, Any],
-) -> tuple[dict[str, dict], pd.DataFrame, plt.Figure]:
+    base_dataset: Dataset, domain_pairs: Mapping[str, DomainPair], settings: Mapping[str, Any],
+    encoder: Mapping[str, Any], runtime: Mapping[str, Any], data: Mapping[str, Any],
+) -> Checkpoints:
     """Cross-entropy pretraining on a labelled source domain (one side of a domain pair).
 
-    The source is the training half of the chosen side (``supervised_source.side``) of the
-    pair ``supervised_source.pair``, e.g. the rotated half of ``digits->digits_rotated``:
-    another domain, and images disjoint from the pair's other half. Early stopping uses that
-    domain's validation rows. The base data's label-budget subsets are not read.
+    The source is the training half of side ``side`` of the pair ``pair``, e.g. the rotated
+    half of ``digits->digits_rotated``: another domain, and images disjoint from the pair's
+    other half. Early stopping uses that domain's validation rows; the base data's
+    label-budget subsets are not read.
     """
-    params, data_params = _params(pretraining), parse_params(DataParams, data, "data")
-    p = params.supervised_source
-    device = resolve_device(params.device)
-    pair_name, pair = domain_pair(domain_pairs, base_dataset["name"], data_params, p.pair)
-    X, y = pair[f"{p.side}_X"], pair["y"]
-    train, val = pair[f"{p.side}_train_index"], pair["val_index"]
-    source_domain = pair_name.split("->")[0 if p.side == "source" else 1]
-    input_shape = tuple(X.shape[1:])
-    with thread_limits(params.num_threads):
-        seed_everything(params.seed)
-        start = time.perf_counter()
-        encoder, history = pretrain(
-            "supervised", X[train], y[train], X_val=X[val], y_val=y[val],
-            encoder=_new_encoder(params, input_shape), n_classes=int(base_dataset["y"].max()) + 1,
-            config=p.config(params.seed, patience=p.patience, progress=params.progress), device=device,
+    block: SupervisedSourceParams = _settings("supervised_source", settings)
+    run = _runtime(runtime)
+    pair = select_domain_pair(domain_pairs, base_dataset.name, parse_params(DataParams, data, "data"), block.pair)
+    X, train, val = getattr(pair, f"{block.side}_X"), getattr(pair, f"{block.side}_train_index"), pair.val_index
+    fit_kwargs = {"X_val": X[val], "y_val": pair.y[val], "n_classes": base_dataset.n_classes}
+    with thread_limits(run.num_threads):
+        checkpoint = _pretrain(
+            "supervised_source", X[train], pair.y[train], block, encoder, run, run.seed, base_dataset.name,
+            run.progress, fit_kwargs, labels="source_domain",
+            source_domain=pair.name.split("->")[0 if block.side == "source" else 1], source_pair=pair.name,
         )
-        checkpoint = _checkpoint(
-            encoder, params, input_shape, "supervised_source", base_dataset["name"], history,
-            time.perf_counter() - start, len(train), labels="source_domain", source_domain=source_domain,
-            source_pair=pair_name, best_epoch=history.best_epoch,
-            source_val_accuracy=float(history.best_score) if history.best_score is not None else float("nan"),
-        )
-        return _finish(
-            "supervised_source", {"supervised_source": checkpoint},
-            _rows(base_dataset["name"], "supervised_source", checkpoint, seed=params.seed),
-            encoder, base_dataset, split_table, params, device,
-        )
+    return _logged(base_dataset.name, {"supervised_source": checkpoint})
 
 
-def collect_encoders(*per_method: dict[str, dict]) -> dict[str, dict]:
+def score_checkpoints(encoders: Checkpoints) -> pd.DataFrame:
+    """Result rows of a method's checkpoints: final loss, seconds and epochs (split ``train``)."""
+    rows = []
+    for checkpoint in encoders.values():
+        meta = checkpoint["meta"]
+        for metric, value in (("final_loss", meta["loss_history"][-1]), ("seconds", meta["seconds"]), ("epochs", meta["epochs"])):
+            rows.append(result_row(
+                pipeline="pretraining", dataset=meta["dataset"], method=meta["method"], metric=metric, value=value,
+                split="train", labels_per_class=meta.get("labels_per_class"), seed=meta.get("subset_seed", meta["seed"]),
+            ))
+    return results_frame(rows)
+
+
+def plot_tsne(
+    encoders: Checkpoints, base_dataset: Dataset, split_table: pd.DataFrame,
+    tsne: Mapping[str, Any], runtime: Mapping[str, Any],
+) -> plt.Figure:
+    """t-SNE of the test rows' features, coloured by class, of the method's encoder trained on
+    the most rows (supcon: the largest budget)."""
+    params, run = parse_params(TSNEParams, tsne, "pretraining.tsne"), _runtime(runtime)
+    checkpoint = max(encoders.values(), key=lambda c: c["meta"]["n_samples"])
+    method, device = checkpoint["meta"]["method"], resolve_device(run.device)
+    test = split_indices(split_table, "test")
+    keep = test[sample_rows(len(test), params.max_points, run.seed)]
+    with thread_limits(run.num_threads):
+        features = extract_features(encoder_from_checkpoint(checkpoint, device), base_dataset.X[keep], device)
+        title = f"{method} features of {base_dataset.name} test rows (t-SNE)"
+        figure = tsne_figure(features, base_dataset.y[keep], title, params.perplexity, run.seed)
+    tracking.log_figure(figure, f"figures/pretraining/tsne_{method}.png")
+    return figure
+
+
+def plot_loss(encoders: Checkpoints) -> plt.Figure:
+    """Training loss per epoch of the method's checkpoints."""
+    method = next(iter(encoders.values()))["meta"]["method"]
+    figure = loss_figure({name: c["meta"]["loss_history"] for name, c in encoders.items()}, f"{method}: training loss")
+    tracking.log_figure(figure, f"figures/pretraining/loss_{method}.png")
+    return figure
+
+
+def collect_encoders(*per_method: Checkpoints) -> Checkpoints:
     """Every method's checkpoints in one ``{name: checkpoint}`` dict: the shared ``pretrained_encoders``."""
-    collected: dict[str, dict] = {}
+    collected: Checkpoints = {}
     for checkpoints in per_method:
         overlap = set(collected) & set(checkpoints)
         if overlap:

@@ -1,52 +1,77 @@
-"""The ``pretraining`` pipeline: one independent node per method, then the shared checkpoint folder.
+"""The ``pretraining`` pipeline: one nested namespace per method, made from one template.
 
-Each method writes its own checkpoint folder (``pretraining_<method>_encoders``), so the
-``transfer`` node of an encoder can start as soon as that encoder is trained; the final
-node copies every checkpoint into ``pretrained_encoders``, the one folder other pipelines
-(``semi_supervised``) read.
+``pretraining.<method>`` trains the method's encoder(s) into its own checkpoint folder
+(``pretraining.<method>.encoders``, read by that encoder's ``transfer`` unit, so transfer
+starts as soon as that encoder is trained), scores them into result rows and draws a t-SNE
+of test features and the loss curve. The family then copies every checkpoint into
+``pretrained_encoders``, the one folder ``semi_supervised`` reads, and combines the rows
+into ``pretraining_results``.
+
+The methods differ only in what data their training node reads: the training rows
+(``simclr``, ``moco``, ``rotation``, ``imputation``), the label subsets (``supcon``) or a
+domain pair (``supervised_source``).
 """
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import partial, update_wrapper
 
 from kedro.pipeline import Node, Pipeline
 
 from transfer_lab.pipelines.pretraining import nodes
-from transfer_lab.pipelines.pretraining.params import METHODS
+from transfer_lab.pipelines.pretraining.params import METHODS, UNLABELLED
 from transfer_lab.reporting.results import concat_results
 
-UNLABELLED = ["base_dataset", "split_table", "params:pretraining"]
-INPUTS = {
-    "simclr": UNLABELLED,
-    "moco": UNLABELLED,
-    "rotation": UNLABELLED,
-    "imputation": UNLABELLED,
-    "supcon": ["base_dataset", "split_table", "label_subsets", "params:pretraining"],
-    "supervised_source": ["base_dataset", "split_table", "domain_pairs", "params:pretraining", "params:data"],
-}
+SHARED_INPUTS = {"base_dataset", "split_table", "label_subsets", "domain_pairs"}
+
+
+def _bound(func: Callable, name: str) -> Callable:
+    """``func`` with its first argument bound: a partial pickles by reference (ParallelRunner),
+    and keeps ``func``'s name for Kedro's logs."""
+    return update_wrapper(partial(func, name), func)
+
+
+def _method_template(method: str, train: Callable, data: Sequence[str], data_params: Sequence[str] = ()) -> Pipeline:
+    """One pretraining method: train (``data`` → ``encoders``), score, draw."""
+    shared = {"params:encoder", "params:runtime", "params:tsne", *data_params}
+    return Pipeline(
+        [
+            Node(train, [*data, "params:settings", "params:encoder", "params:runtime", *data_params], "encoders", name="pretrain", tags="train"),
+            Node(nodes.score_checkpoints, "encoders", "rows", name="score", tags="score"),
+            Node(
+                nodes.plot_tsne, ["encoders", "base_dataset", "split_table", "params:tsne", "params:runtime"], "tsne_plot",
+                name="plot_tsne", tags="report",
+            ),
+            Node(nodes.plot_loss, "encoders", "loss_plot", name="plot_loss", tags="report"),
+        ],
+        namespace=method,
+        inputs={"base_dataset", "split_table", *data},
+        # the method's own block is pretraining.<method>; the shared blocks stay family-wide
+        parameters={"params:settings": f"params:{method}", **{name: name for name in shared}},
+    )
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    pretrain_nodes = [
-        Node(
-            getattr(nodes, f"pretrain_{method}"),
-            INPUTS[method],
-            [f"pretraining_{method}_encoders", f"pretraining_{method}_rows", f"pretraining_tsne_{method}"],
-            name=f"pretrain_{method}",
-        )
-        for method in METHODS
+    methods = [
+        *(_method_template(m, _bound(nodes.pretrain_unlabelled, m), ["base_dataset", "split_table"]) for m in UNLABELLED),
+        _method_template("supcon", nodes.pretrain_supcon, ["base_dataset", "label_subsets"]),
+        _method_template(
+            "supervised_source", nodes.pretrain_supervised_source, ["base_dataset", "domain_pairs"], ["params:data"]
+        ),
     ]
     return Pipeline(
         [
-            *pretrain_nodes,
+            *methods,
             Node(
-                nodes.collect_encoders,
-                [f"pretraining_{method}_encoders" for method in METHODS],
-                "pretrained_encoders",
-                name="collect_pretrained_encoders",
+                nodes.collect_encoders, [f"{m}.encoders" for m in METHODS], "pretrained_encoders",
+                name="collect_encoders", tags="train",
             ),
-            Node(
-                concat_results,
-                [f"pretraining_{method}_rows" for method in METHODS],
-                "pretraining_results",
-                name="combine_pretraining_results",
-            ),
-        ]
+            Node(concat_results, [f"{m}.rows" for m in METHODS], "pretraining_results", name="combine_results", tags="score"),
+        ],
+        namespace="pretraining",
+        inputs=SHARED_INPUTS,
+        outputs={"pretrained_encoders", "pretraining_results"},
+        parameters={"params:data"},
+        tags="pretraining",
     )

@@ -1,4 +1,9 @@
-"""Schema of ``parameters_taskonomy.yml`` (the ``taskonomy`` key)."""
+"""Schema of ``parameters_taskonomy.yml`` (the ``taskonomy`` key).
+
+Nodes take the sub-block they use (``params:taskonomy.networks``, ``params:taskonomy.release``,
+...); the parameter hook validates the whole block once, up front, with :data:`SCHEMA`, and
+a node builds the model of its sub-block with :func:`transfer_lab.params.parse_params`.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from transfer_lab.contracts import RuntimeParams, TrainingParams
 from transfer_lab.methods.taskonomy import REFERENCE_FILES
 from transfer_lab.methods.tasks import TASKS, make_task
 from transfer_lab.params import StrictModel
@@ -22,17 +28,6 @@ class EncoderParams(StrictModel):
     out_features: int = Field(64, ge=1)
 
 
-class NetworkTraining(StrictModel):
-    """End-to-end training (task-specific networks, ``pixels``); early stopping on val loss."""
-
-    epochs: int = Field(30, ge=1)
-    batch_size: int = Field(64, ge=1)
-    lr: float = Field(2e-3, gt=0.0)
-    weight_decay: float = Field(0.0, ge=0.0)
-    patience: int | None = Field(6, ge=1)
-    min_batches_per_epoch: int = Field(1, ge=1)
-
-
 class ReadoutParams(StrictModel):
     """A transfer: the target's head trained on frozen, standardised source features."""
 
@@ -47,7 +42,8 @@ class TransferParams(StrictModel):
     max_order: int = Field(2, ge=1)    # largest number of sources read out together
     beam: int = Field(4, ge=1)         # higher orders combine the top-`beam` first-order sources
     readout: ReadoutParams = ReadoutParams()
-    pixels: NetworkTraining = NetworkTraining(epochs=60, batch_size=32, patience=10, min_batches_per_epoch=4)
+    # from scratch on the transfer set (the reference of the gain); early stopping on val loss
+    pixels: TrainingParams = TrainingParams(epochs=60, batch_size=32, lr=2e-3, patience=10, min_batches_per_epoch=4)
 
 
 class Task2VecParams(StrictModel):
@@ -103,9 +99,7 @@ class ReleaseParams(TaxonomyParams):
 
 
 class TaskonomyParams(StrictModel):
-    device: str = "auto"
-    num_threads: int | None = Field(1, ge=1)
-    progress: bool = True
+    runtime: RuntimeParams = RuntimeParams()
     seed: int = Field(0, ge=0)
     # the tasks in play (names of methods.tasks.TASKS); a list, so that an environment can
     # replace it (parameters are merged key by key, dictionaries would be merged too)
@@ -113,7 +107,8 @@ class TaskonomyParams(StrictModel):
     task_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
     encoder: EncoderParams = EncoderParams()
     head_hidden: int = Field(64, ge=0)  # hidden units of every head (0: linear)
-    networks: NetworkTraining = NetworkTraining()
+    # task-specific networks (``self``), every training row; early stopping on val loss
+    networks: TrainingParams = TrainingParams(epochs=30, lr=2e-3, patience=6)
     transfer: TransferParams = TransferParams()
     transferability: TransferabilityParams = TransferabilityParams()
     taxonomy: TaxonomyParams = TaxonomyParams()

@@ -1,4 +1,9 @@
-"""Schema of ``parameters_transfer.yml`` (the ``transfer`` key)."""
+"""Schema of ``parameters_transfer.yml`` (the ``transfer`` key).
+
+Gradient-based protocols and the domain-adaptation methods have a ``training`` sub-block
+(:class:`~transfer_lab.contracts.TrainingParams`); the rest of each block are the keyword
+arguments of the protocol's ``methods.transfer`` / ``methods.dann`` function.
+"""
 
 from __future__ import annotations
 
@@ -6,72 +11,85 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from transfer_lab.contracts import PRETRAINING_METHODS, RuntimeParams, TrainingParams
 from transfer_lab.params import StrictModel
 
-#: Transfer protocols, in the order of the result rows ``<pretraining>_<protocol>``.
+#: The pretrained encoders transferred, one nested namespace each (``transfer.<encoder>``),
+#: each reading the checkpoint folder ``pretraining.<encoder>.encoders``.
+ENCODERS = PRETRAINING_METHODS
+#: Transfer protocols, in the order of the result rows ``<encoder>_<protocol>``.
 PROTOCOLS = ("linear_probe", "knn", "partial_freeze", "finetune")
+#: The domain-adaptation methods (nested namespaces ``transfer.domain_adaptation.<method>``)
+#: and the block of ``domain_adaptation`` that sets each.
+ADAPTATION = {"dann": "dann", "source_only": "reference", "target_supervised": "reference"}
 
 
 class LinearProbeParams(StrictModel):
     C: float = Field(1.0, gt=0.0)  # inverse L2 strength of the logistic regression
     max_iter: int = Field(2000, ge=1)
 
+    def method_kwargs(self) -> dict[str, Any]:
+        return self.model_dump()
+
 
 class KNNParams(StrictModel):
     k: int = Field(5, ge=1)
     weights: Literal["distance", "uniform"] = "distance"
 
+    def method_kwargs(self) -> dict[str, Any]:
+        return self.model_dump()
+
 
 class FinetuneParams(StrictModel):
-    """Gradient-based protocols: partial_freeze, finetune and (with its own values) scratch."""
+    """Gradient-based protocols (finetune, partial_freeze): ``training.lr`` is the new
+    linear head's learning rate, ``encoder_lr`` the pretrained blocks'."""
 
-    epochs: int = Field(150, ge=1)
-    batch_size: int = Field(128, ge=2)
-    lr: float = Field(1e-3, gt=0.0)  # the new linear head's learning rate
-    encoder_lr: float | None = Field(1e-4, gt=0.0)  # unfrozen pretrained blocks; null = lr
-    weight_decay: float = Field(1e-4, ge=0.0)
-    patience: int | None = Field(20, ge=1)  # early stopping on the validation split
+    training: TrainingParams = TrainingParams()
+    encoder_lr: float | None = Field(1e-4, gt=0.0)  # unfrozen pretrained blocks; null = training.lr
     augment: bool = True
     strength: float = Field(0.5, ge=0.0, le=3.0)
 
-    def config(self, seed: int) -> dict[str, Any]:
-        return {
-            "epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
-            "weight_decay": self.weight_decay, "patience": self.patience, "seed": seed, "progress": False,
-        }
+    def method_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of ``methods.transfer.finetune`` besides ``config``."""
+        return {"encoder_lr": self.encoder_lr, "augmentations": self.augment, "strength": self.strength}
 
 
 class PartialFreezeParams(FinetuneParams):
     k: int = Field(2, ge=1)  # leading encoder blocks kept frozen (the encoder has depth + 1)
 
+    def method_kwargs(self) -> dict[str, Any]:
+        return {**super().method_kwargs(), "k": self.k}
 
-class ScratchParams(FinetuneParams):
-    encoder_lr: None = None  # one learning rate: nothing is pretrained
+
+class ScratchParams(StrictModel):
+    """The same architecture freshly initialised: one learning rate, ``training.lr``."""
+
+    training: TrainingParams = TrainingParams()
+    augment: bool = True
     strength: float = Field(1.0, ge=0.0, le=3.0)
 
 
-class DomainTrainingParams(StrictModel):
-    epochs: int = Field(60, ge=1)
-    batch_size: int = Field(64, ge=2)
-    lr: float = Field(0.01, gt=0.0)
-    weight_decay: float = Field(1e-4, ge=0.0)
-
-
-class DANNParams(DomainTrainingParams):
+class DANNParams(StrictModel):
     """Ganin et al. 2016: SGD with momentum, lambda_p and lr_p schedules."""
 
+    training: TrainingParams = TrainingParams()
     gamma: float = Field(10.0, gt=0.0)  # lambda_p = 2 / (1 + exp(-gamma p)) - 1
     alpha: float = Field(10.0, ge=0.0)  # lr_p = lr_0 / (1 + alpha p)^beta
     beta: float = Field(0.75, ge=0.0)
     domain_hidden: int = Field(128, ge=1)
     domain_weight: float = Field(1.0, gt=0.0)
 
+    def method_kwargs(self) -> dict[str, Any]:
+        return self.model_dump(exclude={"training"})
 
-class ReferenceParams(DomainTrainingParams):
-    """source_only and target_supervised: Adam with early stopping on val accuracy."""
 
-    lr: float = Field(1e-3, gt=0.0)
-    patience: int | None = Field(15, ge=1)
+class ReferenceParams(StrictModel):
+    """source_only and target_supervised: early stopping on val accuracy."""
+
+    training: TrainingParams = TrainingParams()
+
+    def method_kwargs(self) -> dict[str, Any]:
+        return {}
 
 
 class DomainAdaptationParams(StrictModel):
@@ -83,9 +101,7 @@ class DomainAdaptationParams(StrictModel):
 class TransferParams(StrictModel):
     """Every pretrained encoder x protocol x label budget x seed, scratch, and DANN."""
 
-    device: str = "auto"
-    num_threads: int | None = Field(1, ge=1)
-    progress: bool = True
+    runtime: RuntimeParams = RuntimeParams()
     protocols: list[Literal["linear_probe", "knn", "partial_freeze", "finetune"]] = Field(
         default_factory=lambda: list(PROTOCOLS), min_length=1
     )

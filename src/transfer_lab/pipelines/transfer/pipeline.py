@@ -1,53 +1,108 @@
-"""The ``transfer`` pipeline: one node per pretrained encoder, scratch, domain adaptation, figure.
+"""The ``transfer`` pipeline: one nested namespace per pretrained encoder, scratch, domain adaptation.
 
-Each encoder's node reads that method's own checkpoint folder
-(``pretraining_<method>_encoders``), so it depends on that pretraining node only and the
-encoders' nodes can run side by side.
+``transfer.<encoder>`` (one template for every encoder of :data:`~.params.ENCODERS`) reads
+that pretraining method's own checkpoint folder (``pretraining.<encoder>.encoders``), so it
+depends on that method only and the encoders' units run side by side. ``transfer.scratch``
+is the reference without transfer; ``transfer.domain_adaptation.<method>`` (one template
+for ``dann``, ``source_only``, ``target_supervised``) adapts across a domain pair. The rows
+are combined into ``transfer_results`` and drawn against the label budget.
 """
 
-from functools import partial
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial, update_wrapper
 
 from kedro.pipeline import Node, Pipeline
 
-from transfer_lab.pipelines.pretraining.params import METHODS
 from transfer_lab.pipelines.transfer import nodes
+from transfer_lab.pipelines.transfer.params import ADAPTATION, ENCODERS
 from transfer_lab.reporting.results import concat_results
 
-BUDGET_INPUTS = ["base_dataset", "split_table", "label_subsets", "params:transfer"]
+BUDGET_DATA = ["base_dataset", "split_table", "label_subsets"]
+PROTOCOL_PARAMS = ["params:protocols", "params:linear_probe", "params:knn", "params:partial_freeze", "params:finetune"]
+ENCODER_PARAMS = "params:pretraining.encoder"  # the architecture scratch and DANN rebuild
+
+
+def _bound(func: Callable, name: str) -> Callable:
+    """``func`` with its first argument bound: a partial pickles by reference (ParallelRunner),
+    and keeps ``func``'s name for Kedro's logs."""
+    return update_wrapper(partial(func, name), func)
+
+
+def _encoder_template(encoder: str) -> Pipeline:
+    """Every protocol on the pretrained encoder(s) of one pretraining method."""
+    return Pipeline(
+        [
+            Node(
+                _bound(nodes.transfer_encoder, encoder),
+                ["encoders", *BUDGET_DATA, *PROTOCOL_PARAMS, "params:runtime"],
+                "rows",
+                name="run_protocols",
+                tags="train",
+            )
+        ],
+        namespace=encoder,
+        inputs={"encoders": f"pretraining.{encoder}.encoders", **{name: name for name in BUDGET_DATA}},
+        parameters={name: name for name in [*PROTOCOL_PARAMS, "params:runtime"]},
+    )
+
+
+def _scratch() -> Pipeline:
+    return Pipeline(
+        [
+            Node(
+                nodes.train_scratch, [*BUDGET_DATA, "params:scratch", ENCODER_PARAMS, "params:runtime"], "rows",
+                name="train", tags="train",
+            )
+        ],
+        namespace="scratch",
+        inputs=set(BUDGET_DATA),
+        parameters={"params:scratch", ENCODER_PARAMS, "params:runtime"},
+    )
+
+
+def _adaptation_template(method: str, settings: str) -> Pipeline:
+    """One domain-adaptation method on the chosen domain pair, every seed."""
+    shared = ["params:pair", ENCODER_PARAMS, "params:runtime", "params:data"]
+    return Pipeline(
+        [
+            Node(
+                _bound(nodes.adapt_domains, method), ["domain_pairs", "params:settings", *shared], "rows",
+                name="adapt", tags="train",
+            )
+        ],
+        namespace=method,
+        inputs={"domain_pairs"},
+        parameters={"params:settings": f"params:{settings}", **{name: name for name in shared}},
+    )
+
+
+def _domain_adaptation() -> Pipeline:
+    return Pipeline(
+        [_adaptation_template(method, settings) for method, settings in ADAPTATION.items()],
+        namespace="domain_adaptation",
+        inputs={"domain_pairs"},
+        parameters={ENCODER_PARAMS, "params:runtime", "params:data"},
+    )
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    encoder_nodes = [
-        Node(
-            # a partial (not a closure) pickles by reference, so ParallelRunner can ship it
-            partial(nodes.transfer_encoder, method),
-            [f"pretraining_{method}_encoders", *BUDGET_INPUTS],
-            f"transfer_{method}_rows",
-            name=f"transfer_{method}",
-        )
-        for method in METHODS
-    ]
+    units = [*ENCODERS, "scratch", *(f"domain_adaptation.{method}" for method in ADAPTATION)]
     return Pipeline(
         [
-            *encoder_nodes,
-            Node(nodes.train_scratch, [*BUDGET_INPUTS, "params:pretraining"], "transfer_scratch_rows", name="transfer_scratch"),
+            *(_encoder_template(encoder) for encoder in ENCODERS),
+            _scratch(),
+            _domain_adaptation(),
+            Node(concat_results, [f"{unit}.rows" for unit in units], "transfer_results", name="combine_results", tags="score"),
             Node(
-                nodes.domain_adaptation,
-                ["domain_pairs", "params:transfer", "params:pretraining", "params:data"],
-                "transfer_domain_adaptation_rows",
-                name="domain_adaptation",
+                nodes.plot_accuracy_vs_budget, ["transfer_results", "params:protocols"], "accuracy_vs_budget_plot",
+                name="plot_accuracy_vs_budget", tags="report",
             ),
-            Node(
-                concat_results,
-                [*(f"transfer_{method}_rows" for method in METHODS), "transfer_scratch_rows", "transfer_domain_adaptation_rows"],
-                "transfer_results",
-                name="combine_transfer_results",
-            ),
-            Node(
-                nodes.accuracy_vs_budget_figure,
-                ["transfer_results", "params:transfer"],
-                "transfer_budget_plot",
-                name="plot_accuracy_vs_budget",
-            ),
-        ]
+        ],
+        namespace="transfer",
+        inputs={*BUDGET_DATA, "domain_pairs", *(f"pretraining.{encoder}.encoders" for encoder in ENCODERS)},
+        outputs={"transfer_results"},
+        parameters={ENCODER_PARAMS, "params:data"},
+        tags="transfer",
     )
