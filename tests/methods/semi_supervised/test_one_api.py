@@ -43,8 +43,8 @@ CONFIG = TrainConfig(epochs=2, batch_size=16, lr=3e-3, patience=None, progress=F
 def view():
     """Digits, 2 labels per class, 150 unlabeled and 60 validation rows."""
     data = load_digits()
-    split = stratified_split(data["y"], 0.2, 0.2, seed=0)
-    full = budget_view(data, split, label_subsets(data["y"], split, [2], seeds=[0]), 2, 0)
+    split = stratified_split(data.y, 0.2, 0.2, seed=0)
+    full = budget_view(data, split, label_subsets(data.y, split, [2], seeds=[0]), 2, 0)
     return dataclasses.replace(
         full, X_unlabeled=full.X_unlabeled[:150], y_unlabeled=full.y_unlabeled[:150],
         X_val=full.X_val[:60], y_val=full.y_val[:60],

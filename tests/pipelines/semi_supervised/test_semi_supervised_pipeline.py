@@ -109,7 +109,7 @@ def test_method_nodes_are_independent():
     for node in method_nodes:
         method = node.namespace.removeprefix("semi_supervised.")
         assert set(node.inputs) == {"base_dataset", "split_table", "label_subsets", "pretrained_encoders"} | {
-            f"params:semi_supervised.{block}" for block in (f"methods.{method}", "run", "neural", "pretrained")}
+            f"params:semi_supervised.{block}" for block in (f"methods.{method}", "runtime", "neural", "pretrained")}
 
 
 def test_report_logs_metrics_and_pseudo_label_histories(ci_run, tmp_path):
@@ -155,7 +155,7 @@ def test_pretrained_encoders_give_feature_and_fine_tuned_rows(ci_run, tmp_path):
         torch.manual_seed(0)
         torch.save(encoder_checkpoint(build_encoder("cnn2d", shape, **kwargs), "cnn2d", shape, kwargs), folder / f"{name}.pt")
     runtime = {"semi_supervised": {
-        "run": {"selected": "label_propagation co_training fixmatch"},
+        "runtime": {"selected": "label_propagation co_training fixmatch"},
         "pretrained": {"encoders": "tiny other_shape absent", "methods": "label_propagation co_training fixmatch"},
     }}
     run_pipelines(project, ["semi_supervised"], runtime_params=runtime)
@@ -186,9 +186,9 @@ def test_bad_parameters_are_one_line_errors():
         parse_params(SemiSupervisedParams, {"pretrained": {"methods": "fixmatch"}}, "semi_supervised")
     with pytest.raises(ParameterError, match="mixmatch"):
         parse_params(SemiSupervisedParams, {"methods": {"mixmatch": {}}}, "semi_supervised")
-    params = parse_params(SemiSupervisedParams, {"run": {"selected": "a b"}, "methods": {
+    params = parse_params(SemiSupervisedParams, {"runtime": {"selected": "a b"}, "methods": {
         "label_propagation": {"a": {}}, "label_spreading": {"b": {}}}}, "semi_supervised")
-    assert params.run.selected == ["a", "b"] and params.run.runs("a") and np.all([params.run.runs("b")])
+    assert params.runtime.selected == ["a", "b"] and params.runtime.runs("a") and np.all([params.runtime.runs("b")])
 
 
 def test_ci_trains_every_neural_method_for_one_epoch(ci_run):

@@ -13,6 +13,7 @@ never reach a loss, a target or a model choice.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -94,13 +95,11 @@ def _inputs(
     return found
 
 
-def _views(
-    X: np.ndarray, y: np.ndarray, split_table: pd.DataFrame, label_subsets: pd.DataFrame
-) -> Iterator[BudgetView]:
+def _views(dataset: Dataset, split_table: pd.DataFrame, label_subsets: pd.DataFrame) -> Iterator[BudgetView]:
     """Every (budget, seed) view with unlabeled rows; budgets without any are skipped."""
     skipped = set()
     for budget, seed in budgets_and_seeds(label_subsets):
-        view = budget_view({"X": X, "y": y}, split_table, label_subsets, budget, seed)
+        view = budget_view(dataset, split_table, label_subsets, budget, seed)
         if len(view.X_unlabeled) == 0:
             if budget not in skipped:
                 logger.info("semi_supervised: budget %s leaves no unlabeled row; skipped", budget)
@@ -140,12 +139,12 @@ def _rounds_frame(records: list[dict]) -> pd.DataFrame:
 
 def _run_entry(
     method: str, name: str, entry: EntryParams, inputs: Inputs, views: list[BudgetView], dataset: str,
-    neural: NeuralParams, run: RunParams, device: Any,
+    neural: NeuralParams, runtime: RunParams, device: Any,
 ) -> tuple[list[dict], list[dict]]:
     """One entry on one input on every view: result rows and round records."""
     rows, rounds, label = [], [], inputs.method_name(name)
     training = neural.training_for(entry)
-    for view in tqdm(views, desc=label, disable=not run.progress):
+    for view in tqdm(views, desc=label, disable=not runtime.progress):
         model = make_estimator(
             method, entry.params, seed=view.seed, base=entry.base_learner,
             input_shape=inputs.input_shape, encoder=inputs.encoder,
@@ -160,11 +159,11 @@ def _run_entry(
 def run_method(
     method: str, base_dataset: Dataset, split_table: pd.DataFrame, label_subsets: pd.DataFrame,
     pretrained_encoders: Mapping[str, dict], entries: Mapping[str, Any] | None,
-    run: Mapping[str, Any], neural: Mapping[str, Any], pretrained: Mapping[str, Any],
+    runtime: Mapping[str, Any], neural: Mapping[str, Any], pretrained: Mapping[str, Any],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every selected entry of ``method`` (``params:semi_supervised.methods.<method>``) on
     every budget and seed, on raw inputs and on the pretrained encoders it is listed for."""
-    settings = parse_params(RunParams, run, "semi_supervised.run")
+    settings = parse_params(RunParams, runtime, "semi_supervised.runtime")
     networks = parse_params(NeuralParams, neural, "semi_supervised.neural")
     encoders = parse_params(PretrainedParams, pretrained, "semi_supervised.pretrained")
     where = f"semi_supervised.methods.{method}"
@@ -174,7 +173,7 @@ def run_method(
     with thread_limits(settings.num_threads):
         inputs_list = _inputs(method, base_dataset, pretrained_encoders, networks, encoders, on_encoders, device)
         for inputs in inputs_list if chosen else []:
-            views = list(_views(inputs.X, base_dataset.y, split_table, label_subsets))
+            views = list(_views(dataclasses.replace(base_dataset, X=inputs.X), split_table, label_subsets))
             for name in (n for n in chosen if inputs.name == RAW or n in encoders.methods):
                 args = (inputs, views, base_dataset.name, networks, settings, device)
                 new_rows, new_rounds = _run_entry(method, name, chosen[name], *args)

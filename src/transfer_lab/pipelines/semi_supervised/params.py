@@ -2,7 +2,8 @@
 
 Sub-blocks, each read by the nodes that use it:
 
-* ``run`` — device, threads, progress bars, and which entries run (``selected``);
+* ``runtime`` — device, threads, progress bars (:class:`~transfer_lab.contracts.RuntimeParams`),
+  and which entries run (``selected``);
 * ``neural`` — the encoder the neural methods train from scratch and their shared
   ``training`` settings (:class:`~transfer_lab.contracts.TrainingParams`);
 * ``methods.<method>`` — one block per method of
@@ -22,7 +23,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from transfer_lab.contracts import TrainingParams
+from transfer_lab.contracts import RuntimeParams, TrainingParams
 from transfer_lab.methods.semi_supervised.factory import (
     BASE_LEARNERS,
     METHODS,
@@ -49,12 +50,9 @@ def _words(value: Any) -> Any:
     return value
 
 
-class RunParams(StrictModel):
+class RunParams(RuntimeParams):
     """How the method nodes run, and which entries."""
 
-    device: str = "auto"
-    num_threads: int | None = Field(1, ge=1)
-    progress: bool = True
     # Names of entries (of any method) to run; null runs every entry.
     selected: list[str] | None = None
 
@@ -149,7 +147,7 @@ class PretrainedParams(StrictModel):
 class SemiSupervisedParams(StrictModel):
     """Every semi-supervised method on every label budget and seed of the data pipeline."""
 
-    run: RunParams = RunParams()
+    runtime: RunParams = RunParams()
     neural: NeuralParams = NeuralParams()
     methods: dict[Literal[METHODS], dict[str, EntryParams]] = Field(default_factory=dict)
     pretrained: PretrainedParams = PretrainedParams()
@@ -166,7 +164,7 @@ class SemiSupervisedParams(StrictModel):
                     entry.check(method)
                 except ValueError as error:
                     raise ValueError(f"methods.{method}.{name}: {error}") from None
-        for key, names in (("run.selected", self.run.selected or []), ("pretrained.methods", self.pretrained.methods)):
+        for key, names in (("runtime.selected", self.runtime.selected or []), ("pretrained.methods", self.pretrained.methods)):
             unknown = sorted(set(names) - set(seen))
             if unknown:
                 raise ValueError(f"{key} names unknown method(s) {unknown}; configured: {sorted(seen)}")

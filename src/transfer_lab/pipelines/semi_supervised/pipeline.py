@@ -3,7 +3,7 @@
 Every method of ``methods.semi_supervised.factory.METHODS`` is a nested namespace built
 from one template (:func:`method_pipeline`): node ``semi_supervised.<method>.run`` reads
 the shared data, the pretrained encoders and the sub-blocks it uses
-(``params:semi_supervised.methods.<method>``, ``.run``, ``.neural``, ``.pretrained``) and
+(``params:semi_supervised.methods.<method>``, ``.runtime``, ``.neural``, ``.pretrained``) and
 writes ``semi_supervised.<method>.rows`` and ``.rounds``. The method nodes share no
 outputs, so a ParallelRunner runs them side by side
 (``kedro run --pipelines semi_supervised --runner ParallelRunner``); ``--namespaces
@@ -21,7 +21,7 @@ from transfer_lab.pipelines.semi_supervised import nodes
 from transfer_lab.reporting.results import concat_results
 
 DATA = {"base_dataset", "split_table", "label_subsets", "pretrained_encoders"}
-SHARED_PARAMS = ("run", "neural", "pretrained")
+SHARED_PARAMS = ("runtime", "neural", "pretrained")
 
 
 def method_pipeline(method: str) -> Pipeline:
