@@ -64,7 +64,7 @@ def _replay(model, log):
     current = log[:3]
     pos = 3
     for round_ in range(1, model.n_iter_ + 1):
-        records = [r for r in model.history_ if r["round"] == round_]
+        records = [r for r in model.classifier_history_ if r["round"] == round_]
         new = {}
         for r in records:
             if r["updated"]:
@@ -142,7 +142,7 @@ def test_follows_table_1(recorded_run):
             expected = np.mean(record["labels"] == y_true[record["indices"]])
             assert record["precision"] == pytest.approx(expected)
     # It stops because the last round updated nothing.
-    assert not any(r["updated"] for r in model.history_ if r["round"] == model.n_iter_)
+    assert not any(r["updated"] for r in model.classifier_history_ if r["round"] == model.n_iter_)
 
 
 def test_majority_vote(digits_split):
