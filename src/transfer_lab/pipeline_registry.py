@@ -20,7 +20,7 @@ def available_pipelines() -> list[str]:
     return [DEFAULT, *sorted(p.name for p in families.iterdir() if (p / "pipeline.py").is_file())]
 
 
-def _refuse_unknown(requested: list[str] | None) -> None:
+def refuse_unknown_pipelines(requested: list[str] | None) -> None:
     """``kedro run --pipelines transferr`` stops with one line naming the valid names.
 
     Kedro would otherwise try to import ``transfer_lab.pipelines.transferr`` and fail with a
@@ -40,7 +40,7 @@ def register_pipelines() -> dict[str, Pipeline]:
     input, so Kedro orders it after them (and Kedro-Viz draws the arrows).
     """
     # Kedro keeps the CLI's --pipelines names here to load only those (no public accessor).
-    _refuse_unknown(project_pipelines._requested_pipelines)
+    refuse_unknown_pipelines(project_pipelines._requested_pipelines)
     pipelines = find_pipelines(raise_errors=True)
     upstream = sorted(
         name
