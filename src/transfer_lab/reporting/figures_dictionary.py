@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 
 from transfer_lab.reporting.plots import image_grid_figure
 
@@ -58,3 +59,26 @@ def synthesis_examples_figure(examples: Mapping[str, Mapping[str, np.ndarray]], 
             rows[f"{pair}: {method}"] = images[method][:n_examples]
         rows[f"{pair}: truth"] = images["truth"][:n_examples]
     return image_grid_figure(rows, n_columns=n_examples, title="cross-domain synthesis on test images")
+
+
+def psnr_figure(dictionary_results: pd.DataFrame) -> plt.Figure:
+    """Test PSNR (dB, mean ± std over seeds) of every synthesis method on every coupled pair:
+    grouped bars, one group per pair, methods in :data:`SYNTHESIS_FIGURE_ORDER` first."""
+    rows = dictionary_results[(dictionary_results["metric"] == "psnr") & (dictionary_results["split"] == "test")]
+    stats = rows.groupby(["dataset", "method"])["value"].agg(["mean", "std"]).fillna(0.0)
+    pairs = sorted(rows["dataset"].unique())
+    found = set(rows["method"])
+    methods = [m for m in SYNTHESIS_FIGURE_ORDER if m in found] + sorted(found - set(SYNTHESIS_FIGURE_ORDER))
+    figure, ax = plt.subplots(figsize=(2.0 + 1.1 * max(len(pairs), 1) * max(len(methods), 1) * 0.45, 4.4), layout="constrained")
+    width = 0.8 / max(len(methods), 1)
+    for i, method in enumerate(methods):
+        values = stats.reindex([(p, method) for p in pairs])
+        x = np.arange(len(pairs)) - 0.4 + width * (i + 0.5)
+        ax.bar(x, values["mean"], width, yerr=values["std"], capsize=2, label=method, color=plt.get_cmap("tab10")(i % 10))
+    ax.set_xticks(range(len(pairs)), [p.replace("->", " → ") for p in pairs], rotation=15, ha="right")
+    ax.set_ylabel("test PSNR (dB, mean ± std over seeds)")
+    ax.set_title("cross-domain synthesis: PSNR per method and coupled pair", fontsize=10)
+    ax.grid(True, axis="y", alpha=0.3)
+    if methods:
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    return figure
