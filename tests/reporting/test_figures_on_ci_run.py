@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import pytest
+from matplotlib.colors import to_hex
 
 from tests.conftest import make_catalog, working_directory
 from tests.reporting.canvas import outside_canvas
@@ -19,6 +20,20 @@ NEW_FIGURES = {
     "label_budget_plot", "evaluation.leaderboard_heatmap_plot", "transfer.domain_adaptation_plot",
     "dictionary.psnr_plot", "taskonomy.tournament_plot", "taskonomy.agreement_plot",
 }
+
+
+# figures with one line per method: no colour twice in a panel
+ONE_COLOUR_PER_METHOD = {"label_budget_plot", "semi_supervised_accuracy_plot", "transfer.accuracy_vs_budget_plot"}
+
+
+def repeated_colours(figure: plt.Figure) -> list[str]:
+    """Panels of ``figure`` where two labelled lines share a colour."""
+    found = []
+    for ax in figure.axes:
+        colours = [to_hex(line.get_color()) for line in ax.get_lines() if not line.get_label().startswith("_")]
+        if len(set(colours)) < len(colours):
+            found.append(ax.get_title())
+    return found
 
 
 def figure_nodes():
@@ -48,6 +63,8 @@ def test_every_figure_of_the_ci_run_lies_on_its_canvas(ci_run):
                     drawn.append(name + key)
                     if found := outside_canvas(figure):
                         problems[name + key] = found
+                    if name in ONE_COLOUR_PER_METHOD and (panels := repeated_colours(figure)):
+                        problems[name + key] = [f"colour used twice in panel {panel!r}" for panel in panels]
                     plt.close(figure)
     assert NEW_FIGURES <= set(drawn)
     assert problems == {}, problems

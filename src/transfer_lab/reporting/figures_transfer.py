@@ -25,7 +25,9 @@ def accuracy_vs_budget_figure(transfer_results: pd.DataFrame, protocols: Sequenc
     """
     board = aggregate_results([transfer_results])
     board = board[(board["metric"] == "accuracy") & (board["split"] == "test") & (board["labels_per_class"] != "")]
-    figure, axes = plt.subplots(1, len(protocols), figsize=(4.2 * len(protocols), 4.2), sharey=True, squeeze=False)
+    figure, axes = plt.subplots(
+        1, len(protocols), figsize=(4.2 * len(protocols), 4.8), sharey=True, squeeze=False, layout="constrained"
+    )
     scratch = board[board["method"] == "scratch"]
     for ax, protocol in zip(axes[0], protocols, strict=True):
         position = label_budget_axis(ax, board["labels_per_class"])
@@ -38,10 +40,11 @@ def accuracy_vs_budget_figure(transfer_results: pd.DataFrame, protocols: Sequenc
         ax.set_title(protocol)
         ax.grid(True, alpha=0.3)
     axes[0, 0].set_ylabel("test accuracy (mean ± std over seeds)")
-    axes[0, -1].legend(fontsize="small", loc="lower right")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    if handles:  # every panel draws the same encoders in the same colours: one legend, below
+        figure.legend(handles, labels, fontsize="small", loc="outside lower center", ncol=min(len(labels), 7), frameon=False)
     dataset = ", ".join(sorted(board["dataset"].unique()))
     figure.suptitle(f"transfer on {dataset}: accuracy vs label budget")
-    figure.tight_layout()
     return figure
 
 

@@ -27,9 +27,11 @@ def budget_positions(budgets: Iterable[str]) -> dict[str, float]:
     return {b: all_position if b == "all" else float(b) for b in budgets}
 
 
-#: Distinct styles for the lines of one panel: colour i of tab10 with marker i, so up to
-#: ten methods differ in both; the supervised baselines have styles of their own.
-MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "*")
+#: Distinct styles for the lines of one panel: colour i of :data:`PALETTE` (tab10, then
+#: Dark2: 18 colours) with marker i, so up to 18 methods differ in colour and neighbours in
+#: marker too; the supervised baselines have black and grey styles of their own.
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "*", "h", "p")
+PALETTE = tuple(plt.get_cmap("tab10").colors) + tuple(plt.get_cmap("Dark2").colors)
 BASELINES: dict[str, dict[str, object]] = {
     "logreg_pixels": {"color": "black", "marker": "x", "linestyle": "--"},
     "cnn_scratch": {"color": "dimgray", "marker": "+", "linestyle": ":"},
@@ -37,8 +39,9 @@ BASELINES: dict[str, dict[str, object]] = {
 
 
 def method_style(i: int) -> dict[str, object]:
-    """Colour and marker of the ``i``-th method of a panel (tab10 and :data:`MARKERS`)."""
-    return {"color": plt.get_cmap("tab10")(i % 10), "marker": MARKERS[i % len(MARKERS)], "linestyle": "-"}
+    """Colour and marker of the ``i``-th method of a panel (:data:`PALETTE`, :data:`MARKERS`);
+    past 18 methods colours come round again, dashed."""
+    return {"color": PALETTE[i % len(PALETTE)], "marker": MARKERS[i % len(MARKERS)], "linestyle": "-" if i < len(PALETTE) else "--"}
 
 
 def label_budget_axis(ax: plt.Axes, budgets: Iterable[str]) -> dict[str, float]:
