@@ -19,6 +19,8 @@ def atoms_figure(components: np.ndarray, sample_shape: tuple[int, ...], title: s
 
     Atoms have unit norm and any sign, so each is stretched from its own minimum to maximum.
     """
+    if len(sample_shape) == 2 and sample_shape[0] == 1:
+        n_columns = min(n_columns, 8)  # signals are drawn as curves, which need wider panels
     atoms = np.asarray(components).reshape(len(components), *sample_shape)
     flat = atoms.reshape(len(atoms), -1)
     low = flat.min(axis=1).reshape(-1, *[1] * len(sample_shape))

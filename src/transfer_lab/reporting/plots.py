@@ -194,8 +194,12 @@ def image_grid_figure(
         Row label → images of shape (n, 1, H, W) or (n, H, W); signals (n, 1, L) are drawn as curves.
     """
     names = list(rows)
+    # signals need wider panels than images; the row labels get the room their text needs
+    signals = any(np.asarray(batch).ndim == 3 and np.asarray(batch).shape[1] == 1 for batch in rows.values())
+    label_width = 0.075 * max((len(name) for name in names), default=0)
     fig, axes = plt.subplots(
-        len(names), n_columns, figsize=(1.1 * n_columns, 1.2 * len(names) + 0.4), squeeze=False
+        len(names), n_columns, figsize=(label_width + (1.9 if signals else 1.1) * n_columns, 1.2 * len(names) + 0.4),
+        squeeze=False,
     )
     for r, name in enumerate(names):
         batch = np.asarray(rows[name])
