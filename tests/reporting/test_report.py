@@ -106,3 +106,15 @@ def test_readme_tables_command_line(tmp_path):
                           capture_output=True, text=True, check=True, env=env)
     assert "no report.html: run unknown" in done.stdout.splitlines()[0]
     assert "**transfer** on digits" in done.stdout
+
+
+def test_the_report_node_embeds_the_stored_figures_and_logs_the_page_to_mlflow(monkeypatch, tmp_path):
+    from transfer_lab.pipelines.evaluation import nodes
+
+    logged = []
+    monkeypatch.setattr(nodes.tracking, "log_artifact_file", lambda path, folder=None: logged.append((Path(path).read_text(), folder)))
+    board = _board()
+    board["labels_per_class"] = board["labels_per_class"].replace("", float("nan"))  # as read back from CSV
+    page = nodes.build_report(board, {"evaluation": {"metric": "accuracy"}}, {"label_budget": lambda: PNG}, "accuracy", PNG)
+    assert "<img alt='label_budget.png'" in page and "<caption>transfer on digits</caption>" in page
+    assert logged == [(page, "report")]
