@@ -12,6 +12,8 @@ from kedro.pipeline import Pipeline
 from transfer_lab.pipelines.evaluation import pipeline as evaluation
 
 DEFAULT = "__default__"
+# Figure datasets end with one of these (catalog convention); the run report takes them as inputs.
+FIGURE_SUFFIXES = ("_plot", "_plots", "_heatmap")
 
 
 def available_pipelines() -> list[str]:
@@ -37,7 +39,8 @@ def register_pipelines() -> dict[str, Pipeline]:
 
     Every family is found by ``find_pipelines``. In the default run the leaderboard is
     built last: its node is rebuilt to take every family's ``*_results`` table as an
-    input, so Kedro orders it after them (and Kedro-Viz draws the arrows).
+    input, so Kedro orders it after them (and Kedro-Viz draws the arrows); the report node
+    takes every family's figures the same way.
     """
     # Kedro keeps the CLI's --pipelines names here to load only those (no public accessor).
     refuse_unknown_pipelines(project_pipelines._requested_pipelines)
@@ -49,6 +52,15 @@ def register_pipelines() -> dict[str, Pipeline]:
         for name in pipe.all_outputs()
         if name.endswith("_results")
     )
+    figures = sorted(
+        name
+        for key, pipe in pipelines.items()
+        if key not in ("evaluation", DEFAULT)
+        for name in pipe.all_outputs()
+        if name.endswith(FIGURE_SUFFIXES)
+    )
     families = [pipe for key, pipe in pipelines.items() if key not in ("evaluation", DEFAULT)]
-    pipelines[DEFAULT] = sum(families, Pipeline([])) + evaluation.create_pipeline(upstream_results=upstream)
+    pipelines[DEFAULT] = sum(families, Pipeline([])) + evaluation.create_pipeline(
+        upstream_results=upstream, upstream_figures=figures
+    )
     return pipelines

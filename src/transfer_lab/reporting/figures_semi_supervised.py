@@ -10,25 +10,17 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from transfer_lab.reporting.plots import label_budget_axis
+from transfer_lab.reporting.plots import label_budget_axis, method_style
 from transfer_lab.reporting.results import budget_sort_key
-
-#: Line styles of the methods in one panel: colour i of tab20 with marker i of MARKERS, so
-#: up to 20 methods in a panel differ in both colour and marker.
-MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "*")
-
-
-def method_style(i: int) -> dict[str, object]:
-    """Colour and marker of the ``i``-th method of a panel."""
-    return {"color": plt.get_cmap("tab20")(i % 20), "marker": MARKERS[i % len(MARKERS)]}
-
 
 def accuracy_vs_budget(board: pd.DataFrame, panels: dict[str, list[str]]) -> plt.Figure:
     """Test accuracy (mean ± std over seeds) against labels per class, one panel per group
     of methods (``panels``: title → methods), on the shared label-budget axis."""
     rows = board[(board["metric"] == "accuracy") & (board["split"] == "test")]
     panels = {title: methods for title, methods in panels.items() if methods} or {"(no results)": []}
-    figure, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.8), squeeze=False, sharey=True)
+    figure, axes = plt.subplots(
+        1, len(panels), figsize=(5.5 * len(panels), 6.2), squeeze=False, sharey=True, layout="constrained"
+    )
     for ax, (title, methods) in zip(axes[0], panels.items(), strict=True):
         positions = label_budget_axis(ax, rows["labels_per_class"].unique()) if methods else {}
         for i, method in enumerate(methods):
@@ -41,10 +33,9 @@ def accuracy_vs_budget(board: pd.DataFrame, panels: dict[str, list[str]]) -> plt
         ax.set_title(title)
         ax.grid(True, alpha=0.3)
         if methods:
-            ax.legend(fontsize="x-small", loc="lower right", ncol=2 if len(methods) > 8 else 1)
+            ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
     axes[0][0].set_ylabel("test accuracy (mean ± std over seeds)")
     figure.suptitle("semi-supervised methods: accuracy vs label budget")
-    figure.tight_layout()
     return figure
 
 
