@@ -85,7 +85,8 @@ def run_node_times(project: Path) -> pd.DataFrame:
 def results(project: Path) -> pd.DataFrame:
     frames = [pd.read_csv(p, dtype={"labels_per_class": str}) for p in
               sorted((project / "data/08_reporting").glob("*_results.csv"))]
-    return pd.concat(frames, ignore_index=True)
+    columns = ["pipeline", "dataset", "method", "labels_per_class", "seed", "metric", "value", "split"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)  # e.g. data only
 
 
 def best_accuracy(table: pd.DataFrame) -> tuple[dict, dict]:
