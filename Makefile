@@ -23,8 +23,11 @@ install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
 
+# ParallelRunner: the graph's independent nodes (pretraining methods, transfer encoders,
+# semi-supervised methods, ...) on both cores; every node seeds itself, so the results tables
+# equal SequentialRunner's (benchmarks/default_run.py compares them).
 run: install
-	$(BIN)/kedro run
+	$(BIN)/kedro run --runner ParallelRunner
 
 test: install-test
 	$(BIN)/python -m pytest

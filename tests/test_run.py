@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -96,6 +97,28 @@ def test_parallel_runner_runs_every_pipeline_into_one_mlflow_run(tmp_path):
     # metrics logged inside worker processes reached the same run
     logged_by = {key.split("/")[0] for key in runs[0].data.metrics}
     assert {"semi_supervised", "taskonomy", "evaluation"} <= logged_by, sorted(logged_by)[:20]
+    # the timing hook ran in the workers: wall and CPU seconds of every node
+    from transfer_lab.timing import node_times
+
+    times = node_times(runs[0].data.metrics)
+    assert {"data.make_base_dataset", "evaluation.build_leaderboard"} <= set(times)
+    assert all(set(t) == {"wall_seconds", "cpu_seconds"} for t in times.values())
+
+
+@pytest.mark.slow
+def test_default_run_benchmark_prints_times_and_one_json_line():
+    """benchmarks/default_run.py --quick on the data pipeline: both runners, same results."""
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run(
+        [sys.executable, str(root / "benchmarks/default_run.py"), "--quick", "--pipelines", "data"],
+        capture_output=True, text=True, timeout=900,
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    record = json.loads(result.stdout.strip().splitlines()[-1])
+    assert record["benchmark"] == "default_run" and record["runner"] == "ParallelRunner"
+    assert record["baseline"] == "SequentialRunner" and record["results_identical"] is True
+    assert set(record["pipelines_seconds"]) == {"data"} and record["top_nodes"]
+    assert {"ours_seconds", "baseline_seconds", "speedup"} <= set(record)
 
 
 @pytest.mark.slow

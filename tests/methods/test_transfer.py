@@ -103,6 +103,22 @@ def test_knn_is_cosine_nearest_neighbours(digits, source_encoder):
         knn_probe(source_encoder, view, k=0)
 
 
+def test_a_shared_feature_cache_gives_the_same_probes_and_extracts_each_array_once(digits, source_encoder, monkeypatch):
+    import transfer_lab.methods.transfer as transfer
+
+    views = digits[2]
+    alone = [(p(source_encoder, views[b]).test_accuracy, p(source_encoder, views[b]).val_accuracy)
+             for b in (1, 10) for p in (linear_probe, knn_probe)]
+    extracted = []
+    monkeypatch.setattr(transfer, "extract_features", lambda e, X, d: extracted.append(len(X)) or extract_features(e, X, d))
+    cache = transfer.FeatureCache(source_encoder)
+    shared = [(r.test_accuracy, r.val_accuracy) for b in (1, 10) for p in (linear_probe, knn_probe)
+              for r in [p(source_encoder, views[b], features=cache)]]
+    assert shared == alone
+    # val and test once for both budgets and protocols, the labelled rows once per budget
+    assert sorted(extracted) == sorted([len(views[1].X_val), len(views[1].X_test), 10, 100])
+
+
 def test_pretrained_features_beat_a_random_encoder_with_one_label(digits, source_encoder):
     view = digits[2][1]
     seed_everything(0)
@@ -129,6 +145,33 @@ def test_partial_freeze_freezes_the_first_blocks_only(digits, source_encoder):
     assert all(torch.equal(v, original[k]) for k, v in source_encoder.state_dict().items())
     with pytest.raises(ValueError, match="k must be"):
         partial_freeze(source_encoder, view, k=0)
+
+
+def test_partial_freeze_runs_the_frozen_blocks_on_the_val_rows_once_with_the_same_result(
+    digits, source_encoder, monkeypatch
+):
+    """The cached frozen-prefix validation picks the epoch and model of the plain path."""
+    import transfer_lab.methods.transfer as transfer
+    from transfer_lab.methods.training import accuracy
+
+    view = digits[2][1]
+    config = _quick(epochs=12, patience=4)
+    calls = []
+    handle = source_encoder.blocks[0].register_forward_hook(lambda *a: calls.append(1))
+    seed_everything(0)
+    cached = partial_freeze(source_encoder, view, k=2, config=config, encoder_lr=1e-3)
+    handle.remove()
+    # the copy's first block ran once per training step (one per epoch at 10 labels), once on
+    # the val rows, and for the final test and val accuracies: not once more per epoch
+    assert len(calls) == cached.details["epochs_run"] + 3
+    plain_val_fn = lambda model, n_frozen, X, y, device: (lambda m: accuracy(m, X, y, device))  # noqa: E731
+    monkeypatch.setattr(transfer, "_frozen_prefix_val_fn", plain_val_fn)
+    seed_everything(0)
+    plain = partial_freeze(source_encoder, view, k=2, config=config, encoder_lr=1e-3)
+    assert plain.details == cached.details
+    assert (plain.test_accuracy, plain.val_accuracy) == (cached.test_accuracy, cached.val_accuracy)
+    for a, b in zip(plain.model.state_dict().values(), cached.model.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
 
 
 def test_finetune_trains_everything_with_two_learning_rates(digits, source_encoder):

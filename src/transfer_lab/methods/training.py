@@ -583,7 +583,10 @@ def fit_classifier(
     if (X_val is None) != (y_val is None):
         raise ValueError("pass both X_val and y_val, or neither")
     device = resolve_device(device)
-    val_fn = None
+    # A caller's own val_fn (e.g. one that reuses frozen blocks' outputs) replaces X_val/y_val.
+    val_fn = fit_kwargs.pop("val_fn", None)
+    if val_fn is not None and X_val is not None:
+        raise ValueError("pass X_val/y_val or val_fn, not both")
     if X_val is not None:
         if len(X_val) != len(y_val):
             raise ValueError(f"X_val has {len(X_val)} rows but y_val has {len(y_val)}")

@@ -22,7 +22,7 @@ from transfer_lab.contracts import DataParams, Dataset, DomainPair, select_domai
 from transfer_lab.methods.dann import ADAPTATION_METHODS, DomainAdaptationResult
 from transfer_lab.methods.encoders import build_encoder, encoder_from_checkpoint, encoder_settings
 from transfer_lab.methods.runtime import resolve_device, seed_everything, thread_limits
-from transfer_lab.methods.transfer import TransferResult, run_protocol, train_from_scratch
+from transfer_lab.methods.transfer import FeatureCache, TransferResult, run_protocol, train_from_scratch
 from transfer_lab.params import parse_params
 from transfer_lab.pipelines.transfer.params import (
     DANNParams, FinetuneParams, KNNParams, LinearProbeParams, PartialFreezeParams, ReferenceParams,
@@ -35,6 +35,8 @@ from transfer_lab.sources.splits import BudgetView, budget_view, budgets_and_see
 
 logger = logging.getLogger(__name__)
 
+# Protocols on the frozen encoder's features: they share one FeatureCache per encoder.
+FROZEN_PROTOCOLS = ("linear_probe", "knn")
 PROTOCOL_PARAMS = {
     "linear_probe": LinearProbeParams, "knn": KNNParams, "partial_freeze": PartialFreezeParams, "finetune": FinetuneParams,
 }
@@ -79,6 +81,20 @@ def _pretrained(encoders: Mapping[str, dict], encoder: str, budget: str, seed: i
     return encoder_from_checkpoint(encoders[name], device)
 
 
+def _loaded(loaded: dict, encoders: Mapping[str, dict], encoder: str, budget: str, seed: int, dataset: str, device):
+    """The encoder of one budget and its :class:`FeatureCache`, each checkpoint loaded once.
+
+    The trained protocols fine-tune a copy, so one loaded encoder serves every pair; the
+    frozen-feature protocols share its cached validation and test features.
+    """
+    name = supcon_checkpoint_name(budget, seed) if encoder == "supcon" else encoder
+    if name not in loaded:
+        pretrained = _pretrained(encoders, encoder, budget, seed, dataset, device)
+        loaded.clear()  # supcon: one checkpoint per pair, none reused
+        loaded[name] = (pretrained, FeatureCache(pretrained, device))
+    return loaded[name]
+
+
 def _log_means(frame: pd.DataFrame, dataset: str) -> pd.DataFrame:
     """Mean test accuracy over seeds of each method and budget, as MLflow metrics."""
     board = aggregate_results([frame])
@@ -103,14 +119,16 @@ def transfer_encoder(
     given = {"linear_probe": linear_probe, "knn": knn, "partial_freeze": partial_freeze, "finetune": finetune}
     blocks = {p: parse_params(PROTOCOL_PARAMS[p], given[p], f"transfer.{p}") for p in protocols}
     run = _runtime(runtime)
-    device, rows = resolve_device(run.device), []
+    device, rows, loaded = resolve_device(run.device), [], {}
     with thread_limits(run.num_threads):
         for budget, seed in tqdm(budgets_and_seeds(label_subsets), desc=encoder, disable=not run.progress):
-            pretrained = _pretrained(encoders, encoder, budget, seed, base_dataset.name, device)
+            pretrained, features = _loaded(loaded, encoders, encoder, budget, seed, base_dataset.name, device)
             view = budget_view(base_dataset, split_table, label_subsets, budget, seed)
             for protocol, block in blocks.items():
                 seed_everything(seed)
-                result = run_protocol(protocol, pretrained, view, device=device, **_method_settings(block, seed))
+                shared = {"features": features} if protocol in FROZEN_PROTOCOLS else {}
+                settings = {**_method_settings(block, seed), **shared}
+                result = run_protocol(protocol, pretrained, view, device=device, **settings)
                 rows += _rows(base_dataset.name, f"{encoder}_{protocol}", result, view)
     return _log_means(results_frame(rows), base_dataset.name)
 
