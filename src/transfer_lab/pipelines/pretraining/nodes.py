@@ -81,12 +81,11 @@ def _pretrain(
 
 
 def _logged(dataset: str, checkpoints: Checkpoints) -> Checkpoints:
-    """Loss per epoch as a metric history, the final loss, and each checkpoint as an artifact."""
+    """Loss per epoch as a metric history and each checkpoint as an artifact."""
     if tracking.is_tracking():
         for name, checkpoint in checkpoints.items():
             history = checkpoint["meta"]["loss_history"]
-            tracking.log_metric_history(tracking.metric_key("pretraining", dataset, name, "loss"), history)
-            tracking.log_metrics({tracking.metric_key("pretraining", dataset, name, "final_loss"): history[-1]})
+            tracking.log_history(tracking.history_key("pretraining", dataset, name, "loss"), [history])
             with tempfile.TemporaryDirectory() as folder:
                 path = Path(folder) / f"{name}.pt"
                 torch.save(checkpoint, path)
