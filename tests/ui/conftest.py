@@ -9,6 +9,7 @@ which ``.ci/run`` installs) renders the pages. Every server is stopped by its fi
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -35,9 +36,15 @@ def _environment() -> dict[str, str]:
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A free loopback port below 49152 (Kedro-Viz refuses the dynamic range above)."""
+    for port in random.sample(range(20000, 40000), 200):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 20000-40000")
 
 
 def _stop(process: subprocess.Popen) -> None:

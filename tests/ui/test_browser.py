@@ -41,10 +41,12 @@ def test_mlflow_run_page_shows_the_run_name_tags_and_metrics(tracked_project, ml
     text = _text(browser.dom(f"{mlflow_url}/#/experiments/{experiment_id}/runs/{run.info.run_id}"))
     assert run.info.run_name in text
     assert f"Metrics ({len(run.data.metrics)})" in text
-    assert "command: kedro run --env ci --pipelines data,evaluation" in text
-    assert "kedro_env: ci" in text and "runner: SequentialRunner" in text
+    # the Tags section, one "key : value" per tag
+    assert "command : kedro run --env ci --pipelines data,evaluation" in text
+    assert "kedro_env : ci" in text and "runner : SequentialRunner" in text
     # the metrics table lists the history curves first, then the per-family means
-    assert "history/evaluation/digits/cnn_scratch/lpc_1/train_loss" in text
+    assert " history/evaluation/digits/cnn_scratch/lpc_1/train_loss " in text
+    assert " evaluation/digits/logreg_pixels/lpc_all/accuracy_test " in text
 
 
 def test_mlflow_artifacts_show_the_results_tables_and_the_report(tracked_project, mlflow_url, browser):

@@ -58,8 +58,12 @@ def git_state(folder: Path) -> GitState:
 
 
 def run_name(pipelines: Sequence[str] | None, dataset: str | None, git: GitState) -> str:
-    """``default · digits · 77e41f1`` (``+dirty`` when tracked files differ from the commit)."""
-    names = [name for name in (pipelines or []) if name] or ["__default__"]
+    """``default · digits · 77e41f1`` (``+dirty`` when tracked files differ from the commit).
+
+    Several pipelines are named in sorted order (``data+evaluation``): Kedro does not keep
+    the order of ``--pipelines``.
+    """
+    names = sorted(name for name in (pipelines or []) if name) or ["__default__"]
     what = "+".join("default" if name == "__default__" else name for name in names)
     commit = git.short + ("+dirty" if git.dirty else "")
     return " · ".join(part for part in (what, dataset, commit) if part)
