@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 # The CPU wheel of torch 2.13.0; pip takes it from its find-links or PyPI's CPU index.
 PIP_INSTALL := $(BIN)/python -m pip install --disable-pip-version-check
 
-.PHONY: install install-test run test viz mlflow-ui readme-tables clean
+.PHONY: install install-test install-notebook run test viz mlflow-ui notebook ipython readme-tables clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -19,9 +19,15 @@ $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 	$(PIP_INSTALL) -e ".[test]"
 	touch $@
 
+$(VENV)/.installed-notebook: $(VENV)/.installed pyproject.toml
+	$(PIP_INSTALL) -e ".[notebook]"
+	touch $@
+
 install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
+
+install-notebook: $(VENV)/.installed-notebook
 
 # ParallelRunner: the graph's independent nodes (pretraining methods, transfer encoders,
 # semi-supervised methods, ...) on both cores; every node seeds itself, so the results tables
@@ -41,6 +47,17 @@ mlflow-ui: install
 # The README's result tables, from the last run's data/08_reporting (leaderboard.csv, report.html)
 readme-tables: install
 	$(BIN)/python -m transfer_lab.reporting.readme --folder data/08_reporting
+
+# Jupyter and IPython with the project loaded (catalog, context, pipelines, session). The
+# venv's bin/ goes first on PATH so that `kedro` finds the venv's jupyter and IPython, and
+# KEDRO_LOGGING_CONFIG gives kernels started in notebooks/ the project's quiet logging.
+NOTEBOOK_ENV := PATH="$(CURDIR)/$(BIN):$$PATH" KEDRO_LOGGING_CONFIG="$(CURDIR)/conf/logging.yml"
+
+notebook: install-notebook
+	$(NOTEBOOK_ENV) $(BIN)/kedro jupyter notebook
+
+ipython: install-notebook
+	$(NOTEBOOK_ENV) $(BIN)/kedro ipython
 
 # Run outputs only: the data/ layer folders and their .gitkeep stay.
 clean:

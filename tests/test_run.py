@@ -12,6 +12,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from tests.conftest import make_project_copy
+from transfer_lab.reporting.results import PIPELINES
 
 
 def _kedro(project, *args, timeout=600):
@@ -41,11 +42,31 @@ def test_kedro_run_ci_tracks_one_mlflow_run_and_writes_the_leaderboard(tmp_path)
     assert len(runs) == 1
     run = runs[0]
     assert run.info.status == "FINISHED"
+    # named after what ran (the copy is no git checkout: no commit to name), tagged to rerun it
+    assert run.info.run_name == "default · digits · nogit"
+    tags = run.data.tags
+    assert tags["command"] == "kedro run --env ci" and tags["kedro_env"] == "ci" and tags["runner"] == "SequentialRunner"
+    assert tags["git_commit"] == "unknown" and tags["git_dirty"] == "unknown"
+    # parameters once, in the validated models' JSON form
     assert run.data.params["data.dataset"] == "digits"
+    assert run.data.params["data.seeds"] == "[0, 1]"
     assert run.data.params["evaluation.cnn.training.epochs"] == "4"
-    assert 0.9 < run.data.metrics["evaluation/digits/logreg_pixels/lpc_all/accuracy_test"] <= 1.0
+    # metrics: means over seeds, each seed as a step of seeds/<name>, histories per epoch
+    metrics = run.data.metrics
+    assert 0.9 < metrics["evaluation/digits/logreg_pixels/lpc_all/accuracy_test"] <= 1.0
+    per_seed = client.get_metric_history(run.info.run_id, "seeds/evaluation/digits/logreg_pixels/lpc_all/accuracy_test")
+    assert sorted(m.step for m in per_seed) == [0, 1]
+    assert not [key for key in metrics if "seed_" in key]  # no seed in a metric's name
+    means = [key for key in metrics if not key.startswith(("seeds/", "history/"))]
+    assert {key.split("/")[0] for key in means} == set(PIPELINES)
+    assert len(means) <= 300, len(means)
     figures = {a.path for a in client.list_artifacts(run.info.run_id, "figures")}
     assert "figures/label_budget.png" in figures
+    tables = {a.path for a in client.list_artifacts(run.info.run_id, "tables")}
+    assert {f"tables/{name}_results.csv" for name in PIPELINES} | {"tables/leaderboard.csv"} <= tables
+    # the log: no load/save chatter, no warnings, a summary at the end
+    assert "Loading data from" not in output and "Saving data to" not in output
+    assert "Run summary" in output and "default · digits · nogit" in output
 
     board = pd.read_csv(project / "data/08_reporting/leaderboard.csv", dtype={"labels_per_class": str})
     accuracy = board.query("pipeline == 'evaluation' and metric == 'accuracy' and split == 'test'")
@@ -81,8 +102,6 @@ def test_bad_parameter_on_the_command_line_is_refused_before_any_work(tmp_path):
 def test_parallel_runner_runs_every_pipeline_into_one_mlflow_run(tmp_path):
     """Worker processes get no hooks and share no catalog-declared MemoryDataset: node
     outputs travel through files and MLflow logging finds the run through the environment."""
-    from transfer_lab.reporting.results import PIPELINES
-
     project = make_project_copy(tmp_path / "project")
     result = _kedro(project, "run", "--env", "ci", "--runner", "ParallelRunner")
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
@@ -94,13 +113,18 @@ def test_parallel_runner_runs_every_pipeline_into_one_mlflow_run(tmp_path):
     client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("transfer_lab").experiment_id])
     assert len(runs) == 1 and runs[0].info.status == "FINISHED"
-    # metrics logged inside worker processes reached the same run
-    logged_by = {key.split("/")[0] for key in runs[0].data.metrics}
+    run = runs[0]
+    # histories logged inside worker processes reached the same run
+    logged_by = {key.split("/")[1] for key in run.data.metrics if key.startswith("history/")}
     assert {"semi_supervised", "taskonomy", "evaluation"} <= logged_by, sorted(logged_by)[:20]
+    # the driver logged the parameters and every results table
+    assert run.data.params["data.seeds"] == "[0, 1]" and run.data.tags["runner"] == "ParallelRunner"
+    results_metrics = [key for key in run.data.metrics if not key.startswith(("seeds/", "history/", "timing/"))]
+    assert {key.split("/")[0] for key in results_metrics} == set(PIPELINES)
     # the timing hook ran in the workers: wall and CPU seconds of every node
     from transfer_lab.timing import node_times
 
-    times = node_times(runs[0].data.metrics)
+    times = node_times(run.data.metrics)
     assert {"data.make_base_dataset", "evaluation.build_leaderboard"} <= set(times)
     assert all(set(t) == {"wall_seconds", "cpu_seconds"} for t in times.values())
 

@@ -50,3 +50,82 @@ def test_worker_process_reaches_the_run_through_the_environment(sqlite_uri, monk
     monkeypatch.setenv("MLFLOW_TRACKING_URI", sqlite_uri)
     tracking.log_metrics({"m": 2.0})
     assert client.get_run(run_id).data.metrics == {"m": 2.0}
+
+
+def _results(seeds=(0, 1)):
+    from transfer_lab.reporting.results import result_row, results_frame
+
+    rows = []
+    for seed in seeds:
+        for budget, value in ((1, 0.5), ("all", 0.9)):
+            rows.append(result_row(pipeline="evaluation", dataset="digits", method="cnn_scratch", metric="accuracy",
+                                   value=value + seed / 100, labels_per_class=budget, seed=seed))
+            rows.append(result_row(pipeline="evaluation", dataset="digits", method="cnn_scratch", metric="seconds",
+                                   value=3.0, split="train", labels_per_class=budget, seed=seed))
+        rows.append(result_row(pipeline="evaluation", dataset="digits->digits_rotated", method="dann", metric="accuracy",
+                               value=0.7, split="target_test", seed=seed))
+    return results_frame(rows)
+
+
+def test_results_metrics_are_means_at_step_zero_and_seeds_as_steps():
+    steps = tracking.results_metric_steps(_results())
+    means = {key: value for key, value, step in steps if not key.startswith("seeds/")}
+    assert means == pytest.approx({
+        "evaluation/digits/cnn_scratch/lpc_1/accuracy_test": 0.505,
+        "evaluation/digits/cnn_scratch/lpc_all/accuracy_test": 0.905,
+        "evaluation/digits_to_digits_rotated/dann/accuracy_target_test": 0.7,  # no budget, no lpc part
+    })
+    per_seed = sorted((step, value) for key, value, step in steps if key == "seeds/evaluation/digits/cnn_scratch/lpc_1/accuracy_test")
+    assert [step for step, _ in per_seed] == [0, 1]
+    assert [value for _, value in per_seed] == pytest.approx([0.5, 0.51])
+    assert not [key for key, _, _ in steps if "seconds" in key]  # timings stay in the table
+
+
+def test_runs_with_other_seeds_share_every_metric_name():
+    names = {key for key, _, _ in tracking.results_metric_steps(_results((0, 1)))}
+    assert names == {key for key, _, _ in tracking.results_metric_steps(_results((2, 3)))}
+
+
+def test_a_single_seed_logs_no_per_seed_metrics():
+    assert not [key for key, _, _ in tracking.results_metric_steps(_results((0,))) if key.startswith("seeds/")]
+
+
+def test_agreement_per_target_is_left_out_its_mean_kept():
+    from transfer_lab.reporting.results import result_row, results_frame
+
+    table = results_frame([
+        result_row(pipeline="taskonomy", dataset="digits", method=method, metric="kendall_tau", value=0.5)
+        for method in ("logme", "logme__edge2d")
+    ] + [result_row(pipeline="taskonomy", dataset="digits", method="denoise__class", metric="affinity", value=0.2)])
+    assert {key for key, _, _ in tracking.results_metric_steps(table)} == {
+        "taskonomy/digits/logme/kendall_tau_test", "taskonomy/digits/denoise__class/affinity_test"}
+
+
+def test_mean_curve_averages_over_seeds_while_any_runs():
+    assert tracking.mean_curve([[3.0, 2.0, 1.0], [5.0, 4.0]]) == [4.0, 3.0, 1.0]
+    assert tracking.mean_curve([]) == []
+
+
+def test_canonical_params_read_the_same_however_given():
+    from transfer_lab.contracts import DataParams
+
+    from_file = {"data": {"dataset": "digits", "seeds": [3], "label_budgets": [5]}}
+    from_cli = {"data": {"dataset": "digits", "seeds": 3, "label_budgets": "5"}}
+    canonical = [
+        tracking.canonical_params(p, {"data": DataParams.model_validate(p["data"])}) for p in (from_file, from_cli)
+    ]
+    assert canonical[0] == canonical[1]
+    assert canonical[0]["data.seeds"] == "[3]" and canonical[0]["data.dataset"] == "digits"
+    assert tracking.canonical_params({"x": {"flag": True, "none": None, "rate": 0.5}}) == {
+        "x.flag": "true", "x.none": "null", "x.rate": "0.5"}
+
+
+def test_log_results_logs_metrics_and_the_table(sqlite_uri):
+    with mlflow.start_run() as run:
+        logged = tracking.log_results(_results(), "evaluation_results")
+    client = MlflowClient(sqlite_uri)
+    metrics = client.get_run(run.info.run_id).data.metrics
+    assert logged == 9 and metrics["evaluation/digits/cnn_scratch/lpc_all/accuracy_test"] == pytest.approx(0.905)
+    history = client.get_metric_history(run.info.run_id, "seeds/evaluation/digits/cnn_scratch/lpc_all/accuracy_test")
+    assert sorted(m.step for m in history) == [0, 1]
+    assert {a.path for a in client.list_artifacts(run.info.run_id, "tables")} == {"tables/evaluation_results.csv"}

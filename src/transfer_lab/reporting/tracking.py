@@ -1,12 +1,31 @@
-"""MLflow logging from inside nodes.
+"""MLflow logging: one run per ``kedro run``, with names that line up across runs.
 
-kedro-mlflow opens one MLflow run per ``kedro run`` and logs the parameters. Metrics and
-figures are logged here, by the nodes that produce them, into that run. The run is found
-through ``mlflow.active_run()`` or, in a worker process (``ParallelRunner`` starts its
-nodes in other processes, where kedro-mlflow's hooks do not run), through the
-``MLFLOW_RUN_ID`` and ``MLFLOW_TRACKING_URI`` variables that the project's hook exports.
-Outside a tracked run (unit tests, a notebook) every call is a no-op, so the library and
-nodes never depend on a tracking server.
+kedro-mlflow opens one MLflow run per ``kedro run``; the project's hook
+(:class:`transfer_lab.hooks.TrackedRunHook`) names and tags it, logs the parameters once
+in canonical form (:func:`canonical_params`) and, when the run ends, logs every
+``<family>_results`` table as metrics (:func:`results_metric_steps`) and as CSV artifacts.
+
+**Metric names** (one scheme for every family, so runs with other seeds or budgets line up):
+
+``<family>/<dataset>/<method>/lpc_<budget>/<metric>_<split>``
+    the mean over seeds of one measurement of a results table (one value, step 0); the
+    ``lpc_<budget>`` part is left out where no labels are involved (``lpc_all`` for every
+    label). A domain pair ``a->b`` is written ``a_to_b``.
+``seeds/<family>/<dataset>/<method>/lpc_<budget>/<metric>_<split>``
+    the same measurement per seed: one metric whose step is the seed, so two runs with
+    seeds ``[0, 1]`` and ``[2, 3]`` share the name and differ only in steps. Logged where
+    the results vary the seed (the label-budget families), not for seed-free rows.
+``history/<family>/<dataset>/<method>[/lpc_<budget>]/<quantity>``
+    a curve over epochs or rounds (step = epoch or round), averaged over seeds at each step.
+
+Only the measurements a run is compared by become metrics (:data:`TRACKED_MEASUREMENTS`:
+test accuracies, PSNR, objectives, affinities, agreement); validation scores, timings and
+the other rows stay in the results tables, logged as artifacts ``tables/<family>_results.csv``.
+Metrics and figures are logged from the driver process or, in a worker process
+(``ParallelRunner`` starts its nodes in other processes, where no node hook runs), through
+the ``MLFLOW_RUN_ID`` and ``MLFLOW_TRACKING_URI`` variables that the hook exports. Outside a
+tracked run (unit tests, a notebook) every call is a no-op, so the library and nodes never
+depend on a tracking server.
 """
 
 from __future__ import annotations
@@ -15,18 +34,39 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
 import mlflow
-from mlflow.entities import Metric
+import numpy as np
+import pandas as pd
+from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
+from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH
+
+from transfer_lab.reporting.results import aggregate_results, normalise_results
 
 # MLflow keys allow alphanumerics, underscores, dashes, periods, spaces, colons and slashes.
 _UNSAFE_KEY = re.compile(r"[^0-9A-Za-z_\-. :/]")
 # MLflow's limit of metrics per log_batch request
 _BATCH_LIMIT = 1000
+# The measurements of the results tables that become MLflow metrics: metric → the splits
+# logged (None: every split). What a run is compared by; every other row (validation
+# scores, timings, pseudo-label counts, taskonomy's gain/quality/test loss per transfer)
+# stays in the tables, which are logged as artifacts.
+TRACKED_MEASUREMENTS: dict[str, tuple[str, ...] | None] = {
+    "accuracy": ("test", "target_test", "source_test"),
+    "psnr": ("test",),
+    "objective": None,
+    "final_loss": None,
+    "affinity": None,
+    "kendall_tau": None,
+}
+SEEDS_PREFIX = "seeds"
+HISTORY_PREFIX = "history"
 
 
 def metric_key(*parts: object) -> str:
@@ -36,6 +76,135 @@ def metric_key(*parts: object) -> str:
     characters become ``_``.
     """
     return "/".join(_UNSAFE_KEY.sub("_", str(part).replace("->", "_to_")) for part in parts if str(part) != "")
+
+
+def budget_part(labels_per_class: object) -> str:
+    """The budget part of a metric name: ``lpc_5``, ``lpc_all``, or ``""`` (left out) without labels."""
+    text = "" if labels_per_class is None else str(labels_per_class).strip()
+    return "" if text in ("", "nan", "None") else f"lpc_{text}"
+
+
+def result_metric_key(pipeline: str, dataset: str, method: str, labels_per_class: object, metric: str, split: str) -> str:
+    """The metric name of one measurement of a results table (mean over seeds).
+
+    ``result_metric_key("evaluation", "digits", "cnn_scratch", "5", "accuracy", "test")``
+    → ``evaluation/digits/cnn_scratch/lpc_5/accuracy_test``.
+    """
+    return metric_key(pipeline, dataset, method, budget_part(labels_per_class), f"{metric}_{split}")
+
+
+def history_key(pipeline: str, dataset: str, method: str, quantity: str, labels_per_class: object = None) -> str:
+    """The metric name of a curve over epochs or rounds: ``history/<family>/<dataset>/<method>[/lpc_<b>]/<quantity>``."""
+    return metric_key(HISTORY_PREFIX, pipeline, dataset, method, budget_part(labels_per_class), quantity)
+
+
+def tracked_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a results table that MLflow gets (:data:`TRACKED_MEASUREMENTS`).
+
+    An estimator's agreement per target (``kendall_tau`` of ``<estimator>__<target>``) is
+    left out: its mean over targets (method ``<estimator>``) is logged.
+    """
+    table = normalise_results(table)
+    keep = [
+        metric in TRACKED_MEASUREMENTS
+        and (TRACKED_MEASUREMENTS[metric] is None or split in TRACKED_MEASUREMENTS[metric])
+        and not (metric == "kendall_tau" and "__" in method)
+        for metric, split, method in zip(table["metric"], table["split"], table["method"])
+    ]
+    return table[keep]
+
+
+def results_metric_steps(table: pd.DataFrame) -> list[tuple[str, float, int]]:
+    """The MLflow metrics of one results table (see the module docstring for the names).
+
+    Every measurement of :func:`tracked_rows`: its mean over seeds at step 0 and, where the
+    table varies the seed, each seed's value as step ``seed`` of the ``seeds/`` metric of
+    the same name.
+    """
+    table = tracked_rows(table)
+    if table.empty:
+        return []
+    board = aggregate_results([table])
+    columns = ["pipeline", "dataset", "method", "labels_per_class", "metric", "split"]
+    steps = [(result_metric_key(*(getattr(r, c) for c in columns)), float(r.mean), 0) for r in board.itertuples()]
+    if table["seed"].nunique() > 1:
+        steps += [
+            (metric_key(SEEDS_PREFIX, result_metric_key(*(getattr(r, c) for c in columns))), float(r.value), int(r.seed))
+            for r in table.itertuples()
+        ]
+    return steps
+
+
+def mean_curve(curves: Iterable[Sequence[float]]) -> list[float]:
+    """The mean over curves at each step; a curve that stopped early (early stopping) drops out."""
+    curves = [np.asarray(curve, dtype=float) for curve in curves if len(curve)]
+    if not curves:
+        return []
+    length = max(len(curve) for curve in curves)
+    padded = np.full((len(curves), length), np.nan)
+    for row, curve in zip(padded, curves):
+        row[: len(curve)] = curve
+    with np.errstate(all="ignore"):
+        return [float(v) for v in np.nanmean(padded, axis=0)]
+
+
+def log_history(key: str, curves: Iterable[Sequence[float]]) -> None:
+    """Log the mean over seeds of several curves (one per seed) as one metric, step = epoch/round."""
+    log_metric_steps((key, value, step) for step, value in enumerate(mean_curve(curves)) if np.isfinite(value))
+
+
+def _param_text(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return text[:MAX_PARAM_VAL_LENGTH]
+
+
+def _flatten(prefix: str, value: Any, into: dict[str, str]) -> None:
+    if isinstance(value, Mapping) and value:
+        for key, item in value.items():
+            _flatten(f"{prefix}.{key}" if prefix else str(key), item, into)
+    else:
+        into[prefix] = _param_text(value)
+
+
+def canonical_params(parameters: Mapping[str, Any], models: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """Every parameter as one MLflow parameter per leaf, in one canonical text form.
+
+    ``models`` holds the validated pydantic model of each top-level block (from
+    :func:`transfer_lab.params.validate_parameters`); such a block is logged as the model
+    dumped in JSON mode, so a value reads the same however it was given (``data.seeds=3``
+    on the command line and ``seeds: [3]`` in a file both give ``[3]``). Other blocks are
+    logged as configured. Keys are flattened with ``.`` (``data.split.val_fraction``);
+    strings are logged as they are, every other value as JSON (``[0, 1]``, ``true``, ``null``).
+    """
+    flat: dict[str, str] = {}
+    models = models or {}
+    for key, value in parameters.items():
+        model = models.get(key)
+        dumped = model.model_dump(mode="json") if model is not None else value
+        _flatten(str(key), dumped, flat)
+    return {metric_key(key): value for key, value in flat.items()}
+
+
+def log_params(params: Mapping[str, str]) -> None:
+    """Log parameters (no-op outside a run); batched, as MLflow takes 100 per request."""
+    tracked = _tracked_run()
+    if tracked is None or not params:
+        return
+    client, run_id = tracked
+    client.log_batch(run_id, params=[Param(key, value) for key, value in params.items()])
+
+
+def log_results(table: pd.DataFrame, name: str) -> int:
+    """Log one ``<family>_results`` table: its metrics and the table as ``tables/<name>.csv``.
+
+    Returns the number of metric values logged (0 outside a run).
+    """
+    if not is_tracking():
+        return 0
+    steps = results_metric_steps(table)
+    log_metric_steps(steps)
+    log_table(table, f"tables/{name}.csv")
+    return len(steps)
 
 
 def _tracked_run() -> tuple[MlflowClient, str] | None:

@@ -190,7 +190,7 @@ def test_loss_history_checkpoint_and_figure_reach_mlflow(ci_inputs, tmp_path, mo
     finally:
         mlflow.set_tracking_uri(None)
     client = MlflowClient(uri)
-    history = client.get_metric_history(run.info.run_id, "pretraining/digits/imputation/loss")
+    history = client.get_metric_history(run.info.run_id, "history/pretraining/digits/imputation/loss")
     assert [m.step for m in history] == [0, 1, 2]
     np.testing.assert_allclose([m.value for m in history], checkpoints["imputation"]["meta"]["loss_history"], rtol=1e-6)
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "encoders")}

@@ -124,17 +124,17 @@ def test_report_logs_metrics_and_pseudo_label_histories(ci_run, tmp_path):
             nodes.report(results, rounds, parameters["semi_supervised"]["methods"])
         client = MlflowClient()
         metrics = client.get_run(run.info.run_id).data.metrics
-        mean = _accuracy(results).query("method == 'label_propagation' and labels_per_class == '1'")["value"].mean()
-        assert metrics["semi_supervised/digits/label_propagation/lpc_1/accuracy_test"] == pytest.approx(mean)
-        assert "semi_supervised/digits/vat/lpc_5/seed_1/accuracy_test" in metrics
-        key = "semi_supervised/digits/co_training/lpc_1/seed_0/pseudo_label_precision"
-        history = client.get_metric_history(run.info.run_id, key)
-        expected = rounds.query("method == 'co_training' and labels_per_class == '1' and seed == 0").dropna()
-        history = sorted((m.step, m.value) for m in history)
-        assert [step for step, _ in history] == expected["round"].tolist()
-        assert [value for _, value in history] == pytest.approx(expected["precision"].tolist())
+        # accuracies reach MLflow from the results table (TrackedRunHook), not from the report
+        assert not [key for key in metrics if not key.startswith("history/")]
+        # pseudo-label histories: the mean over seeds, step = round
+        key = "history/semi_supervised/digits/co_training/lpc_1/pseudo_label_precision"
+        history = sorted((m.step, m.value) for m in client.get_metric_history(run.info.run_id, key))
+        expected = rounds.query("method == 'co_training' and labels_per_class == '1'").dropna()
+        expected = expected.groupby("round")["precision"].mean()
+        assert [step for step, _ in history] == expected.index.tolist()
+        assert [value for _, value in history] == pytest.approx(expected.tolist())
         added = client.get_metric_history(run.info.run_id, key.replace("pseudo_label_precision", "pseudo_labels_added"))
-        assert len(added) == len(rounds.query("method == 'co_training' and labels_per_class == '1' and seed == 0"))
+        assert len(added) == rounds.query("method == 'co_training' and labels_per_class == '1'")["round"].nunique()
         artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "figures/semi_supervised")}
         assert artifacts == {"figures/semi_supervised/accuracy_vs_budget.png", "figures/semi_supervised/pseudo_label_precision.png"}
     finally:

@@ -112,7 +112,7 @@ def plot_self_taught(dictionaries: dict) -> tuple[plt.Figure, plt.Figure]:
     tracking.log_figure(atoms, "figures/dictionary/atoms.png")
     tracking.log_figure(objective, "figures/dictionary/self_taught_objective.png")
     for name, d in learned.items():
-        tracking.log_metric_history(tracking.metric_key("dictionary", name, "self_taught", "objective"), d["objective"])
+        tracking.log_history(tracking.history_key("dictionary", name, "self_taught", "objective"), [d["objective"]])
     return atoms, objective
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -84,7 +85,7 @@ def cnn_scratch_baseline(
     """The shared encoder trained from scratch on the labelled rows alone, early-stopped on val (``cnn_scratch``)."""
     params, run = parse_params(CNNParams, cnn, "evaluation.cnn"), parse_params(RuntimeParams, runtime, "evaluation.runtime")
     architecture = params.model_dump(include={"width", "depth", "out_features", "dropout"})
-    device, name, rows = resolve_device(run.device), base_dataset.name, []
+    device, name, rows, losses = resolve_device(run.device), base_dataset.name, [], defaultdict(list)
     for view in _views(base_dataset, split_table, label_subsets, "cnn_scratch", run):
         seed_everything(view.seed)
         model = Classifier(build_encoder(params.encoder, tuple(base_dataset.X.shape[1:]), **architecture), base_dataset.n_classes)
@@ -99,8 +100,9 @@ def cnn_scratch_baseline(
             }
         measured |= {"seconds": ("train", history.seconds), "epochs": ("train", history.best_epoch + 1)}
         rows += _rows(name, "cnn_scratch", view, measured)
-        key = tracking.metric_key("evaluation", name, "cnn_scratch", f"lpc_{view.labels_per_class}", f"seed_{view.seed}", "train_loss")
-        tracking.log_metric_history(key, history.train_loss)
+        losses[view.labels_per_class].append(history.train_loss)
+    for budget, curves in losses.items():
+        tracking.log_history(tracking.history_key("evaluation", name, "cnn_scratch", "train_loss", budget), curves)
     return results_frame(rows)
 
 
@@ -120,13 +122,7 @@ def build_leaderboard(
     stored = [table[~table["pipeline"].isin(fresh_pipelines)] for table in stored]
     leaderboard = aggregate_results([*fresh, *stored])
     figure = label_budget_figure(leaderboard, metric=metric, top=top_methods)
-    tracking.log_metrics(
-        {
-            tracking.metric_key(row.pipeline, row.dataset, row.method, f"lpc_{row.labels_per_class or 'none'}", f"{row.metric}_{row.split}"): row.mean
-            for row in leaderboard.itertuples()
-        }
-    )
-    tracking.log_table(leaderboard, "tables/leaderboard.csv")
+    # the metrics and the tables reach MLflow from the project hook (TrackedRunHook)
     tracking.log_figure(figure, "figures/label_budget.png")
     logger.info("Leaderboard: %d rows from %d results tables", len(leaderboard), len(fresh) + len(stored))
     return leaderboard, figure

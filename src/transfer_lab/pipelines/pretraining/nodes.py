@@ -17,6 +17,7 @@ method may see:
 from __future__ import annotations
 
 import logging
+import re
 import tempfile
 import time
 from collections.abc import Mapping
@@ -81,12 +82,15 @@ def _pretrain(
 
 
 def _logged(dataset: str, checkpoints: Checkpoints) -> Checkpoints:
-    """Loss per epoch as a metric history, the final loss, and each checkpoint as an artifact."""
+    """Loss per epoch as a metric history (the mean over the seeds of a per-subset method,
+    ``supcon_lpc5_seed0`` → ``supcon_lpc5``) and each checkpoint as an artifact."""
     if tracking.is_tracking():
+        curves: dict[str, list] = {}
         for name, checkpoint in checkpoints.items():
-            history = checkpoint["meta"]["loss_history"]
-            tracking.log_metric_history(tracking.metric_key("pretraining", dataset, name, "loss"), history)
-            tracking.log_metrics({tracking.metric_key("pretraining", dataset, name, "final_loss"): history[-1]})
+            curves.setdefault(re.sub(r"_seed\d+$", "", name), []).append(checkpoint["meta"]["loss_history"])
+        for name, histories in curves.items():
+            tracking.log_history(tracking.history_key("pretraining", dataset, name, "loss"), histories)
+        for name, checkpoint in checkpoints.items():
             with tempfile.TemporaryDirectory() as folder:
                 path = Path(folder) / f"{name}.pt"
                 torch.save(checkpoint, path)

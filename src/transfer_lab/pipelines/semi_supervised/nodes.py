@@ -14,6 +14,7 @@ never reach a loss, a target or a model choice.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -198,35 +199,26 @@ def _panels(board: pd.DataFrame, kind_of: Mapping[str, str]) -> dict[str, list[s
     return panels
 
 
-def _metric_steps(
-    board: pd.DataFrame, results: pd.DataFrame, rounds: pd.DataFrame
-) -> list[tuple[str, float, int]]:
-    """MLflow metrics: means over seeds, each seed, and the pseudo-label histories (step = round)."""
-    key = tracking.metric_key
-    steps = [
-        (key(r.pipeline, r.dataset, r.method, f"lpc_{r.labels_per_class}", f"{r.metric}_{r.split}"), r.mean, 0)
-        for r in board.itertuples()
-    ]
-    steps += [
-        (key(r.pipeline, r.dataset, r.method, f"lpc_{r.labels_per_class}", f"seed_{r.seed}", f"{r.metric}_{r.split}"),
-         r.value, 0)
-        for r in results.itertuples()
-    ]
-    for r in rounds.itertuples():
-        prefix = ("semi_supervised", r.dataset, r.method, f"lpc_{r.labels_per_class}", f"seed_{r.seed}")
-        steps.append((key(*prefix, "pseudo_labels_added"), r.n_added, int(r.round)))
-        if np.isfinite(r.precision):
-            steps.append((key(*prefix, "pseudo_label_precision"), r.precision, int(r.round)))
+def _history_steps(rounds: pd.DataFrame) -> list[tuple[str, float, int]]:
+    """Pseudo-labels added and their precision per round (the step), mean over seeds."""
+    steps = []
+    rounds = rounds.assign(precision=pd.to_numeric(rounds["precision"], errors="coerce"))
+    means = rounds.groupby(["dataset", "method", "labels_per_class", "round"], sort=True)[["n_added", "precision"]].mean()
+    for (dataset, method, budget, round_), row in means.iterrows():
+        key = functools.partial(tracking.history_key, "semi_supervised", dataset, method, labels_per_class=budget)
+        steps.append((key("pseudo_labels_added"), row["n_added"], int(round_)))
+        if np.isfinite(row["precision"]):
+            steps.append((key("pseudo_label_precision"), row["precision"], int(round_)))
     return steps
 
 
 def report(results: pd.DataFrame, rounds: pd.DataFrame, methods: Mapping[str, Any]) -> tuple[Any, Any]:
-    """Figures and MLflow metrics: accuracy per method and budget, pseudo-labels per round.
+    """Figures and MLflow histories: accuracy per method and budget, pseudo-labels per round.
 
-    Logged: ``semi_supervised/<dataset>/<method>/lpc_<budget>/<metric>_<split>`` (mean over
-    seeds) and, per seed, the same key with ``seed_<seed>``; the histories
-    ``.../seed_<seed>/pseudo_labels_added`` and ``.../pseudo_label_precision`` with the
-    round as step. ``methods`` is ``params:semi_supervised.methods`` (method → entries).
+    Logged: ``history/semi_supervised/<dataset>/<method>/lpc_<budget>/pseudo_labels_added``
+    and ``.../pseudo_label_precision``, the mean over seeds with the round as step (the
+    accuracies reach MLflow from the results table, see ``reporting.tracking``).
+    ``methods`` is ``params:semi_supervised.methods`` (method → entries).
     """
     kind_of = {entry: method for method, entries in (methods or {}).items() for entry in (entries or {})}
     board = aggregate_results([results])
@@ -234,7 +226,7 @@ def report(results: pd.DataFrame, rounds: pd.DataFrame, methods: Mapping[str, An
     recorded = set(rounds["method"])
     pseudo_labelled = [n for n, kind in kind_of.items() if adds_pseudo_labels(kind) and n in recorded]
     precision_figure = figures.pseudo_label_precision(rounds, pseudo_labelled)
-    tracking.log_metric_steps(_metric_steps(board, results, rounds))
+    tracking.log_metric_steps(_history_steps(rounds))
     tracking.log_figure(accuracy_figure, "figures/semi_supervised/accuracy_vs_budget.png")
     tracking.log_figure(precision_figure, "figures/semi_supervised/pseudo_label_precision.png")
     best = board[(board["metric"] == "accuracy") & (board["split"] == "test")]

@@ -163,7 +163,7 @@ def train_network(
         history, test_losses = fit_task_network(spec, network, X, T, task_data["rows"], config, device)
         features = view_features(network.encoder, task_data["views"], device)
     seconds = time.perf_counter() - start
-    tracking.log_metric_history(tracking.metric_key("taskonomy", "self", task, "val_loss"), history.val_loss)
+    tracking.log_history(tracking.history_key("taskonomy", task_data["dataset"], task, "val_loss"), [history.val_loss])
     logger.info("task network %s: %d epochs, test loss %.4g, %.1f s", task, history.epochs_run, test_losses.mean(), seconds)
     checkpoint = encoder_checkpoint(network.encoder, arch.kind, task_data["input_shape"], kwargs, task=task)
     head = {k: v.detach().cpu() for k, v in network.head.state_dict().items()}
@@ -309,9 +309,7 @@ def plot_affinities(affinity_table: pd.DataFrame, task_data: dict) -> plt.Figure
 # ============================================================================ taxonomy
 def _taxonomy(affinities: Mapping[str, float], settings: TaxonomyParams, label: str) -> dict:
     solutions = solve_budgets(affinities, settings.budgets, max_order=settings.max_order, sqrt=settings.sqrt)
-    for s in solutions:
-        key = tracking.metric_key("taskonomy", label, f"budget_{s['budget']:g}", "objective")
-        tracking.log_metrics({key: s["objective"]})
+    for s in solutions:  # objectives reach MLflow from the results table
         logger.info("%s taxonomy, budget %g: objective %.4f, supervised %s", label, s["budget"], s["objective"],
                     sorted(t for t, sources in s["taxonomy"].items() if not sources))
     rows = [
@@ -368,10 +366,6 @@ def transferability_agreement(
     if len(summary):
         logger.info("transferability agreement (mean Kendall tau): %s",
                     ", ".join(f"{r.estimator} {r.kendall_tau:.2f}" for r in summary.itertuples()))
-    tracking.log_metrics(
-        {tracking.metric_key("taskonomy", "agreement", r.estimator, m): getattr(r, m)
-         for r in summary.itertuples() for m in ("kendall_tau", "spearman_rho") if np.isfinite(getattr(r, m))}
-    )
     tracking.log_table(table, "tables/taskonomy/agreement.csv")
     tracking.log_table(score_table, "tables/taskonomy/transferability.csv")
     return score_table, table
@@ -430,8 +424,8 @@ def taskonomy_results(
     taxonomies = {dataset: our_taxonomy, "taskonomy_release": release_taxonomy}
     rows = _result_rows(dataset, affinity_table, agreement, taxonomies)
     means = affinity_table.groupby("order")[["gain", "quality"]].mean()
-    tracking.log_metrics(
-        {tracking.metric_key("taskonomy", dataset, f"order_{order}", metric): means.loc[order, metric]
+    tracking.log_metrics(  # a summary over transfers, named like the results table's metrics
+        {tracking.result_metric_key("taskonomy", dataset, f"order_{order}_mean", None, metric, "test"): means.loc[order, metric]
          for order in means.index for metric in ("gain", "quality")}
     )
     return results_frame(rows)

@@ -30,7 +30,7 @@ from transfer_lab.pipelines.transfer.params import (
 )
 from transfer_lab.reporting import tracking
 from transfer_lab.reporting.figures_transfer import accuracy_vs_budget_figure, domain_adaptation_figure
-from transfer_lab.reporting.results import aggregate_results, result_row, results_frame
+from transfer_lab.reporting.results import result_row, results_frame
 from transfer_lab.sources.splits import BudgetView, budget_view, budgets_and_seeds
 
 logger = logging.getLogger(__name__)
@@ -95,17 +95,6 @@ def _loaded(loaded: dict, encoders: Mapping[str, dict], encoder: str, budget: st
     return loaded[name]
 
 
-def _log_means(frame: pd.DataFrame, dataset: str) -> pd.DataFrame:
-    """Mean test accuracy over seeds of each method and budget, as MLflow metrics."""
-    board = aggregate_results([frame])
-    board = board[(board["metric"] == "accuracy") & (board["split"] == "test")]
-    tracking.log_metrics({
-        tracking.metric_key("transfer", dataset, row.method, f"lpc_{row.labels_per_class}", "accuracy_test"): row.mean
-        for row in board.itertuples()
-    })
-    return frame
-
-
 def transfer_encoder(
     encoder: str, encoders: Mapping[str, dict], base_dataset: Dataset, split_table: pd.DataFrame,
     label_subsets: pd.DataFrame, protocols: Sequence[str], linear_probe: Mapping[str, Any], knn: Mapping[str, Any],
@@ -130,7 +119,7 @@ def transfer_encoder(
                 settings = {**_method_settings(block, seed), **shared}
                 result = run_protocol(protocol, pretrained, view, device=device, **settings)
                 rows += _rows(base_dataset.name, f"{encoder}_{protocol}", result, view)
-    return _log_means(results_frame(rows), base_dataset.name)
+    return results_frame(rows)
 
 
 def train_scratch(
@@ -152,7 +141,7 @@ def train_scratch(
                 device=device,
             )
             rows += _rows(base_dataset.name, "scratch", result, view)
-    return _log_means(results_frame(rows), base_dataset.name)
+    return results_frame(rows)
 
 
 def _adaptation_rows(pair: str, method: str, result: DomainAdaptationResult, seed: int) -> list[dict]:
@@ -179,17 +168,16 @@ def adapt_domains(
     run, data_params = _runtime(runtime), parse_params(DataParams, data, "data")
     chosen = select_domain_pair(domain_pairs, data_params.dataset, data_params, pair)
     kind, kwargs = encoder_settings(encoder)
-    device, rows = resolve_device(run.device), []
+    device, rows, losses = resolve_device(run.device), [], []
     with thread_limits(run.num_threads):
         for seed in tqdm(data_params.seeds, desc=method, disable=not run.progress):
             seed_everything(seed)
             network = build_encoder(kind, chosen.source_X.shape[1:], **kwargs)
             result = ADAPTATION_METHODS[method](chosen, encoder=network, device=device, **_method_settings(block, seed))
             rows += _adaptation_rows(chosen.name, method, result, seed)
-            key = tracking.metric_key("transfer", chosen.name, method, f"seed_{seed}", "train_loss")
-            tracking.log_metric_history(key, result.history.train_loss)
+            losses.append(result.history.train_loss)
+    tracking.log_history(tracking.history_key("transfer", chosen.name, method, "train_loss"), losses)
     mean = float(results_frame(rows).query("split == 'target_test'")["value"].mean())
-    tracking.log_metrics({tracking.metric_key("transfer", chosen.name, method, "accuracy_target_test"): mean})
     logger.info("Domain adaptation on %s, %s: target test accuracy %.3f", chosen.name, method, mean)
     return results_frame(rows)
 
