@@ -63,12 +63,12 @@ class DomainParams(StrictModel):
         if CLEAN in self.shifts:
             raise ValueError(f"'{CLEAN}' is reserved for the unshifted data; choose another shift name")
         known = {CLEAN, *self.shifts}
-        for field in ("domain_pairs", "coupled_pairs"):
-            for i, pair in enumerate(getattr(self, field)):
+        for pairs in ("domain_pairs", "coupled_pairs"):
+            for i, pair in enumerate(getattr(self, pairs)):
                 for side in ("source", "target"):
                     name = getattr(pair, side)
                     if name not in known:
-                        raise ValueError(f"{field}[{i}].{side} names unknown shift {name!r}; known: {sorted(known)}")
+                        raise ValueError(f"{pairs}[{i}].{side} names unknown shift {name!r}; known: {sorted(known)}")
         return self
 
     def steps(self, name: str) -> list[dict[str, Any]]:
