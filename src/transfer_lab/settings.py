@@ -3,11 +3,12 @@
 import warnings
 
 from transfer_lab.hooks import MlflowWorkerHook, ParameterValidationHook
+from transfer_lab.reliability import DataFolderLockHook, RunStatusHook
 
 # Deprecation notices from inside Kedro and MLflow that no user of this project can act on.
 warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is deprecated", category=UserWarning)
 
-HOOKS = (ParameterValidationHook(), MlflowWorkerHook())
+HOOKS = (ParameterValidationHook(), MlflowWorkerHook(), RunStatusHook(), DataFolderLockHook())
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
