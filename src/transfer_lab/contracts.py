@@ -251,10 +251,16 @@ class Dataset:
     X: np.ndarray
     y: np.ndarray
     official_test: np.ndarray | None = None
+    #: The number of classes the source declares (IDX: the catalog's ``n_classes``);
+    #: labels were checked to lie in ``0 .. declared_classes - 1``.
+    declared_classes: int | None = None
 
     @property
     def n_classes(self) -> int:
-        return int(self.y.max()) + 1
+        """The declared number of classes; the largest label + 1 only for sources that
+        declare none (older pickles lack the field)."""
+        declared = getattr(self, "declared_classes", None)
+        return int(declared) if declared is not None else int(self.y.max()) + 1
 
 
 @dataclass
