@@ -190,6 +190,19 @@ class RuntimeParams(StrictModel):
     num_threads: int | None = Field(1, ge=1)
     progress: bool = True
 
+    @field_validator("device", mode="before")
+    @classmethod
+    def _device(cls, device: Any) -> Any:
+        """``auto``, ``cpu``, ``cuda``, ``cuda:<index>`` or ``mps``, parsed as text: whether
+        that hardware exists is checked where the device is resolved, not here."""
+        if not isinstance(device, str):
+            raise ValueError("must be 'auto', 'cpu', 'cuda', 'cuda:<index>' or 'mps'")
+        text = device.strip().lower()
+        kind, _, index = text.partition(":")
+        if text in ("auto", "cpu", "cuda", "mps") or (kind == "cuda" and index.isdigit()):
+            return text
+        raise ValueError("unknown device; use 'auto', 'cpu', 'cuda', 'cuda:<index>' (e.g. cuda:0) or 'mps'")
+
 
 
 class TrainingParams(StrictModel):

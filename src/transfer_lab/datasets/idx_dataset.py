@@ -6,12 +6,21 @@ from copy import deepcopy
 from pathlib import PurePosixPath
 from typing import Any
 
+import click
 import fsspec
 import numpy as np
 from kedro.io import AbstractDataset, DatasetError
 from kedro.io.core import get_filepath_str, get_protocol_and_path
 
 from transfer_lab.sources.idx import check_labels, idx_to_dataset, read_idx
+
+
+class IDXInputError(DatasetError, click.ClickException):
+    """A missing or invalid IDX input. A ``DatasetError``; being also a ``ClickException``,
+    it reaches the user of ``kedro run`` as one line (``Error: ...``), not a traceback."""
+
+    def __init__(self, message: str) -> None:
+        click.ClickException.__init__(self, message)
 
 
 class IDXDataset(AbstractDataset[None, dict]):
@@ -108,19 +117,19 @@ class IDXDataset(AbstractDataset[None, dict]):
             with self._fs.open(path, **self._fs_open_args_load) as f:
                 array = read_idx(f)
         except FileNotFoundError:
-            raise DatasetError(f"{key} {path}: no such file") from None
+            raise IDXInputError(f"{key} {path}: no such file") from None
         except ValueError as exc:
-            raise DatasetError(f"{key} {path}: {exc}") from None
+            raise IDXInputError(f"{key} {path}: {exc}") from None
         if key.endswith("_labels"):
             try:
                 check_labels(array, self._n_classes, where=f"{key} {path}")
             except ValueError as exc:
-                raise DatasetError(str(exc)) from None
+                raise IDXInputError(str(exc)) from None
         elif array.ndim != 3:
             hint = " (are the image and label files swapped?)" if array.ndim == 1 else ""
-            raise DatasetError(f"{key} {path}: images have shape {array.shape}; expected (n, H, W){hint}")
+            raise IDXInputError(f"{key} {path}: images have shape {array.shape}; expected (n, H, W){hint}")
         elif array.dtype != np.uint8:
-            raise DatasetError(f"{key} {path}: images have dtype {array.dtype}; expected uint8 grey levels")
+            raise IDXInputError(f"{key} {path}: images have dtype {array.dtype}; expected uint8 grey levels")
         return array
 
     def _parts(self) -> list[str]:
@@ -140,7 +149,7 @@ class IDXDataset(AbstractDataset[None, dict]):
             imgs = self._read(f"{part}_images")
             labs = self._read(f"{part}_labels")
             if len(imgs) != len(labs):
-                raise DatasetError(
+                raise IDXInputError(
                     f"{part} files do not match: {self._path(f'{part}_images')} holds {len(imgs)} images, "
                     f"{self._path(f'{part}_labels')} holds {len(labs)} labels; expected equal counts"
                 )
@@ -148,7 +157,7 @@ class IDXDataset(AbstractDataset[None, dict]):
             labels.append(labs)
             from_test.append(np.full(len(labs), part == "test"))
         if len(images) == 2 and images[0].shape[1:] != images[1].shape[1:]:
-            raise DatasetError(
+            raise IDXInputError(
                 f"train image size {images[0].shape[1:]} differs from test image size "
                 f"{images[1].shape[1:]}"
             )
