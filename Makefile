@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 # The CPU wheel of torch 2.13.0; pip takes it from its find-links or PyPI's CPU index.
 PIP_INSTALL := $(BIN)/python -m pip install --disable-pip-version-check
 
-.PHONY: install install-test run test viz mlflow-ui clean
+.PHONY: install install-test run test viz mlflow-ui readme-tables clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -34,6 +34,10 @@ viz: install
 
 mlflow-ui: install
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db
+
+# The README's result tables, from the last run's data/08_reporting (leaderboard.csv, report.html)
+readme-tables: install
+	$(BIN)/python -m transfer_lab.reporting.readme --folder data/08_reporting
 
 # Run outputs only: the data/ layer folders and their .gitkeep stay.
 clean:

@@ -127,6 +127,9 @@ def test_kedro_viz_shows_one_box_per_family_with_methods_nested(viz_build):
     for family in FAN_OUT:
         nested = [c["id"] for c in tree[family]["children"] if c["type"] == "modularPipeline"]
         assert len(nested) >= 2 and all(name.startswith(f"{family}.") for name in nested), (family, nested)
+    # layers in data-flow order: an empty list means Kedro-Viz found a cycle among them
+    # (collapsed boxes count as nodes: a box reading one layer and writing an earlier one)
+    assert graph["layers"][0] == "raw" and graph["layers"][-1] == "reporting", graph["layers"]
     # the default view opens without the size gate, and so does every family's own pipeline
     assert _collapsed_size(graph) < VIZ_SIZE_GATE
     for family in FAMILIES:

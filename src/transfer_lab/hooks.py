@@ -8,6 +8,7 @@ from typing import Any
 
 import mlflow
 from kedro.framework.hooks import hook_impl
+from kedro.framework.project import pipelines as project_pipelines
 
 from transfer_lab.params import validate_parameters
 
@@ -29,6 +30,11 @@ class ParameterValidationHook:
         # The raw configuration (runtime --params merged in), not ``context.params``: reading
         # that runs Kedro's own typed-parameter validation, whose report is many lines.
         validate_parameters(context.config_loader["parameters"])
+        # A mistyped --pipelines name stops here too, before kedro-mlflow creates mlflow.db.
+        # (Imported here: the registry imports every pipeline, too much for start-up.)
+        from transfer_lab.pipeline_registry import refuse_unknown_pipelines
+
+        refuse_unknown_pipelines(project_pipelines._requested_pipelines)
 
 
 class MlflowWorkerHook:

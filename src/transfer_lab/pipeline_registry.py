@@ -12,6 +12,8 @@ from kedro.pipeline import Pipeline
 from transfer_lab.pipelines.evaluation import pipeline as evaluation
 
 DEFAULT = "__default__"
+# Figure datasets end with one of these (catalog convention); the run report takes them as inputs.
+FIGURE_SUFFIXES = ("_plot", "_plots", "_heatmap")
 
 
 def available_pipelines() -> list[str]:
@@ -20,7 +22,7 @@ def available_pipelines() -> list[str]:
     return [DEFAULT, *sorted(p.name for p in families.iterdir() if (p / "pipeline.py").is_file())]
 
 
-def _refuse_unknown(requested: list[str] | None) -> None:
+def refuse_unknown_pipelines(requested: list[str] | None) -> None:
     """``kedro run --pipelines transferr`` stops with one line naming the valid names.
 
     Kedro would otherwise try to import ``transfer_lab.pipelines.transferr`` and fail with a
@@ -37,10 +39,11 @@ def register_pipelines() -> dict[str, Pipeline]:
 
     Every family is found by ``find_pipelines``. In the default run the leaderboard is
     built last: its node is rebuilt to take every family's ``*_results`` table as an
-    input, so Kedro orders it after them (and Kedro-Viz draws the arrows).
+    input, so Kedro orders it after them (and Kedro-Viz draws the arrows); the report node
+    takes every family's figures the same way.
     """
     # Kedro keeps the CLI's --pipelines names here to load only those (no public accessor).
-    _refuse_unknown(project_pipelines._requested_pipelines)
+    refuse_unknown_pipelines(project_pipelines._requested_pipelines)
     pipelines = find_pipelines(raise_errors=True)
     upstream = sorted(
         name
@@ -49,6 +52,15 @@ def register_pipelines() -> dict[str, Pipeline]:
         for name in pipe.all_outputs()
         if name.endswith("_results")
     )
+    figures = sorted(
+        name
+        for key, pipe in pipelines.items()
+        if key not in ("evaluation", DEFAULT)
+        for name in pipe.all_outputs()
+        if name.endswith(FIGURE_SUFFIXES)
+    )
     families = [pipe for key, pipe in pipelines.items() if key not in ("evaluation", DEFAULT)]
-    pipelines[DEFAULT] = sum(families, Pipeline([])) + evaluation.create_pipeline(upstream_results=upstream)
+    pipelines[DEFAULT] = sum(families, Pipeline([])) + evaluation.create_pipeline(
+        upstream_results=upstream, upstream_figures=figures
+    )
     return pipelines

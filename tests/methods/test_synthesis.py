@@ -44,3 +44,17 @@ def test_compare_synthesis_scores_every_method_on_the_test_images(low_resolution
         assert prediction.shape == high[120:].shape and 0.0 <= prediction.min() and prediction.max() <= 1.0
         first = next(v for m, s, metric, v in result.scores if (m, metric) == (method, "psnr"))
         assert first == pytest.approx(psnr(prediction, high[120:]).mean())
+
+
+def test_compare_synthesis_keeps_standardised_signals_in_their_own_range():
+    # MNIST-1D is standardised (values around -4..4): a target that is the source scaled by 2
+    # is a linear map ridge recovers; clipping to [0, 1] would flatten most of every curve.
+    rng = np.random.default_rng(0)
+    source = rng.normal(size=(200, 1, 16)).astype(np.float32)
+    target = 2.0 * source
+    result = compare_synthesis(source[:150], target[:150], source[150:], target[150:], seeds=[0], n_components=8, max_iter=2)
+    ridge = result.predictions["ridge"]
+    assert ridge.min() < -1.0 and ridge.max() > 2.0
+    np.testing.assert_allclose(ridge, target[150:], atol=0.05)
+    psnr_ridge = [value for method, _, metric, value in result.scores if method == "ridge" and metric == "psnr"]
+    assert psnr_ridge[0] > 40.0

@@ -1,27 +1,73 @@
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
+from matplotlib.colors import to_hex
 
-from transfer_lab.reporting.plots import image_grid_figure, label_budget_figure
+from tests.reporting.canvas import outside_canvas
+from transfer_lab.reporting.plots import image_grid_figure, label_budget_figure, leaderboard_heatmap
 from transfer_lab.reporting.results import aggregate_results, result_row, results_frame
 
+BUDGETS = ((1, 0.0), (5, 0.2), (10, 0.25), (50, 0.3), ("all", 0.4))
 
-def test_label_budget_figure_draws_one_line_per_method_on_log_x():
+
+def _board(methods: dict[str, list[tuple[str, float]]]) -> pd.DataFrame:
     rows = [
-        result_row(pipeline="evaluation", dataset="digits", method=method, metric="accuracy",
-                   value=v + 0.01 * seed, labels_per_class=budget, seed=seed)
-        for method, base in (("logreg_pixels", 0.5), ("cnn_scratch", 0.4))
-        for budget, v in ((1, base), (5, base + 0.2), ("all", base + 0.4))
+        result_row(pipeline=pipeline, dataset="digits", method=method, metric="accuracy",
+                   value=base + step + 0.01 * seed, labels_per_class=budget, seed=seed)
+        for pipeline, entries in methods.items()
+        for method, base in entries
+        for budget, step in BUDGETS
         for seed in range(2)
     ]
-    figure = label_budget_figure(aggregate_results([results_frame(rows)]))
+    return aggregate_results([results_frame(rows)])
+
+
+def _visible_lines(ax):
+    return [line for line in ax.get_lines() if not line.get_label().startswith("_")]
+
+
+def test_label_budget_figure_draws_one_panel_per_family_with_its_best_methods_and_the_baselines():
+    board = _board({
+        "evaluation": [("logreg_pixels", 0.5), ("cnn_scratch", 0.4)],
+        "transfer": [(f"m{i}", 0.1 * i / 2) for i in range(9)],
+        "semi_supervised": [("vat", 0.3), ("fixmatch", 0.35)],
+    })
+    figure = label_budget_figure(board, top=4)
+    panels = [ax for ax in figure.axes if ax.get_visible() and ax.axison]
+    assert [ax.get_title().split("\n")[0] for ax in panels] == ["semi_supervised on digits", "transfer on digits"]
+    transfer = panels[1]
+    labels = [line.get_label() for line in _visible_lines(transfer)]
+    assert labels == ["m8", "m7", "m6", "m5", "logreg_pixels (baseline)", "cnn_scratch (baseline)"]
+    styles = {(to_hex(line.get_color()), line.get_marker()) for line in _visible_lines(transfer)}
+    assert len({c for c, _ in styles}) == len(labels) and len({m for _, m in styles}) == len(labels)
+    assert transfer.get_xscale() == "log"
+    assert [t.get_text() for t in transfer.get_xticklabels()] == ["1", "5", "10", "50", "all"]
+    assert transfer.get_legend() is not None
+    assert outside_canvas(figure) == []
+    plt.close(figure)
+
+
+def test_label_budget_figure_with_the_baselines_alone():
+    figure = label_budget_figure(_board({"evaluation": [("logreg_pixels", 0.5), ("cnn_scratch", 0.4)]}))
     ax = figure.axes[0]
-    assert ax.get_xscale() == "log"
-    assert sorted(line.get_label() for line in ax.get_lines()) == ["cnn_scratch", "logreg_pixels"]
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "5", "all"]
+    assert sorted(line.get_label() for line in _visible_lines(ax)) == ["cnn_scratch (baseline)", "logreg_pixels (baseline)"]
+    assert outside_canvas(figure) == []
+    plt.close(figure)
+
+
+def test_leaderboard_heatmap_has_a_row_per_method_and_a_column_per_budget():
+    board = _board({"evaluation": [("logreg_pixels", 0.5)], "transfer": [("a", 0.1), ("b", 0.2)]})
+    figure = leaderboard_heatmap(board)
+    ax = figure.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["evaluation: logreg_pixels", "transfer: b", "transfer: a"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "5", "10", "50", "all"]
+    assert outside_canvas(figure) == []
     plt.close(figure)
 
 
 def test_image_grid_mixes_image_sizes_and_signals():
     figure = image_grid_figure({"a": np.zeros((3, 1, 8, 8)), "b": np.zeros((3, 1, 4, 4)), "c": np.zeros((3, 1, 40))}, n_columns=4)
     assert len(figure.axes) == 12
+    # a (1, L) signal is a curve, not a one-pixel image
+    assert len(figure.axes[8].get_lines()) == 1 and not figure.axes[8].get_images()
     plt.close(figure)

@@ -1,7 +1,8 @@
 """Custom Kedro datasets: IDX files, lazily loaded data sources, encoder checkpoints."""
 
+from transfer_lab.datasets.figure_dataset import FigureDataset
 from transfer_lab.datasets.encoder_checkpoints import EncoderCheckpointDataset, EncoderCheckpointsDataset
 from transfer_lab.datasets.idx_dataset import IDXDataset
 from transfer_lab.datasets.sources_dataset import DigitsDataset, SourcesDataset
 
-__all__ = ["IDXDataset", "SourcesDataset", "DigitsDataset", "EncoderCheckpointDataset", "EncoderCheckpointsDataset"]
+__all__ = ["IDXDataset", "SourcesDataset", "DigitsDataset", "EncoderCheckpointDataset", "EncoderCheckpointsDataset", "FigureDataset"]

@@ -98,25 +98,29 @@ def compare_synthesis(
     * ``interpolation_bilinear`` / ``interpolation_bicubic``: where the two domains differ
       in resolution, the source image resized.
 
-    Predictions are clipped to [0, 1]. ``sdl_params`` go to
+    Predictions are clipped to the value range of the training targets, and PSNR uses that
+    range as its peak: [0, 1] for images, the signal's own span for standardised MNIST-1D
+    (clipping those to [0, 1] flattened every curve). ``sdl_params`` go to
     :class:`~transfer_lab.methods.sdl.SemiCoupledDictionaryLearning`.
     """
     result = SynthesisComparison()
     X_train, Y_train, X_test = flatten_rows(source_train), flatten_rows(target_train), flatten_rows(source_test)
+    low, high = min(0.0, float(Y_train.min())), max(1.0, float(Y_train.max()))
 
     def keep(method: str, seed: int, predicted: np.ndarray) -> None:
-        result.scores.append((method, seed, "psnr", float(psnr(predicted, target_test).mean())))
+        score = psnr(predicted, target_test, data_range=high - low).mean()
+        result.scores.append((method, seed, "psnr", float(score)))
         result.predictions.setdefault(method, predicted)
 
     for seed in seeds:
         for method, identity in COUPLED_METHODS:
             model = SemiCoupledDictionaryLearning(fix_w_identity=identity, random_state=seed, **sdl_params)
             model.fit(X_train, Y_train)
-            keep(method, seed, np.clip(model.synthesize(X_test), 0.0, 1.0).reshape(target_test.shape))
+            keep(method, seed, np.clip(model.synthesize(X_test), low, high).reshape(target_test.shape))
             result.scores.append((method, seed, "objective", float(model.objective_history_[-1])))
             result.histories.setdefault(method, list(model.objective_history_))
     ridge = RidgeCV(alphas=RIDGE_ALPHAS).fit(X_train, Y_train)
-    keep("ridge", 0, np.clip(ridge.predict(X_test), 0.0, 1.0).reshape(target_test.shape))
+    keep("ridge", 0, np.clip(ridge.predict(X_test), low, high).reshape(target_test.shape))
     if np.shape(source_test)[2:] != np.shape(target_test)[2:]:
         for mode in INTERPOLATION_MODES:
             keep(f"interpolation_{mode}", 0, interpolate(source_test, np.shape(target_test)[2:], mode))

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 
 from transfer_lab.reporting.plots import image_grid_figure
 
@@ -18,6 +19,8 @@ def atoms_figure(components: np.ndarray, sample_shape: tuple[int, ...], title: s
 
     Atoms have unit norm and any sign, so each is stretched from its own minimum to maximum.
     """
+    if len(sample_shape) == 2 and sample_shape[0] == 1:
+        n_columns = min(n_columns, 8)  # signals are drawn as curves, which need wider panels
     atoms = np.asarray(components).reshape(len(components), *sample_shape)
     flat = atoms.reshape(len(atoms), -1)
     low = flat.min(axis=1).reshape(-1, *[1] * len(sample_shape))
@@ -58,3 +61,26 @@ def synthesis_examples_figure(examples: Mapping[str, Mapping[str, np.ndarray]], 
             rows[f"{pair}: {method}"] = images[method][:n_examples]
         rows[f"{pair}: truth"] = images["truth"][:n_examples]
     return image_grid_figure(rows, n_columns=n_examples, title="cross-domain synthesis on test images")
+
+
+def psnr_figure(dictionary_results: pd.DataFrame) -> plt.Figure:
+    """Test PSNR (dB, mean ± std over seeds) of every synthesis method on every coupled pair:
+    grouped bars, one group per pair, methods in :data:`SYNTHESIS_FIGURE_ORDER` first."""
+    rows = dictionary_results[(dictionary_results["metric"] == "psnr") & (dictionary_results["split"] == "test")]
+    stats = rows.groupby(["dataset", "method"])["value"].agg(["mean", "std"]).fillna(0.0)
+    pairs = sorted(rows["dataset"].unique())
+    found = set(rows["method"])
+    methods = [m for m in SYNTHESIS_FIGURE_ORDER if m in found] + sorted(found - set(SYNTHESIS_FIGURE_ORDER))
+    figure, ax = plt.subplots(figsize=(2.0 + 1.1 * max(len(pairs), 1) * max(len(methods), 1) * 0.45, 4.4), layout="constrained")
+    width = 0.8 / max(len(methods), 1)
+    for i, method in enumerate(methods):
+        values = stats.reindex([(p, method) for p in pairs])
+        x = np.arange(len(pairs)) - 0.4 + width * (i + 0.5)
+        ax.bar(x, values["mean"], width, yerr=values["std"], capsize=2, label=method, color=plt.get_cmap("tab10")(i % 10))
+    ax.set_xticks(range(len(pairs)), [p.replace("->", " → ") for p in pairs], rotation=15, ha="right")
+    ax.set_ylabel("test PSNR (dB, mean ± std over seeds)")
+    ax.set_title("cross-domain synthesis: PSNR per method and coupled pair", fontsize=10)
+    ax.grid(True, axis="y", alpha=0.3)
+    if methods:
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    return figure

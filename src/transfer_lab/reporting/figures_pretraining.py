@@ -13,6 +13,8 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 from sklearn.manifold import TSNE
 
+from transfer_lab.reporting.plots import method_style
+
 
 def sample_rows(n: int, max_points: int, seed: int) -> np.ndarray:
     """At most ``max_points`` of ``n`` rows, drawn at random with ``seed``, in row order."""
@@ -39,19 +41,21 @@ def tsne_figure(features: np.ndarray, y: np.ndarray, title: str, perplexity: flo
 
 def loss_figure(histories: Mapping[str, Sequence[float]], title: str) -> plt.Figure:
     """Training loss per epoch, one line per checkpoint (identical histories drawn once)."""
-    figure, ax = plt.subplots(figsize=(5.5, 4))
+    figure, ax = plt.subplots(figsize=(7.0, 4), layout="constrained")
     drawn: set[tuple[float, ...]] = set()
     for name, history in sorted(histories.items()):
         if tuple(history) in drawn:
             continue
+        style = method_style(len(drawn))  # a colour of its own for each of up to 18 curves
         drawn.add(tuple(history))
-        ax.plot(np.arange(1, len(history) + 1), history, marker="o" if len(history) < 20 else None, markersize=3, label=name)
+        if len(history) >= 20:
+            style["marker"] = None
+        ax.plot(np.arange(1, len(history) + 1), history, markersize=3, label=name, **style)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("training loss")
     ax.set_title(title, fontsize="medium")
     ax.grid(True, alpha=0.3)
-    if 1 < len(drawn) <= 12:
-        ax.legend(fontsize="x-small")
-    figure.tight_layout()
+    if 1 < len(drawn) <= 18:
+        ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return figure

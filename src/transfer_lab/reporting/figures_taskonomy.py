@@ -17,7 +17,7 @@ from matplotlib.colors import LogNorm
 
 from transfer_lab.methods.taskonomy import PSEUDO_SOURCES
 
-__all__ = ["affinity_heatmap", "taxonomy_figure", "taxonomy_figures", "agreement_figure"]
+__all__ = ["affinity_heatmap", "taxonomy_figure", "taxonomy_figures", "agreement_figure", "tournament_figure", "agreement_bars_figure"]
 
 
 def _ordered_sources(table: pd.DataFrame) -> list[str]:
@@ -126,4 +126,67 @@ def agreement_figure(scores: pd.DataFrame) -> plt.Figure:
     handles, labels = axes[0][0].get_legend_handles_labels()
     if handles:
         figure.legend(handles, labels, fontsize=7, loc="center left", bbox_to_anchor=(0.885, 0.5), title="target", title_fontsize=7)
+    return figure
+
+
+def _short_key(key: str, target: str) -> str:
+    """A transfer key without its target: ``a__b__t`` → ``a+b``."""
+    parts = str(key).split("__")
+    return "+".join(parts[:-1] if parts[-1] == target and len(parts) > 1 else parts)
+
+
+def tournament_figure(win_rates: pd.DataFrame) -> plt.Figure:
+    """The tournament matrices W_T, one heatmap per target: the fraction of test samples on
+    which the row's transfer beats the column's (0.5 on the diagonal).
+
+    ``win_rates`` is the tournament's long table (target, key_i, key_j, win_rate).
+    """
+    targets = sorted(win_rates["target"].unique()) if len(win_rates) else ["(no tournament)"]
+    n_columns = 2 if len(targets) == 4 else min(3, len(targets))
+    n_rows = -(-len(targets) // n_columns)
+    size = max(win_rates.groupby("target")["key_i"].nunique().max(), 2) if len(win_rates) else 2
+    side = 1.6 + 0.38 * size
+    figure, axes = plt.subplots(
+        n_rows, n_columns, figsize=(side * n_columns + 1.0, side * n_rows + 0.6), squeeze=False, layout="constrained"
+    )
+    image = None
+    for ax, target in zip(axes.flat, targets, strict=False):
+        part = win_rates[win_rates["target"] == target]
+        matrix = part.pivot(index="key_i", columns="key_j", values="win_rate")
+        labels = [_short_key(k, target) for k in matrix.index]
+        image = ax.imshow(matrix.to_numpy(dtype=float), cmap="RdBu_r", vmin=0.0, vmax=1.0)
+        ax.set_xticks(range(len(labels)), labels, rotation=60, ha="right", fontsize=6)
+        ax.set_yticks(range(len(labels)), labels, fontsize=6)
+        ax.set_title(f"target {target}", fontsize=9)
+    for ax in axes.flat[len(targets):]:
+        ax.axis("off")
+    if image is not None:
+        figure.colorbar(image, ax=axes, fraction=0.03, label="win rate of row over column")
+    figure.suptitle("Taskonomy tournament: how often each source (row) beats another (column) on a target", fontsize=10)
+    return figure
+
+
+def agreement_bars_figure(agreement: pd.DataFrame) -> plt.Figure:
+    """Kendall τ of each cheap score with the tournament's ranking of sources: a bar for the
+    mean over targets, a dot per target. ``agreement`` is the agreement table (target,
+    estimator, kendall_tau, ...; ``target == "mean"`` rows are the summary)."""
+    summary = agreement[agreement["target"] == "mean"].sort_values("kendall_tau", ascending=False)
+    per_target = agreement[agreement["target"] != "mean"]
+    estimators = list(summary["estimator"]) or sorted(per_target["estimator"].unique())
+    figure, ax = plt.subplots(figsize=(1.6 + 1.0 * max(len(estimators), 2), 4.2), layout="constrained")
+    x = np.arange(len(estimators))
+    ax.bar(x, summary.set_index("estimator").reindex(estimators)["kendall_tau"], color="tab:blue", alpha=0.75,
+           label="mean over targets")
+    for i, estimator in enumerate(estimators):
+        values = per_target.loc[per_target["estimator"] == estimator, "kendall_tau"].dropna()
+        jitter = np.linspace(-0.2, 0.2, len(values)) if len(values) > 1 else np.zeros(len(values))
+        ax.scatter(i + jitter, values, color="black", s=10, zorder=3, label="one target" if i == 0 else None)
+    ax.axhline(0.0, color="gray", linewidth=0.8)
+    ax.set_xticks(x, estimators, rotation=30, ha="right")
+    ax.set_ylim(-1.05, 1.05)
+    ax.set_ylabel("Kendall τ with the tournament")
+    ax.set_title("agreement of cheap transferability scores with the tournament", fontsize=10)
+    ax.grid(True, axis="y", alpha=0.3)
+    if len(estimators):
+        ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=2, frameon=False)
     return figure

@@ -29,8 +29,8 @@ TINY_ENCODER = functools.partial(
 def digits_view() -> BudgetView:
     """The project's digits split (60/20/20, seed 0) and its 10-labels-per-class subset."""
     data = load_digits()
-    split = stratified_split(data["y"], 0.2, 0.2, seed=0)
-    subsets = label_subsets(data["y"], split, [2, 10], seeds=[0])
+    split = stratified_split(data.y, 0.2, 0.2, seed=0)
+    subsets = label_subsets(data.y, split, [2, 10], seeds=[0])
     return budget_view(data, split, subsets, 10, 0), budget_view(data, split, subsets, 2, 0)
 
 

@@ -64,7 +64,7 @@ def _replay(model, log):
     current = log[:3]
     pos = 3
     for round_ in range(1, model.n_iter_ + 1):
-        records = [r for r in model.history_ if r["round"] == round_]
+        records = [r for r in model.classifier_history_ if r["round"] == round_]
         new = {}
         for r in records:
             if r["updated"]:
@@ -142,7 +142,7 @@ def test_follows_table_1(recorded_run):
             expected = np.mean(record["labels"] == y_true[record["indices"]])
             assert record["precision"] == pytest.approx(expected)
     # It stops because the last round updated nothing.
-    assert not any(r["updated"] for r in model.history_ if r["round"] == model.n_iter_)
+    assert not any(r["updated"] for r in model.classifier_history_ if r["round"] == model.n_iter_)
 
 
 def test_majority_vote(digits_split):
@@ -194,7 +194,7 @@ def test_predicts_unlabeled_rows_only_for_changed_classifiers(digits_split):
     n_l, n_u = int(np.sum(y != -1)), int(np.sum(y == -1))
     CountingKNN.calls = []
     model = TriTrainingClassifier(CountingKNN(n_neighbors=1), random_state=0).fit(X_tr, y)
-    n_updates = sum(h["updated"] for h in model.history_)
+    n_updates = sum(h["updated"] for h in model.classifier_history_)
     assert n_updates >= 1 and model.n_iter_ >= 2
     assert n_l != n_u
     assert 1 <= CountingKNN.calls.count(n_u) <= 3 + n_updates
@@ -202,6 +202,7 @@ def test_predicts_unlabeled_rows_only_for_changed_classifiers(digits_split):
     reference = TriTrainingClassifier(
         KNeighborsClassifier(n_neighbors=1), random_state=0
     ).fit(X_tr, y)
-    for a, b in zip(model.history_, reference.history_):
+    assert len(model.classifier_history_) == len(reference.classifier_history_)
+    for a, b in zip(model.classifier_history_, reference.classifier_history_):
         np.testing.assert_array_equal(a["indices"], b["indices"])
         np.testing.assert_array_equal(a["labels"], b["labels"])

@@ -65,7 +65,9 @@ def test_default_pipeline_builds_the_leaderboard_after_every_results_table():
     (leaderboard_node,) = [node for node in default.nodes if node.name == "evaluation.build_leaderboard"]
     produced = {name for name in default.all_outputs() if name.endswith("_results")}
     assert produced <= set(leaderboard_node.inputs)
-    # topological order: the leaderboard is the last node to run
-    assert default.nodes[-1].name == "evaluation.build_leaderboard" or all(
-        leaderboard_node not in group for group in default.grouped_nodes[:-1]
-    )
+    # topological order: the report is the last node to run, after the leaderboard and every figure
+    (report_node,) = [node for node in default.nodes if node.name == "evaluation.build_report"]
+    assert report_node in default.grouped_nodes[-1] and len(default.grouped_nodes[-1]) == 1
+    assert "leaderboard" in report_node.inputs
+    figures = {name for name in default.all_outputs() if name.endswith(("_plot", "_plots", "_heatmap"))}
+    assert figures - {"evaluation.leaderboard_heatmap_plot"} <= set(report_node.inputs)

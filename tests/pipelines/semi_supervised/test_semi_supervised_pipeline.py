@@ -15,8 +15,9 @@ from tests.conftest import load_config, make_project_copy, run_pipelines
 from transfer_lab.datasets.encoder_checkpoints import EncoderCheckpointsDataset
 from transfer_lab.methods.encoders import build_encoder, encoder_checkpoint
 from transfer_lab.params import ParameterError, parse_params
+from transfer_lab.methods.semi_supervised.factory import METHODS, NEURAL_METHODS, WRAPPERS
 from transfer_lab.pipelines.semi_supervised import create_pipeline, nodes
-from transfer_lab.pipelines.semi_supervised.params import WRAPPERS, SemiSupervisedParams
+from transfer_lab.pipelines.semi_supervised.params import SemiSupervisedParams
 
 CI_COMBOS = {(b, s) for b in ("1", "5") for s in (0, 1)}  # `all` leaves no unlabeled row
 
@@ -38,13 +39,13 @@ def test_every_method_for_every_budget_and_seed(ci_run):
     project, _ = ci_run
     params = _ci_params(project)
     accuracy = _accuracy(_read(project, "semi_supervised_results"))
-    expected = {*params.estimators, *params.neural.methods}
+    expected = set(params.entries())
     assert {"label_spreading_sklearn", "vat", "fixmatch", "pi_model_kl", "distillation"} <= expected
     # the default run pretrains encoders first, so the rows on them are there too
     on_encoders = {
         f"{method}_{encoder}"
         for encoder in params.pretrained.encoders
-        for method in (*params.pretrained.estimators, *params.pretrained.neural)
+        for method in params.pretrained.methods
     }
     assert set(accuracy["method"]) == expected | on_encoders
     for method, rows in accuracy.groupby("method"):
@@ -69,7 +70,7 @@ def test_pseudo_labels_per_round(ci_run):
     rounds = _read(project, "semi_supervised_pseudo_labels")
     results = _read(project, "semi_supervised_results")
     rounds["precision"] = pd.to_numeric(rounds["precision"])
-    wrappers = [n for n, s in params.estimators.items() if s.method in WRAPPERS]
+    wrappers = [n for n, method in params.entries().items() if method in WRAPPERS]
     for method in wrappers:
         table = rounds[rounds["method"] == method]
         assert set(zip(table["labels_per_class"], table["seed"])) == CI_COMBOS, method
@@ -84,14 +85,14 @@ def test_pseudo_labels_per_round(ci_run):
             if total:
                 precision = (group["n_added"] * group["precision"].fillna(0)).sum() / total
                 assert row[row["metric"] == "pseudo_label_precision"]["value"].item() == pytest.approx(precision)
-    co = params.estimators["co_training"].params
+    co = params.methods["co_training"]["co_training"].params
     co_rounds = rounds[rounds["method"] == "co_training"]
     assert co_rounds["round"].max() <= co["k"]
     assert (co_rounds["n_added"] <= 2 * co["p"] * 10).all()  # each view: p rows per class
-    online = params.estimators["online_self_training"].params
+    online = params.methods["online_self_training"]["online_self_training"].params
     assert rounds[rounds["method"] == "online_self_training"].groupby(["labels_per_class", "seed"]).size().eq(online["max_iter"]).all()
     # neural methods record the confident predictions of each epoch
-    assert set(params.neural.methods) <= set(rounds["method"])
+    assert {n for n, method in params.entries().items() if method in NEURAL_METHODS} <= set(rounds["method"])
 
 
 def test_figures(ci_run):
@@ -104,10 +105,12 @@ def test_method_nodes_are_independent():
     """Only the data inputs feed the method nodes, so a ParallelRunner can run them together."""
     pipeline = create_pipeline()
     method_nodes = [n for n in pipeline.nodes if n.name not in (
-        "combine_semi_supervised_results", "combine_semi_supervised_pseudo_labels", "semi_supervised_report")]
+        "semi_supervised.combine_results", "semi_supervised.combine_pseudo_labels", "semi_supervised.report")]
     assert len(method_nodes) == 14
     for node in method_nodes:
-        assert set(node.inputs) == {"base_dataset", "split_table", "label_subsets", "pretrained_encoders", "params:semi_supervised"}
+        method = node.namespace.removeprefix("semi_supervised.")
+        assert set(node.inputs) == {"base_dataset", "split_table", "label_subsets", "pretrained_encoders"} | {
+            f"params:semi_supervised.{block}" for block in (f"methods.{method}", "runtime", "neural", "pretrained")}
 
 
 def test_report_logs_metrics_and_pseudo_label_histories(ci_run, tmp_path):
@@ -119,7 +122,7 @@ def test_report_logs_metrics_and_pseudo_label_histories(ci_run, tmp_path):
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     try:
         with mlflow.start_run() as run:
-            nodes.report(results, rounds, parameters["semi_supervised"])
+            nodes.report(results, rounds, parameters["semi_supervised"]["methods"])
         client = MlflowClient()
         metrics = client.get_run(run.info.run_id).data.metrics
         mean = _accuracy(results).query("method == 'label_propagation' and labels_per_class == '1'")["value"].mean()
@@ -155,8 +158,8 @@ def test_pretrained_encoders_give_feature_and_fine_tuned_rows(ci_run, tmp_path):
     # through the dataset, which writes the folder's manifest (a folder without one is an interrupted save)
     EncoderCheckpointsDataset(str(folder)).save(checkpoints)
     runtime = {"semi_supervised": {
-        "methods": "label_propagation co_training fixmatch",
-        "pretrained": {"encoders": "tiny other_shape absent", "estimators": "label_propagation co_training", "neural": "fixmatch"},
+        "runtime": {"selected": "label_propagation co_training fixmatch"},
+        "pretrained": {"encoders": "tiny other_shape absent", "methods": "label_propagation co_training fixmatch"},
     }}
     run_pipelines(project, ["semi_supervised"], runtime_params=runtime)
     accuracy = _accuracy(_read(project, "semi_supervised_results"))
@@ -171,25 +174,59 @@ def test_pretrained_encoders_give_feature_and_fine_tuned_rows(ci_run, tmp_path):
 
 
 def test_bad_parameters_are_one_line_errors():
-    base = {"estimators": {"st": {"method": "self_training", "base": {"kind": "logreg"}, "params": {"treshold": 0.9}}}}
+    base = {"methods": {"self_training": {"st": {"base": {"kind": "logreg"}, "params": {"treshold": 0.9}}}}}
     with pytest.raises(ParameterError, match="treshold"):
         parse_params(SemiSupervisedParams, base, "semi_supervised")
     with pytest.raises(ParameterError, match="base learner"):
-        parse_params(SemiSupervisedParams, {"estimators": {"st": {"method": "self_training"}}}, "semi_supervised")
+        parse_params(SemiSupervisedParams, {"methods": {"self_training": {"st": {}}}}, "semi_supervised")
     with pytest.raises(ParameterError, match="C_value"):
-        parse_params(SemiSupervisedParams, {"estimators": {"st": {"method": "self_training", "base": {"kind": "logreg", "params": {"C_value": 1}}}}}, "semi_supervised")
+        parse_params(SemiSupervisedParams, {"methods": {"self_training": {"st": {"base": {"kind": "logreg", "params": {"C_value": 1}}}}}}, "semi_supervised")
     with pytest.raises(ParameterError, match="eps_"):
-        parse_params(SemiSupervisedParams, {"neural": {"methods": {"v": {"method": "vat", "params": {"eps_": 1.0}}}}}, "semi_supervised")
+        parse_params(SemiSupervisedParams, {"methods": {"vat": {"v": {"params": {"eps_": 1.0}}}}}, "semi_supervised")
+    with pytest.raises(ParameterError, match="epoch"):
+        parse_params(SemiSupervisedParams, {"methods": {"vat": {"v": {"training": {"epoch": 1}}}}}, "semi_supervised")
     with pytest.raises(ParameterError, match="unknown method"):
-        parse_params(SemiSupervisedParams, {"pretrained": {"neural": "fixmatch"}}, "semi_supervised")
-    params = parse_params(SemiSupervisedParams, {"methods": "a b", "estimators": {
-        "a": {"method": "label_propagation"}, "b": {"method": "label_spreading"}}}, "semi_supervised")
-    assert params.methods == ["a", "b"] and params.selected("a") and np.all([params.selected("b")])
+        parse_params(SemiSupervisedParams, {"pretrained": {"methods": "fixmatch"}}, "semi_supervised")
+    with pytest.raises(ParameterError, match="mixmatch"):
+        parse_params(SemiSupervisedParams, {"methods": {"mixmatch": {}}}, "semi_supervised")
+    params = parse_params(SemiSupervisedParams, {"runtime": {"selected": "a b"}, "methods": {
+        "label_propagation": {"a": {}}, "label_spreading": {"b": {}}}}, "semi_supervised")
+    assert params.runtime.selected == ["a", "b"] and params.runtime.runs("a") and np.all([params.runtime.runs("b")])
 
 
 def test_ci_trains_every_neural_method_for_one_epoch(ci_run):
     """A base per-method epochs override must not make the ci run long."""
     project, _ = ci_run
     params = _ci_params(project)
-    for name, spec in params.neural.methods.items():
-        assert nodes._train_config(params, spec, seed=0).epochs == 1, name
+    for name, method in params.entries().items():
+        if method in NEURAL_METHODS:
+            assert params.neural.training_for(params.methods[method][name]).to_train_config(seed=0).epochs == 1, name
+
+
+def test_each_method_is_a_nested_namespace_of_one_template():
+    """``semi_supervised.<method>.run`` for every method, family and kind tags on every node,
+    the results table and figures under their global names."""
+    pipeline = create_pipeline()
+    assert {n.name for n in pipeline.nodes if n.name.endswith(".run")} == {f"semi_supervised.{m}.run" for m in METHODS}
+    for node in pipeline.nodes:
+        assert node.namespace.split(".")[0] == "semi_supervised"
+        assert "semi_supervised" in node.tags and len(node.tags & {"train", "score", "report"}) == 1, node.name
+    assert pipeline.outputs() == {"semi_supervised_accuracy_plot", "semi_supervised_pseudo_label_plot"}
+    assert {"semi_supervised_results", "semi_supervised_pseudo_labels"} <= set(pipeline.all_outputs())
+    data_inputs = {i for i in pipeline.inputs() if not i.startswith("params:")}
+    assert data_inputs == {"base_dataset", "split_table", "label_subsets", "pretrained_encoders"}
+
+
+def test_accuracy_figure_on_the_shared_budget_axis():
+    from transfer_lab.reporting.figures_semi_supervised import accuracy_vs_budget
+
+    methods = [f"m{i}" for i in range(12)]
+    board = pd.DataFrame([
+        {"method": m, "metric": "accuracy", "split": "test", "labels_per_class": b, "mean": 0.5, "std": 0.1}
+        for m in methods for b in ("1", "5", "all")
+    ])
+    figure = accuracy_vs_budget(board, {"raw": methods[:6], "encoders": methods[6:]})
+    for ax in figure.axes:
+        assert ax.get_xscale() == "log" and [t.get_text() for t in ax.get_xticklabels()] == ["1", "5", "all"]
+        styles = [(line.get_color(), line.get_marker()) for line in ax.get_lines()]
+        assert len(styles) == 6 and len({c for c, _ in styles}) == 6 and len({m for _, m in styles}) == 6

@@ -105,6 +105,9 @@ class LabelPropagation(ClassifierMixin, BaseEstimator):
     graph_ : scipy.sparse.csr_matrix
         The symmetric weight matrix ``W``.
     n_iter_ : int
+    history_ : list
+        Empty: label propagation labels every row at once, in no pseudo-labelling rounds
+        (the common schema of :mod:`~transfer_lab.methods.semi_supervised.history`).
     n_features_in_ : int
 
     Notes
@@ -180,6 +183,7 @@ class LabelPropagation(ClassifierMixin, BaseEstimator):
         Y[unreached] = 1.0 / n_classes
         self.label_distributions_ = Y
         self.transduction_ = self.classes_[Y.argmax(axis=1)]
+        self.history_ = []
         return self
 
     def _iterate(self, clamp: np.ndarray, labeled: np.ndarray) -> tuple[np.ndarray, bool]:

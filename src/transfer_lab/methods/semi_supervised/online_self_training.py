@@ -1,7 +1,7 @@
 """Online self-training: pseudo-labels recomputed at every step of an incremental learner.
 
 The scikit-learn-style counterpart of Lee (2013)'s pseudo-label method (the neural one is
-:func:`transfer_lab.methods.semi_supervised.neural.train_pseudo_label`). The base learner
+:func:`transfer_lab.methods.semi_supervised.neural.pseudo_label.train_pseudo_label`). The base learner
 is updated with ``partial_fit`` on mini-batches; each step takes a batch of labeled rows
 and a batch of unlabeled rows whose targets are the learner's *current* predictions:
 

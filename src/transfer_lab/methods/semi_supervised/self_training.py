@@ -4,7 +4,7 @@ The classic wrapper method (Yarowsky 1995; Scudder 1965): a base classifier trai
 labeled rows labels the unlabeled rows it is most confident about, these join the training
 set, and the classifier is refitted. The neural, online counterpart (pseudo-labels
 recomputed at every gradient step, with hard, soft or sharpened targets) is
-:func:`transfer_lab.methods.semi_supervised.neural.train_pseudo_label`.
+:func:`transfer_lab.methods.semi_supervised.neural.pseudo_label.train_pseudo_label`.
 """
 
 from __future__ import annotations

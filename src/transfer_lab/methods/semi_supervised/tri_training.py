@@ -46,6 +46,7 @@ from transfer_lab.methods.semi_supervised._base import (
     check_y_true_unlabeled,
     precision,
 )
+from transfer_lab.methods.semi_supervised.history import rounds_summary
 
 __all__ = ["TriTrainingClassifier"]
 
@@ -75,6 +76,11 @@ class TriTrainingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     n_iter_ : int
         Rounds run (the last one updated nothing unless ``max_iter`` stopped the loop).
     history_ : list of dict
+        One dict per round in the common schema
+        (:mod:`~transfer_lab.methods.semi_supervised.history`): ``round``, ``n_added`` (the
+        rows of the three ``L_i`` used that round) and, with ``y_true_unlabeled``,
+        ``precision`` (of those labels, weighted by each ``|L_i|``).
+    classifier_history_ : list of dict
         One dict per round and classifier: ``round``, ``classifier`` (0, 1, 2), ``error``
         (``e_i``; NaN when ``h_j`` and ``h_k`` agree on no labeled row), ``previous_error``
         (``e'_i`` before the round), ``previous_size`` (``l'_i`` as used by the round's
@@ -127,7 +133,7 @@ class TriTrainingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         y : array-like of shape (n_samples,)
             Class labels, ``-1`` for unlabeled rows.
         y_true_unlabeled : array-like, optional
-            True labels, for ``history_``'s precision only; never used for training.
+            True labels, for the histories' precision only; never used for training.
 
         Returns
         -------
@@ -151,7 +157,7 @@ class TriTrainingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         prev_error = [0.5, 0.5, 0.5]  # e'_i
         prev_size = [0, 0, 0]  # l'_i
 
-        self.history_ = []
+        self.classifier_history_ = []
         self.n_iter_ = 0
         # Predictions of each classifier, cached until it is refitted: a round that updates
         # nothing (the last one) or only h_i re-predicts only what changed, and U is
@@ -222,7 +228,7 @@ class TriTrainingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                             record["precision"] = precision(labels, y_true[unl_idx[chosen]])
                 if y_true is not None and "precision" not in record:
                     record["precision"] = float("nan")
-                self.history_.append(record)
+                self.classifier_history_.append(record)
             for i, (chosen, labels, error) in updates.items():
                 # Learn(L u L_i): the original labeled set, not the bootstrap sample, plus
                 # this round's L_i only (earlier rounds' L_i are not kept, as in the paper).
@@ -236,6 +242,7 @@ class TriTrainingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 break
 
         self.estimators_ = models
+        self.history_ = rounds_summary(self.classifier_history_)
         return self
 
     def _votes(self, X) -> np.ndarray:

@@ -26,7 +26,7 @@ from transfer_lab.methods.synthesis import compare_synthesis
 from transfer_lab.params import parse_params
 from transfer_lab.pipelines.dictionary.params import ClassifierParams, RuntimeParams, SDLParams, SelfTaughtParams
 from transfer_lab.reporting import tracking
-from transfer_lab.reporting.figures_dictionary import atoms_figure, objective_figure, synthesis_examples_figure
+from transfer_lab.reporting.figures_dictionary import atoms_figure, objective_figure, psnr_figure, synthesis_examples_figure
 from transfer_lab.reporting.results import result_row, results_frame
 from transfer_lab.sources.pairs import domain_name
 from transfer_lab.sources.shifts import apply_shift
@@ -150,6 +150,13 @@ def plot_sdl_synthesis(synthesis_examples: dict) -> tuple[plt.Figure, plt.Figure
     tracking.log_figure(figure, "figures/dictionary/synthesis_examples.png")
     tracking.log_figure(objective, "figures/dictionary/sdl_objective.png")
     return figure, objective
+
+
+def plot_psnr(dictionary_results: pd.DataFrame) -> plt.Figure:
+    """Test PSNR of every synthesis method on every coupled pair (``sdl_psnr.png``)."""
+    figure = psnr_figure(dictionary_results)
+    tracking.log_figure(figure, "figures/dictionary/sdl_psnr.png")
+    return figure
 
 
 def sdl_domain_adaptation(

@@ -56,6 +56,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="combine_results",
                 tags="report",
             ),
+            Node(nodes.plot_psnr, "dictionary_results", "psnr_plot", name="plot_psnr", tags="report"),
         ],
         namespace="dictionary",
         inputs=DATA,

@@ -8,8 +8,11 @@ The baselines read the label-budget views of ``sources.splits`` and train with
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -24,7 +27,8 @@ from transfer_lab.methods.training import accuracy, fit_classifier
 from transfer_lab.params import parse_params
 from transfer_lab.pipelines.evaluation.params import CNNParams, LogisticRegressionParams, RuntimeParams
 from transfer_lab.reporting import tracking
-from transfer_lab.reporting.plots import label_budget_figure
+from transfer_lab.reporting.plots import label_budget_figure, leaderboard_heatmap
+from transfer_lab.reporting.report import normalise_leaderboard, report_html, run_facts
 from transfer_lab.reporting.results import aggregate_results, normalise_results, result_row, results_frame
 from transfer_lab.sources.splits import BudgetView, budget_view, budgets_and_seeds
 
@@ -101,21 +105,21 @@ def cnn_scratch_baseline(
 
 
 def build_leaderboard(
-    stored_results: Mapping[str, Callable[[], pd.DataFrame]], metric: str, *fresh_results: pd.DataFrame
+    stored_results: Mapping[str, Callable[[], pd.DataFrame]], metric: str, top_methods: int, *fresh_results: pd.DataFrame
 ) -> tuple[pd.DataFrame, plt.Figure]:
     """Aggregate every ``*_results.csv`` present into the leaderboard and the label-budget figure.
 
     ``stored_results`` holds every results table on disk (one per pipeline, whether it ran
     now or earlier); the tables produced in this run are passed too (``fresh_results``),
     which orders this node after them. A fresh table replaces the stored one of its pipeline.
-    ``metric`` is the one the figure draws.
+    ``metric`` is the one the figure draws, with each family's ``top_methods`` best methods.
     """
     fresh = [normalise_results(table) for table in fresh_results]
     fresh_pipelines = {pipeline for table in fresh for pipeline in table["pipeline"].unique()}
     stored = [normalise_results(load()) for _, load in sorted(stored_results.items())]
     stored = [table[~table["pipeline"].isin(fresh_pipelines)] for table in stored]
     leaderboard = aggregate_results([*fresh, *stored])
-    figure = label_budget_figure(leaderboard, metric=metric)
+    figure = label_budget_figure(leaderboard, metric=metric, top=top_methods)
     tracking.log_metrics(
         {
             tracking.metric_key(row.pipeline, row.dataset, row.method, f"lpc_{row.labels_per_class or 'none'}", f"{row.metric}_{row.split}"): row.mean
@@ -126,3 +130,30 @@ def build_leaderboard(
     tracking.log_figure(figure, "figures/label_budget.png")
     logger.info("Leaderboard: %d rows from %d results tables", len(leaderboard), len(fresh) + len(stored))
     return leaderboard, figure
+
+
+def plot_leaderboard_heatmap(leaderboard: pd.DataFrame, metric: str) -> plt.Figure:
+    """The leaderboard as a method × label budget heatmap (``leaderboard_heatmap.png``)."""
+    figure = leaderboard_heatmap(normalise_leaderboard(leaderboard), metric=metric)
+    tracking.log_figure(figure, "figures/leaderboard_heatmap.png")
+    return figure
+
+
+def build_report(
+    leaderboard: pd.DataFrame, parameters: dict[str, Any], stored_figures: Mapping[str, Callable[[], bytes]],
+    metric: str, *fresh_figures: Any,
+) -> str:
+    """The run's self-contained HTML report (``reporting.report``), also logged to MLflow.
+
+    The figures embedded are every PNG in ``data/08_reporting`` (``stored_figures``); the
+    figures drawn in this run are passed too (``fresh_figures``), which orders this node
+    after the nodes that draw them.
+    """
+    figures = {f"{name}.png": load() for name, load in sorted(stored_figures.items())}
+    page = report_html(normalise_leaderboard(leaderboard), parameters, figures, run_facts(), metric)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "report.html"
+        path.write_text(page, encoding="utf-8")
+        tracking.log_artifact_file(path, "report")
+    logger.info("Report of the run: data/08_reporting/report.html (%d figures)", len(figures))
+    return page

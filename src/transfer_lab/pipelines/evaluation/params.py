@@ -38,7 +38,8 @@ class EvaluationParams(StrictModel):
     runtime: RuntimeParams = RuntimeParams()
     logistic_regression: LogisticRegressionParams = LogisticRegressionParams()
     cnn: CNNParams = CNNParams()
-    metric: str = "accuracy"  # the metric the label-budget figure draws
+    metric: str = "accuracy"  # the metric the label-budget figure, the heatmap and the report's tables show
+    top_methods: int = Field(4, ge=1)  # methods per family in the label-budget figure
 
 
 SCHEMA = {"evaluation": EvaluationParams}

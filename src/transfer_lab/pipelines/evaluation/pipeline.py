@@ -3,7 +3,7 @@
 A modular pipeline under the ``evaluation`` namespace (datasets ``evaluation.<name>``,
 parameters ``params:evaluation.<sub-block>``). Its connection points keep global names:
 the data pipeline's outputs and ``stored_results`` in; ``evaluation_results``,
-``leaderboard`` and ``label_budget_plot`` out; and every other family's ``<family>_results``
+``leaderboard``, ``label_budget_plot`` and ``report`` (the run's HTML report) out; and every other family's ``<family>_results``
 table, which the leaderboard node takes as inputs so that it runs last.
 """
 
@@ -17,10 +17,10 @@ from transfer_lab.pipelines.evaluation import nodes
 from transfer_lab.reporting.results import concat_results
 
 DATA = ["base_dataset", "split_table", "label_subsets"]
-OUTPUTS = {"evaluation_results", "leaderboard", "label_budget_plot"}
+OUTPUTS = {"evaluation_results", "leaderboard", "label_budget_plot", "report"}
 
 
-def create_pipeline(upstream_results: Sequence[str] = (), **kwargs) -> Pipeline:
+def create_pipeline(upstream_results: Sequence[str] = (), upstream_figures: Sequence[str] = (), **kwargs) -> Pipeline:
     """The evaluation pipeline.
 
     Parameters
@@ -29,8 +29,13 @@ def create_pipeline(upstream_results: Sequence[str] = (), **kwargs) -> Pipeline:
         ``*_results`` datasets of other pipelines in the same run (global names); the
         leaderboard node takes them as inputs so that it runs after them (see
         ``pipeline_registry``).
+    upstream_figures : sequence of str
+        Figure datasets of other pipelines in the same run; the report node takes them as
+        inputs so that it embeds them (it reads every PNG of ``data/08_reporting`` through
+        ``stored_figures``; these only order it after the nodes that draw them).
     """
     upstream = sorted({name for name in upstream_results if name != "evaluation_results"})
+    figures = sorted(set(upstream_figures) - OUTPUTS)
     return Pipeline(
         [
             Node(
@@ -47,14 +52,25 @@ def create_pipeline(upstream_results: Sequence[str] = (), **kwargs) -> Pipeline:
             ),
             Node(
                 nodes.build_leaderboard,
-                ["stored_results", "params:metric", "evaluation_results", *upstream],
+                ["stored_results", "params:metric", "params:top_methods", "evaluation_results", *upstream],
                 ["leaderboard", "label_budget_plot"],
                 name="build_leaderboard",
                 tags="report",
             ),
+            Node(
+                nodes.plot_leaderboard_heatmap, ["leaderboard", "params:metric"], "leaderboard_heatmap_plot",
+                name="plot_leaderboard_heatmap", tags="report",
+            ),
+            Node(
+                nodes.build_report,
+                ["leaderboard", "parameters", "stored_figures", "params:metric", "label_budget_plot", "leaderboard_heatmap_plot", *figures],
+                "report",
+                name="build_report",
+                tags="report",
+            ),
         ],
         namespace="evaluation",
-        inputs={*DATA, "stored_results", *upstream},
+        inputs={*DATA, "stored_results", "stored_figures", *upstream, *figures},
         outputs=OUTPUTS,
         tags="evaluation",
     )

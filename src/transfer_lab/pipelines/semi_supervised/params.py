@@ -1,63 +1,38 @@
 """Schema of ``parameters_semi_supervised.yml`` (the ``semi_supervised`` key).
 
-Methods are named entries (the name is the ``method`` column of the results table): an
-estimator entry picks one of :data:`ESTIMATOR_FAMILIES` with its base learner and
-hyper-parameters, a neural entry one of
-:data:`~transfer_lab.methods.semi_supervised.neural.NEURAL_METHODS` with its
-hyper-parameters and training overrides. Hyper-parameter names are checked against the
-estimator's constructor / the training function's signature before any work.
+Sub-blocks, each read by the nodes that use it:
+
+* ``runtime`` — device, threads, progress bars (:class:`~transfer_lab.contracts.RuntimeParams`),
+  and which entries run (``selected``);
+* ``neural`` — the encoder the neural methods train from scratch and their shared
+  ``training`` settings (:class:`~transfer_lab.contracts.TrainingParams`);
+* ``methods.<method>`` — one block per method of
+  :data:`~transfer_lab.methods.semi_supervised.factory.METHODS` (each a nested namespace of
+  the pipeline): named entries, the name being the ``method`` column of the results table,
+  each with its hyper-parameters (``params``), a wrapper's base learner (``base``) and a
+  neural method's training overrides (``training``);
+* ``pretrained`` — the pretrained encoders and the entries that also run on them.
+
+Hyper-parameter names are checked against the estimator's constructor / the training
+function's signature before any work.
 """
 
 from __future__ import annotations
 
-import inspect
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-from transfer_lab.params import StrictModel
-
-# Estimator families; each is one node of the pipeline (see pipeline.py).
-ESTIMATOR_FAMILIES = (
-    "label_propagation",
-    "label_spreading",
-    "self_training",
-    "online_self_training",
-    "co_training",
-    "tri_training",
+from transfer_lab.contracts import RuntimeParams, TrainingParams
+from transfer_lab.methods.semi_supervised.factory import (
+    BASE_LEARNERS,
+    METHODS,
+    NEURAL_METHODS,
+    WRAPPERS,
+    base_learner_class,
+    hyper_parameters,
 )
-# Families that wrap a base learner given as ``estimator``.
-WRAPPERS = ("self_training", "online_self_training", "co_training", "tri_training")
-BASE_LEARNERS = ("logreg", "knn", "tree", "gaussian_nb", "sgd", "mlp", "svc")
-
-
-def base_learner_class(kind: str) -> type:
-    """The scikit-learn class of a base-learner kind."""
-    from sklearn.linear_model import LogisticRegression, SGDClassifier
-    from sklearn.naive_bayes import GaussianNB
-    from sklearn.neighbors import KNeighborsClassifier
-    from sklearn.neural_network import MLPClassifier
-    from sklearn.svm import SVC
-    from sklearn.tree import DecisionTreeClassifier
-
-    return {
-        "logreg": LogisticRegression, "knn": KNeighborsClassifier, "tree": DecisionTreeClassifier,
-        "gaussian_nb": GaussianNB, "sgd": SGDClassifier, "mlp": MLPClassifier, "svc": SVC,
-    }[kind]
-
-
-def estimator_class(family: str) -> type:
-    """The estimator class of an estimator family."""
-    from sklearn.semi_supervised import LabelSpreading
-
-    from transfer_lab.methods import semi_supervised as ssl
-
-    return {
-        "label_propagation": ssl.LabelPropagation, "label_spreading": LabelSpreading,
-        "self_training": ssl.SelfTrainingClassifier,
-        "online_self_training": ssl.OnlineSelfTrainingClassifier,
-        "co_training": ssl.CoTrainingClassifier, "tri_training": ssl.TriTrainingClassifier,
-    }[family]
+from transfer_lab.params import StrictModel
 
 
 def _check_keys(params: dict[str, Any], allowed: set[str], what: str) -> None:
@@ -75,10 +50,26 @@ def _words(value: Any) -> Any:
     return value
 
 
+class RunParams(RuntimeParams):
+    """How the method nodes run, and which entries."""
+
+    # Names of entries (of any method) to run; null runs every entry.
+    selected: list[str] | None = None
+
+    @field_validator("selected", mode="before")
+    @classmethod
+    def _selected_words(cls, value: Any) -> Any:
+        return _words(value)
+
+    def runs(self, name: str) -> bool:
+        """Whether the entry ``name`` runs (``selected`` is null or lists it)."""
+        return self.selected is None or name in self.selected
+
+
 class BaseLearnerParams(StrictModel):
     """A scikit-learn classifier: its kind and constructor arguments."""
 
-    kind: Literal["logreg", "knn", "tree", "gaussian_nb", "sgd", "mlp", "svc"]
+    kind: Literal[BASE_LEARNERS]
     params: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -88,48 +79,32 @@ class BaseLearnerParams(StrictModel):
         return self
 
 
-class EstimatorParams(StrictModel):
-    """One scikit-learn-style semi-supervised estimator (fitted on flattened inputs)."""
+class EntryParams(StrictModel):
+    """One configured entry of a method (checked against its method by :meth:`check`)."""
 
-    method: Literal[
-        "label_propagation", "label_spreading", "self_training", "online_self_training",
-        "co_training", "tri_training",
-    ]
     base: BaseLearnerParams | None = None
     params: dict[str, Any] = Field(default_factory=dict)
+    # neural methods: changes to neural.training for this entry (unset fields keep it)
+    training: dict[str, Any] = Field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _consistent(self) -> EstimatorParams:
-        if (self.method in WRAPPERS) != (self.base is not None):
-            need = "needs" if self.method in WRAPPERS else "takes no"
-            raise ValueError(f"{self.method} {need} a base learner (base: {{kind: ..., params: ...}})")
-        signature = inspect.signature(estimator_class(self.method).__init__)
-        allowed = {name for name in signature.parameters if name not in ("self", "estimator")}
-        # image_shape comes from the data (co-training's left/right views); the random
-        # state from the subset seed, so that seeds are the data pipeline's.
-        allowed -= {"image_shape", "random_state"}
-        _check_keys(self.params, allowed, self.method)
-        return self
+    def check(self, method: str) -> None:
+        """Raise ``ValueError`` unless this entry suits ``method``."""
+        if (method in WRAPPERS) != (self.base is not None):
+            need = "needs" if method in WRAPPERS else "takes no"
+            raise ValueError(f"{method} {need} a base learner (base: {{kind: ..., params: ...}})")
+        _check_keys(self.params, hyper_parameters(method), method)
+        if self.training and method not in NEURAL_METHODS:
+            raise ValueError(f"training settings apply to neural methods only, not to {method}")
+        _check_keys(self.training, set(TrainingParams.model_fields), "training")
+        try:
+            TrainingParams.model_validate(self.training)
+        except ValidationError as error:
+            first = error.errors()[0]
+            raise ValueError(f"training.{first['loc'][0]}: {first['msg']}") from None
 
-
-class TrainParams(StrictModel):
-    """The shared training loop's settings (``methods.training.TrainConfig``)."""
-
-    epochs: int = Field(40, ge=1)
-    batch_size: int = Field(32, ge=1)
-    lr: float = Field(3e-3, gt=0.0)
-    weight_decay: float = Field(0.0, ge=0.0)
-    patience: int | None = Field(10, ge=1)
-
-
-class TrainOverrides(StrictModel):
-    """Per-method changes to :class:`TrainParams` (unset fields keep the shared value)."""
-
-    epochs: int | None = Field(None, ge=1)
-    batch_size: int | None = Field(None, ge=1)
-    lr: float | None = Field(None, gt=0.0)
-    weight_decay: float | None = Field(None, ge=0.0)
-    patience: int | None = Field(None, ge=1)
+    @property
+    def base_learner(self) -> tuple[str, dict[str, Any]] | None:
+        return None if self.base is None else (self.base.kind, self.base.params)
 
 
 class EncoderParams(StrictModel):
@@ -142,50 +117,28 @@ class EncoderParams(StrictModel):
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
 
 
-class NeuralMethodParams(StrictModel):
-    """One neural method: its library name, hyper-parameters and training overrides."""
-
-    method: Literal[
-        "supervised", "entropy_minimisation", "mutual_information", "pi_model", "vat",
-        "fixmatch", "pseudo_label", "distillation",
-    ]
-    params: dict[str, Any] = Field(default_factory=dict)
-    train: TrainOverrides = TrainOverrides()
-
-    @model_validator(mode="after")
-    def _known_params(self) -> NeuralMethodParams:
-        from transfer_lab.methods.semi_supervised import neural
-
-        function = getattr(neural, f"train_{self.method}")
-        allowed = {
-            name for name, p in inspect.signature(function).parameters.items()
-            if p.kind is inspect.Parameter.KEYWORD_ONLY
-        }
-        # Set by the pipeline: the class count from the data, the teacher's own encoder.
-        allowed -= {"n_classes", "build_student_encoder", "teacher_config"}
-        _check_keys(self.params, allowed, self.method)
-        return self
-
-
 class NeuralParams(StrictModel):
     encoder: EncoderParams = EncoderParams()
-    train: TrainParams = TrainParams()
-    methods: dict[str, NeuralMethodParams] = Field(default_factory=dict)
+    training: TrainingParams = TrainingParams()
+
+    def training_for(self, entry: EntryParams) -> TrainingParams:
+        """The shared training settings with the entry's overrides."""
+        return TrainingParams.model_validate({**self.training.model_dump(), **entry.training})
 
 
 class PretrainedParams(StrictModel):
     """Semi-supervised learning on pretrained encoders (the ``pretrained_encoders`` input).
 
-    Encoders listed but absent from ``data/06_models/encoders`` are skipped with a log line.
+    Classic methods fit on each encoder's frozen features, neural methods fine-tune the
+    encoder with a new head (results' method ``<name>_<encoder>``). Encoders listed but
+    absent from ``data/06_models/encoders`` are skipped with a log line.
     """
 
     encoders: list[str] = Field(default_factory=list)
-    # estimator entries run on the frozen features of each encoder (method <name>_<encoder>)
-    estimators: list[str] = Field(default_factory=list)
-    # neural entries whose network starts from each pretrained encoder (method <name>_<encoder>)
-    neural: list[str] = Field(default_factory=list)
+    # entry names that also run on each encoder
+    methods: list[str] = Field(default_factory=list)
 
-    @field_validator("encoders", "estimators", "neural", mode="before")
+    @field_validator("encoders", "methods", mode="before")
     @classmethod
     def _word_lists(cls, value: Any) -> Any:
         return _words(value)
@@ -194,39 +147,32 @@ class PretrainedParams(StrictModel):
 class SemiSupervisedParams(StrictModel):
     """Every semi-supervised method on every label budget and seed of the data pipeline."""
 
-    device: str = "auto"
-    num_threads: int | None = Field(1, ge=1)
-    progress: bool = True
-    # Names of the entries below to run; null runs every entry.
-    methods: list[str] | None = None
-    estimators: dict[str, EstimatorParams] = Field(default_factory=dict)
+    runtime: RunParams = RunParams()
     neural: NeuralParams = NeuralParams()
+    methods: dict[Literal[METHODS], dict[str, EntryParams]] = Field(default_factory=dict)
     pretrained: PretrainedParams = PretrainedParams()
 
-    @field_validator("methods", mode="before")
-    @classmethod
-    def _method_words(cls, value: Any) -> Any:
-        return _words(value)
-
     @model_validator(mode="after")
-    def _names(self) -> SemiSupervisedParams:
-        both = sorted(set(self.estimators) & set(self.neural.methods))
-        if both:
-            raise ValueError(f"method names {both} are used by an estimator and a neural method")
-        known = {*self.estimators, *self.neural.methods}
-        for key, names, pool in (
-            ("methods", self.methods or [], known),
-            ("pretrained.estimators", self.pretrained.estimators, set(self.estimators)),
-            ("pretrained.neural", self.pretrained.neural, set(self.neural.methods)),
-        ):
-            unknown = sorted(set(names) - pool)
+    def _entries(self) -> SemiSupervisedParams:
+        seen: dict[str, str] = {}
+        for method, entries in self.methods.items():
+            for name, entry in entries.items():
+                if name in seen:
+                    raise ValueError(f"entry name {name!r} is used by methods {seen[name]} and {method}")
+                seen[name] = method
+                try:
+                    entry.check(method)
+                except ValueError as error:
+                    raise ValueError(f"methods.{method}.{name}: {error}") from None
+        for key, names in (("runtime.selected", self.runtime.selected or []), ("pretrained.methods", self.pretrained.methods)):
+            unknown = sorted(set(names) - set(seen))
             if unknown:
-                raise ValueError(f"{key} names unknown method(s) {unknown}; configured: {sorted(pool)}")
+                raise ValueError(f"{key} names unknown method(s) {unknown}; configured: {sorted(seen)}")
         return self
 
-    def selected(self, name: str) -> bool:
-        """Whether the entry ``name`` runs (``methods`` is null or lists it)."""
-        return self.methods is None or name in self.methods
+    def entries(self) -> dict[str, str]:
+        """Entry name → its method."""
+        return {name: method for method, entries in self.methods.items() for name in entries}
 
 
 SCHEMA = {"semi_supervised": SemiSupervisedParams}

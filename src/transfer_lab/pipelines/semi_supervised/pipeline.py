@@ -1,8 +1,13 @@
-"""The ``semi_supervised`` pipeline: one node per family of methods, then the report.
+"""The ``semi_supervised`` pipeline: one nested namespace per method, then the report.
 
-The method nodes share no outputs, so a ParallelRunner runs them side by side
-(``kedro run --pipelines semi_supervised --runner ParallelRunner``); each runs every
-configured entry of its family on every budget and seed.
+Every method of ``methods.semi_supervised.factory.METHODS`` is a nested namespace built
+from one template (:func:`method_pipeline`): node ``semi_supervised.<method>.run`` reads
+the shared data, the pretrained encoders and the sub-blocks it uses
+(``params:semi_supervised.methods.<method>``, ``.runtime``, ``.neural``, ``.pretrained``) and
+writes ``semi_supervised.<method>.rows`` and ``.rounds``. The method nodes share no
+outputs, so a ParallelRunner runs them side by side
+(``kedro run --pipelines semi_supervised --runner ParallelRunner``); ``--namespaces
+semi_supervised.vat`` runs one.
 """
 
 from __future__ import annotations
@@ -11,48 +16,59 @@ import functools
 
 from kedro.pipeline import Node, Pipeline
 
-from transfer_lab.methods.semi_supervised.neural import NEURAL_METHODS
+from transfer_lab.methods.semi_supervised.factory import METHODS
 from transfer_lab.pipelines.semi_supervised import nodes
-from transfer_lab.pipelines.semi_supervised.params import ESTIMATOR_FAMILIES
 from transfer_lab.reporting.results import concat_results
 
-INPUTS = ["base_dataset", "split_table", "label_subsets", "pretrained_encoders", "params:semi_supervised"]
+DATA = {"base_dataset", "split_table", "label_subsets", "pretrained_encoders"}
+SHARED_PARAMS = ("runtime", "neural", "pretrained")
 
 
-def _method_node(run, family: str) -> Node:
-    return Node(
-        functools.update_wrapper(functools.partial(run, family), run),
-        INPUTS,
-        [f"semi_supervised_{family}_rows", f"semi_supervised_{family}_rounds"],
-        name=f"semi_supervised_{family}",
-    )
+def method_pipeline(method: str) -> Pipeline:
+    """The template: one method's node, under the namespace ``<method>``."""
+    run = functools.update_wrapper(functools.partial(nodes.run_method, method), nodes.run_method)
+    inputs = ["base_dataset", "split_table", "label_subsets", "pretrained_encoders", "params:entries"]
+    inputs += [f"params:{block}" for block in SHARED_PARAMS]
+    template = Pipeline([Node(run, inputs, ["rows", "rounds"], name="run", tags="train")])
+    parameters = {"params:entries": f"params:methods.{method}"}
+    parameters.update({f"params:{block}": f"params:{block}" for block in SHARED_PARAMS})
+    return Pipeline(template, namespace=method, inputs=DATA, parameters=parameters)
+
+
+def _combine_and_report() -> list[Node]:
+    """The nodes that read every method's outputs: in the family's namespace, named in full
+    (``semi_supervised.<method>.rows``) as the nested namespaces wrote them."""
+    ns = "semi_supervised"
+    return [
+        Node(
+            concat_results,
+            [f"{ns}.{m}.rows" for m in METHODS],
+            "semi_supervised_results",
+            name="combine_results",
+            tags="score",
+            namespace=ns,
+        ),
+        Node(
+            nodes.combine_rounds,
+            [f"{ns}.{m}.rounds" for m in METHODS],
+            "semi_supervised_pseudo_labels",
+            name="combine_pseudo_labels",
+            tags="score",
+            namespace=ns,
+        ),
+        Node(
+            nodes.report,
+            ["semi_supervised_results", "semi_supervised_pseudo_labels", f"params:{ns}.methods"],
+            ["semi_supervised_accuracy_plot", "semi_supervised_pseudo_label_plot"],
+            name="report",
+            tags="report",
+            namespace=ns,
+        ),
+    ]
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    families = [*ESTIMATOR_FAMILIES, *NEURAL_METHODS]
-    method_nodes = [_method_node(nodes.run_estimators, family) for family in ESTIMATOR_FAMILIES] + [
-        _method_node(nodes.run_neural, method) for method in NEURAL_METHODS
-    ]
-    return Pipeline(
-        [
-            *method_nodes,
-            Node(
-                concat_results,
-                [f"semi_supervised_{family}_rows" for family in families],
-                "semi_supervised_results",
-                name="combine_semi_supervised_results",
-            ),
-            Node(
-                nodes.combine_rounds,
-                [f"semi_supervised_{family}_rounds" for family in families],
-                "semi_supervised_pseudo_labels",
-                name="combine_semi_supervised_pseudo_labels",
-            ),
-            Node(
-                nodes.report,
-                ["semi_supervised_results", "semi_supervised_pseudo_labels", "params:semi_supervised"],
-                ["semi_supervised_accuracy_plot", "semi_supervised_pseudo_label_plot"],
-                name="semi_supervised_report",
-            ),
-        ]
+    methods = Pipeline(
+        [method_pipeline(method) for method in METHODS], namespace="semi_supervised", inputs=DATA
     )
+    return Pipeline([methods, *_combine_and_report()], tags="semi_supervised")

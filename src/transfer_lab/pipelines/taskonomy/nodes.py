@@ -60,7 +60,9 @@ from transfer_lab.pipelines.taskonomy.params import (
     TransferParams,
 )
 from transfer_lab.reporting import tracking
-from transfer_lab.reporting.figures_taskonomy import affinity_heatmap, agreement_figure, taxonomy_figures
+from transfer_lab.reporting.figures_taskonomy import (
+    affinity_heatmap, agreement_bars_figure, agreement_figure, taxonomy_figures, tournament_figure,
+)
 from transfer_lab.reporting.results import result_row, results_frame
 from transfer_lab.sources.splits import split_indices
 
@@ -379,6 +381,20 @@ def plot_agreement(transferability: pd.DataFrame) -> plt.Figure:
     """Every cheap score against the tournament affinity, one panel per estimator."""
     figure = agreement_figure(transferability)
     tracking.log_figure(figure, "figures/taskonomy/scores_vs_affinity.png")
+    return figure
+
+
+def plot_tournament(win_rates: pd.DataFrame) -> plt.Figure:
+    """The tournament matrices (win rates), one heatmap per target (``taskonomy_tournament.png``)."""
+    figure = tournament_figure(win_rates)
+    tracking.log_figure(figure, "figures/taskonomy/tournament.png")
+    return figure
+
+
+def plot_agreement_bars(agreement: pd.DataFrame) -> plt.Figure:
+    """Kendall τ of each cheap score with the tournament (``taskonomy_agreement.png``)."""
+    figure = agreement_bars_figure(agreement)
+    tracking.log_figure(figure, "figures/taskonomy/agreement.png")
     return figure
 
 

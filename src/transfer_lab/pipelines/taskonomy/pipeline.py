@@ -122,6 +122,8 @@ def _family_nodes() -> list[Node]:
             tags="score",
         ),
         Node(nodes.plot_agreement, "transferability", "scores_plot", name="plot_agreement", tags="report"),
+        Node(nodes.plot_agreement_bars, "agreement", "agreement_plot", name="plot_agreement_bars", tags="report"),
+        Node(nodes.plot_tournament, "win_rates", "tournament_plot", name="plot_tournament", tags="report"),
         Node(
             nodes.taskonomy_results,
             ["task_data", "affinity_table", "agreement", "taxonomy", "release_taxonomy"],

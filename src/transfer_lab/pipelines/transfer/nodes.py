@@ -29,7 +29,7 @@ from transfer_lab.pipelines.transfer.params import (
     RuntimeParams, ScratchParams,
 )
 from transfer_lab.reporting import tracking
-from transfer_lab.reporting.figures_transfer import accuracy_vs_budget_figure
+from transfer_lab.reporting.figures_transfer import accuracy_vs_budget_figure, domain_adaptation_figure
 from transfer_lab.reporting.results import aggregate_results, result_row, results_frame
 from transfer_lab.sources.splits import BudgetView, budget_view, budgets_and_seeds
 
@@ -180,4 +180,13 @@ def plot_accuracy_vs_budget(transfer_results: pd.DataFrame, protocols: Sequence[
     """Test accuracy against labels per class, one panel per protocol (``scratch`` dashed)."""
     figure = accuracy_vs_budget_figure(transfer_results, protocols)
     tracking.log_figure(figure, "figures/transfer/accuracy_vs_budget.png")
+    return figure
+
+
+def plot_domain_adaptation(transfer_results: pd.DataFrame) -> plt.Figure:
+    """Target accuracy of each domain-adaptation method, between the source-only floor and
+    the target-supervised ceiling (``domain_adaptation.png``)."""
+    pairs = transfer_results[transfer_results["dataset"].astype(str).str.contains("->", regex=False)]
+    figure = domain_adaptation_figure(pairs)
+    tracking.log_figure(figure, "figures/transfer/domain_adaptation.png")
     return figure

@@ -99,6 +99,10 @@ def create_pipeline(**kwargs) -> Pipeline:
                 nodes.plot_accuracy_vs_budget, ["transfer_results", "params:protocols"], "accuracy_vs_budget_plot",
                 name="plot_accuracy_vs_budget", tags="report",
             ),
+            Node(
+                nodes.plot_domain_adaptation, "transfer_results", "domain_adaptation_plot",
+                name="plot_domain_adaptation", tags="report",
+            ),
         ],
         namespace="transfer",
         inputs={*BUDGET_DATA, "domain_pairs", *(f"pretraining.{encoder}.encoders" for encoder in ENCODERS)},
