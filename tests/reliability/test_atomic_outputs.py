@@ -64,7 +64,23 @@ def test_every_atomic_type_round_trips_under_its_real_name(tmp_path):
     pd.testing.assert_frame_equal(atomic.ParquetDataset(filepath=str(tmp_path / "t.parquet")).load(), frame)
     assert atomic.JSONDataset(filepath=str(tmp_path / "t.json")).load() == {"k": [1, 2]}
     assert (tmp_path / "t.png").read_bytes()[:4] == b"\x89PNG"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.csv", "t.json", "t.parquet", "t.png"]
+    atomic.TextDataset(filepath=str(tmp_path / "t.html")).save("<p>report</p>")
+    assert atomic.TextDataset(filepath=str(tmp_path / "t.html")).load() == "<p>report</p>"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.csv", "t.html", "t.json", "t.parquet", "t.png"]
+
+
+def test_a_folder_of_figures_is_replaced_whole(tmp_path):
+    from transfer_lab.datasets.figure_dataset import FigureDataset
+
+    figures = {name: plt.figure() for name in ("a.png", "b.png")}
+    dataset = FigureDataset(filepath=str(tmp_path / "figs"))
+    dataset.save(figures)
+    assert set(dataset.load()) == {"a.png", "b.png"}
+    dataset.save({"c.png": figures["a.png"]})  # a later run: the folder is this run's only
+    assert set(dataset.load()) == {"c.png"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["figs"]
+    for figure in figures.values():
+        plt.close(figure)
 
 
 def test_an_interrupted_checkpoint_folder_does_not_exist_and_loads_empty(tmp_path, monkeypatch):

@@ -24,9 +24,10 @@ from kedro_datasets.matplotlib import MatplotlibDataset as _MatplotlibDataset
 from kedro_datasets.pandas import CSVDataset as _CSVDataset
 from kedro_datasets.pandas import ParquetDataset as _ParquetDataset
 from kedro_datasets.pickle import PickleDataset as _PickleDataset
+from kedro_datasets.text import TextDataset as _TextDataset
 
 __all__ = ["AtomicWriteMixin", "CSVDataset", "JSONDataset", "MatplotlibDataset", "ParquetDataset", "PickleDataset",
-           "partial_name", "replace_atomically"]
+           "TextDataset", "partial_name", "replace_atomically"]
 
 
 def partial_name(final: Path) -> Path:
@@ -122,3 +123,7 @@ class JSONDataset(AtomicWriteMixin, _JSONDataset):
 
 class MatplotlibDataset(AtomicWriteMixin, _MatplotlibDataset):
     """``matplotlib.MatplotlibDataset`` that writes atomically (see the module docstring)."""
+
+
+class TextDataset(AtomicWriteMixin, _TextDataset):
+    """``text.TextDataset`` that writes atomically (see the module docstring)."""
