@@ -38,7 +38,7 @@ def test_the_shipped_parameters_are_valid(parameters):
         (["data", "mnist1d"], {"nmu_samples": 10}, r"unknown MNIST-1D generator argument.*nmu_samples"),
         (["evaluation", "cnn", "training", "epochs"], "many", r"'evaluation\.cnn\.training\.epochs'.*integer.*many"),
         (["evaluation", "cnn", "training", "lr"], -1, r"'evaluation\.cnn\.training\.lr'.*greater than 0"),
-        (["evaluation", "cnn", "epocs"], 3, r"'evaluation\.cnn\.epocs'.*Extra inputs"),
+        (["evaluation", "cnn", "epocs"], 3, r"'evaluation\.cnn\.epocs'.*unknown key.*allowed: "),
         (["dictionary", "self_taught", "source_domains"], {"image": ["nope"]}, r"'dictionary\.self_taught\.source_domains\.image\[0\]'.*'nope'.*known"),
         (["dictionary", "sdl", "gamma"], 0, r"'dictionary\.sdl\.gamma'.*greater than 0"),
     ],

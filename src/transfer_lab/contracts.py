@@ -190,6 +190,19 @@ class RuntimeParams(StrictModel):
     num_threads: int | None = Field(1, ge=1)
     progress: bool = True
 
+    @field_validator("device", mode="before")
+    @classmethod
+    def _device(cls, device: Any) -> Any:
+        """``auto``, ``cpu``, ``cuda``, ``cuda:<index>`` or ``mps``, parsed as text: whether
+        that hardware exists is checked where the device is resolved, not here."""
+        if not isinstance(device, str):
+            raise ValueError("must be 'auto', 'cpu', 'cuda', 'cuda:<index>' or 'mps'")
+        text = device.strip().lower()
+        kind, _, index = text.partition(":")
+        if text in ("auto", "cpu", "cuda", "mps") or (kind == "cuda" and index.isdigit()):
+            return text
+        raise ValueError("unknown device; use 'auto', 'cpu', 'cuda', 'cuda:<index>' (e.g. cuda:0) or 'mps'")
+
 
 
 class TrainingParams(StrictModel):
@@ -251,10 +264,16 @@ class Dataset:
     X: np.ndarray
     y: np.ndarray
     official_test: np.ndarray | None = None
+    #: The number of classes the source declares (IDX: the catalog's ``n_classes``);
+    #: labels were checked to lie in ``0 .. declared_classes - 1``.
+    declared_classes: int | None = None
 
     @property
     def n_classes(self) -> int:
-        return int(self.y.max()) + 1
+        """The declared number of classes; the largest label + 1 only for sources that
+        declare none (older pickles lack the field)."""
+        declared = getattr(self, "declared_classes", None)
+        return int(declared) if declared is not None else int(self.y.max()) + 1
 
 
 @dataclass

@@ -10,6 +10,7 @@ they are safe to call from a notebook or a test runner too.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.util
 import pkgutil
@@ -43,13 +44,36 @@ def _location(key: str, loc: tuple[Any, ...]) -> str:
     return text
 
 
+def _suggest(name: str, known: Any) -> str:
+    """``; did you mean 'data'?`` when ``name`` is close to one of ``known``, else ``""``."""
+    close = difflib.get_close_matches(str(name), [str(k) for k in known], n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _fields_at(schema: type[BaseModel], loc: tuple[Any, ...]) -> list[str] | None:
+    """The field names of the model found at ``loc`` inside ``schema`` (None if not a model)."""
+    model: Any = schema
+    for part in loc:
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None or not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)):
+            return None
+        model = field.annotation
+    return list(model.model_fields)
+
+
 def parse_params(schema: type[Model], values: Mapping[str, Any] | None, key: str) -> Model:
     """Validate one parameters block, turning pydantic's report into a one-line ParameterError."""
+    if values is not None and not isinstance(values, Mapping):
+        raise ParameterError(f"Invalid parameter '{key}': must be a block of keys (got {values!r})")
     try:
         return schema.model_validate(dict(values or {}))
     except ValidationError as error:
         first = error.errors()[0]
         message = first["msg"].removeprefix("Value error, ")
+        if first["type"] == "extra_forbidden" and first["loc"]:
+            fields = _fields_at(schema, tuple(first["loc"][:-1]))
+            if fields:
+                message = f"unknown key{_suggest(first['loc'][-1], fields)} (allowed: {', '.join(fields)})"
         where = _location(key, tuple(part for part in first["loc"] if not str(part).startswith("function-")))
         got = first.get("input")
         shown = "" if isinstance(got, Mapping) else f" (got {got!r})"
@@ -80,11 +104,14 @@ def validate_parameters(params: Mapping[str, Any]) -> dict[str, BaseModel]:
     (e.g. a shift name that must be declared in the data parameters); it raises
     ``ValueError(key_path, message)``.
     """
-    blocks = {
-        key: parse_params(schema, params[key], key)
-        for key, schema in parameter_schemas().items()
-        if key in params
-    }
+    schemas = parameter_schemas()
+    for key in params:
+        if key not in schemas:
+            raise ParameterError(
+                f"Invalid parameter '{key}': unknown top-level key{_suggest(key, schemas)} "
+                f"(allowed: {', '.join(sorted(schemas))})"
+            )
+    blocks = {key: parse_params(schema, params[key], key) for key, schema in schemas.items() if key in params}
     for key, block in blocks.items():
         check = getattr(block, "check_against", None)
         if check is not None:

@@ -3,6 +3,7 @@
 import warnings
 
 from transfer_lab.hooks import ParameterValidationHook, RunSummaryHook, TrackedRunHook
+from transfer_lab.reliability import DataFolderLockHook, RunStatusHook
 from transfer_lab.timing import NodeTimingHook
 
 # Notices from inside Kedro and kedro-mlflow that no user of this project can act on: a
@@ -19,7 +20,14 @@ warnings.filterwarnings(
     module=r"sklearn\.semi_supervised\._label_propagation",
 )
 
-HOOKS = (ParameterValidationHook(), TrackedRunHook(), RunSummaryHook(), NodeTimingHook())
+HOOKS = (
+    ParameterValidationHook(),
+    TrackedRunHook(),
+    RunSummaryHook(),
+    NodeTimingHook(),
+    RunStatusHook(),
+    DataFolderLockHook(),
+)
 # TrackedRunHook is kedro-mlflow's hook with the project's run name, tags and parameters:
 # the plugin's own instance would log every parameter a second time, node by node.
 DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow",)

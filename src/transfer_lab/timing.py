@@ -7,7 +7,7 @@ the run of the ``kedro run`` (no-op outside a tracked run).
 Both runners: Kedro 1.7's ``ParallelRunner`` registers ``settings.HOOKS`` afresh inside each
 worker process (``kedro.runner.task.Task._run_node_synchronization``), so the node hooks
 run there too, around the node in the process that runs it; the metrics reach the parent's
-MLflow run through the ``MLFLOW_RUN_ID`` that :class:`transfer_lab.hooks.MlflowWorkerHook`
+MLflow run through the ``MLFLOW_RUN_ID`` that :class:`transfer_lab.hooks.TrackedRunHook`
 exports. A worker runs one node at a time, so the process CPU time between the two hooks
 is the node's CPU time (its own threads included) under either runner.
 """

@@ -8,7 +8,7 @@ it after the nodes that draw them) and reads them as PNG bytes: a single file lo
 
 from __future__ import annotations
 
-from kedro_datasets.matplotlib import MatplotlibDataset
+from transfer_lab.datasets.atomic import MatplotlibDataset  # written atomically
 
 
 class FigureDataset(MatplotlibDataset):

@@ -6,12 +6,21 @@ from copy import deepcopy
 from pathlib import PurePosixPath
 from typing import Any
 
+import click
 import fsspec
 import numpy as np
 from kedro.io import AbstractDataset, DatasetError
 from kedro.io.core import get_filepath_str, get_protocol_and_path
 
-from transfer_lab.sources.idx import idx_to_dataset, read_idx
+from transfer_lab.sources.idx import check_labels, idx_to_dataset, read_idx
+
+
+class IDXInputError(DatasetError, click.ClickException):
+    """A missing or invalid IDX input. A ``DatasetError``; being also a ``ClickException``,
+    it reaches the user of ``kedro run`` as one line (``Error: ...``), not a traceback."""
+
+    def __init__(self, message: str) -> None:
+        click.ClickException.__init__(self, message)
 
 
 class IDXDataset(AbstractDataset[None, dict]):
@@ -43,6 +52,10 @@ class IDXDataset(AbstractDataset[None, dict]):
         Paths of the test files; give both or neither.
     name : str, default "mnist"
         The dataset dict's ``name``.
+    n_classes : int, default 10
+        The number of classes the dataset declares: every label must lie in
+        ``0 .. n_classes - 1`` (checked on load, before any training), and it is the
+        dataset's ``n_classes`` (never inferred from the largest label).
     credentials : dict, optional
         Passed to the fsspec filesystem (e.g. ``{"key": ..., "secret": ...}`` for S3).
     fs_args : dict, optional
@@ -58,6 +71,7 @@ class IDXDataset(AbstractDataset[None, dict]):
         test_images: str | None = None,
         test_labels: str | None = None,
         name: str = "mnist",
+        n_classes: int = 10,
         credentials: dict[str, Any] | None = None,
         fs_args: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
@@ -67,6 +81,9 @@ class IDXDataset(AbstractDataset[None, dict]):
                 f"test_images={test_images!r} with test_labels={test_labels!r} is not allowed; "
                 "give both test files or neither"
             )
+        if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
+            raise ValueError(f"n_classes={n_classes!r} is not allowed; expected an integer >= 2")
+        self._n_classes = n_classes
         paths = {"train_images": train_images, "train_labels": train_labels}
         if test_images is not None:
             paths.update(test_images=test_images, test_labels=test_labels)
@@ -95,11 +112,25 @@ class IDXDataset(AbstractDataset[None, dict]):
         return get_filepath_str(self._paths[key], self._protocol)
 
     def _read(self, key: str) -> np.ndarray:
-        with self._fs.open(self._path(key), **self._fs_open_args_load) as f:
+        path = self._path(key)
+        try:
+            with self._fs.open(path, **self._fs_open_args_load) as f:
+                array = read_idx(f)
+        except FileNotFoundError:
+            raise IDXInputError(f"{key} {path}: no such file") from None
+        except ValueError as exc:
+            raise IDXInputError(f"{key} {path}: {exc}") from None
+        if key.endswith("_labels"):
             try:
-                return read_idx(f)
+                check_labels(array, self._n_classes, where=f"{key} {path}")
             except ValueError as exc:
-                raise DatasetError(f"{key} {self._path(key)}: {exc}") from exc
+                raise IDXInputError(str(exc)) from None
+        elif array.ndim != 3:
+            hint = " (are the image and label files swapped?)" if array.ndim == 1 else ""
+            raise IDXInputError(f"{key} {path}: images have shape {array.shape}; expected (n, H, W){hint}")
+        elif array.dtype != np.uint8:
+            raise IDXInputError(f"{key} {path}: images have dtype {array.dtype}; expected uint8 grey levels")
+        return array
 
     def _parts(self) -> list[str]:
         return ["train", "test"] if "test_images" in self._paths else ["train"]
@@ -117,20 +148,20 @@ class IDXDataset(AbstractDataset[None, dict]):
         for part in self._parts():
             imgs = self._read(f"{part}_images")
             labs = self._read(f"{part}_labels")
-            if imgs.ndim != 3 or labs.ndim != 1 or len(imgs) != len(labs):
-                raise DatasetError(
-                    f"{part} files do not match: images shape {imgs.shape}, labels shape "
-                    f"{labs.shape}; expected (n, H, W) and (n,)"
+            if len(imgs) != len(labs):
+                raise IDXInputError(
+                    f"{part} files do not match: {self._path(f'{part}_images')} holds {len(imgs)} images, "
+                    f"{self._path(f'{part}_labels')} holds {len(labs)} labels; expected equal counts"
                 )
             images.append(imgs)
             labels.append(labs)
             from_test.append(np.full(len(labs), part == "test"))
         if len(images) == 2 and images[0].shape[1:] != images[1].shape[1:]:
-            raise DatasetError(
+            raise IDXInputError(
                 f"train image size {images[0].shape[1:]} differs from test image size "
                 f"{images[1].shape[1:]}"
             )
-        dataset = idx_to_dataset(np.concatenate(images), np.concatenate(labels), self._name)
+        dataset = idx_to_dataset(np.concatenate(images), np.concatenate(labels), self._name, self._n_classes)
         dataset.official_test = np.concatenate(from_test)
         return dataset
 
@@ -152,6 +183,7 @@ class IDXDataset(AbstractDataset[None, dict]):
     def _describe(self) -> dict[str, Any]:
         return {
             "name": self._name,
+            "n_classes": self._n_classes,
             "protocol": self._protocol,
             **{key: str(path) for key, path in self._paths.items()},
         }

@@ -30,6 +30,8 @@ depend on a tracking server.
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
 import re
 import tempfile
@@ -67,6 +69,31 @@ TRACKED_MEASUREMENTS: dict[str, tuple[str, ...] | None] = {
 }
 SEEDS_PREFIX = "seeds"
 HISTORY_PREFIX = "history"
+
+logger = logging.getLogger(__name__)
+_failed: list[str] = []  # the first tracking failure of this process, once it has happened
+
+
+def _never_fatal(log):
+    """Tracking is a record of the science, not part of it: a failing tracking store
+    (a lost database, a server gone) is reported once, and this process logs no more,
+    while the nodes and their result tables go on."""
+
+    @functools.wraps(log)
+    def guarded(*args, **kwargs):
+        if _failed:
+            return None
+        try:
+            return log(*args, **kwargs)
+        except Exception as error:
+            _failed.append(f"{type(error).__name__}: {error}")
+            logger.warning(
+                "MLflow tracking failed (%s: %s); the run goes on without logging to MLflow. "
+                "The results tables on disk are complete.", type(error).__name__, error,
+            )
+            return None
+
+    return guarded
 
 
 def metric_key(*parts: object) -> str:
@@ -222,6 +249,7 @@ def is_tracking() -> bool:
     return _tracked_run() is not None
 
 
+@_never_fatal
 def log_metric_steps(steps: Iterable[tuple[str, float, int]]) -> None:
     """Log many ``(key, value, step)`` measurements in few requests (no-op outside a run).
 
@@ -249,6 +277,7 @@ def log_metric_history(key: str, values: list[float]) -> None:
     log_metric_steps((key, value, step) for step, value in enumerate(values))
 
 
+@_never_fatal
 def log_figure(figure: plt.Figure, artifact_file: str) -> None:
     """Log a matplotlib figure as an artifact (e.g. ``figures/label_budget.png``)."""
     tracked = _tracked_run()
@@ -258,6 +287,7 @@ def log_figure(figure: plt.Figure, artifact_file: str) -> None:
     client.log_figure(run_id, figure, artifact_file)
 
 
+@_never_fatal
 def log_artifact_file(path: str | Path, artifact_path: str | None = None) -> None:
     """Log a file that a node has written (a CSV table, a checkpoint)."""
     tracked = _tracked_run()
@@ -267,6 +297,7 @@ def log_artifact_file(path: str | Path, artifact_path: str | None = None) -> Non
     client.log_artifact(run_id, str(path), artifact_path)
 
 
+@_never_fatal
 def log_table(frame, artifact_file: str) -> None:
     """Log a pandas DataFrame as a CSV artifact."""
     tracked = _tracked_run()

@@ -25,4 +25,6 @@ def load_digits() -> Dataset:
     """
     bunch = _sk_datasets.load_digits()
     X = (bunch.images.astype(np.float32) / np.float32(16.0))[:, None, :, :]
-    return Dataset(name="digits", kind="image", X=X, y=bunch.target.astype(np.int64))
+    return Dataset(
+        name="digits", kind="image", X=X, y=bunch.target.astype(np.int64), declared_classes=len(bunch.target_names)
+    )

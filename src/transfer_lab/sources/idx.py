@@ -17,6 +17,7 @@ and decompresses transparently, so a catalog can point at either form.
 from __future__ import annotations
 
 import gzip as _gzip
+import math
 import struct
 import zlib
 from typing import BinaryIO
@@ -39,7 +40,7 @@ _KIND_SIZE_TO_CODE: dict[tuple[str, int], int] = {
 }
 _GZIP_MAGIC = b"\x1f\x8b"
 
-__all__ = ["read_idx", "write_idx", "idx_to_dataset"]
+__all__ = ["read_idx", "write_idx", "idx_to_dataset", "check_labels", "MAX_IDX_BYTES"]
 
 
 def _source_name(f: BinaryIO) -> str:
@@ -47,14 +48,118 @@ def _source_name(f: BinaryIO) -> str:
     return f"IDX file {name!s}" if name else "IDX data"
 
 
-def read_idx(f: BinaryIO) -> np.ndarray:
+#: The largest array :func:`read_idx` accepts (bytes after decompression): a header that
+#: declares more is refused before anything is allocated or decompressed.
+MAX_IDX_BYTES = 4 * 2**30
+#: How far past the declared size a gzip stream is decompressed to notice trailing bytes.
+_TRAILING_MARGIN = 64 * 2**10
+_CHUNK = 2**20
+
+
+def _file_size(f: BinaryIO) -> int | None:
+    """Bytes left in ``f`` from its current position, when it can tell without reading."""
+    size = getattr(f, "size", None)
+    try:
+        if size is None or callable(size):
+            here = f.tell()
+            size = f.seek(0, 2)
+            f.seek(here)
+            return int(size) - here
+        return int(size) - f.tell()
+    except (AttributeError, OSError, ValueError, TypeError):
+        return None
+
+
+class _BoundedReader:
+    """Reads a plain or gzipped stream, decompressing incrementally, never more than asked."""
+
+    def __init__(self, f: BinaryIO, where: str) -> None:
+        self._f = f
+        self._where = where
+        self.compressed_size = _file_size(f)  # bytes in the file (before decompression)
+        head = f.read(2)
+        self.gzipped = head == _GZIP_MAGIC
+        self._buffer = bytearray()
+        self._eof = False
+        if self.gzipped:
+            self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            self._pending = head
+        else:
+            self._inflate = None
+            self._buffer += head
+
+    def _fill(self, wanted: int) -> None:
+        """Make the buffer hold at least ``wanted`` bytes, or reach the end of the stream."""
+        while len(self._buffer) < wanted and not self._eof:
+            if self._inflate is None:
+                chunk = self._f.read(min(_CHUNK, wanted - len(self._buffer)))
+                if not chunk:
+                    self._eof = True
+                self._buffer += chunk
+                continue
+            try:
+                room = wanted - len(self._buffer)
+                if self._inflate.unconsumed_tail:
+                    self._buffer += self._inflate.decompress(self._inflate.unconsumed_tail, room)
+                    continue
+                if self._inflate.eof:
+                    rest = self._inflate.unused_data + self._f.read(_CHUNK)
+                    if not rest.strip(b"\0"):
+                        self._eof = True  # padding after the gzip member
+                        continue
+                    if rest[:2] != _GZIP_MAGIC:
+                        raise ValueError(f"{self._where}: trailing bytes after the gzip stream")
+                    self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)  # a further member
+                    self._buffer += self._inflate.decompress(rest, room)
+                    continue
+                chunk = self._pending or self._f.read(_CHUNK)
+                self._pending = b""
+                if not chunk:
+                    raise ValueError(f"{self._where}: corrupt or truncated gzip stream (ends before its end marker)")
+                self._buffer += self._inflate.decompress(chunk, room)
+            except zlib.error as exc:
+                raise ValueError(f"{self._where}: corrupt or truncated gzip stream ({exc})") from None
+
+    def read(self, n: int) -> bytes:
+        self._fill(n)
+        out = bytes(self._buffer[:n])
+        del self._buffer[:n]
+        return out
+
+    def read_into(self, out: memoryview) -> int:
+        """Fill ``out`` (the array's own memory), chunk by chunk; return the bytes read."""
+        done = 0
+        while done < len(out):
+            self._fill(min(_CHUNK, len(out) - done))
+            if not self._buffer:
+                break
+            take = min(len(self._buffer), len(out) - done)
+            out[done:done + take] = self._buffer[:take]
+            del self._buffer[:take]
+            done += take
+        return done
+
+    def remaining(self, limit: int) -> int:
+        """How many further bytes the stream holds, counting up to ``limit`` at most."""
+        self._fill(limit)
+        return len(self._buffer)
+
+
+def read_idx(f: BinaryIO, max_bytes: int = MAX_IDX_BYTES) -> np.ndarray:
     """Parse an IDX file (plain or gzipped) into a native-endian numpy array.
+
+    The header is read and checked first (sizes as Python integers, so no product can
+    overflow; at most ``max_bytes``; for a plain file, no more than the file holds), then
+    exactly the declared number of bytes is decompressed into the array, plus a small
+    margin to notice trailing bytes: a gzip bomb is refused after at most that much work.
 
     Parameters
     ----------
     f : binary file object
         Open for reading, positioned at the start of the file (local file, fsspec file,
         ``io.BytesIO``, ...).
+    max_bytes : int, optional
+        The largest data size accepted.
 
     Returns
     -------
@@ -65,46 +170,59 @@ def read_idx(f: BinaryIO) -> np.ndarray:
     Raises
     ------
     ValueError
-        On a bad magic number, an unknown type code, a corrupt gzip stream, or a
-        payload whose size differs from what the header promises.
+        On a bad magic number, an unknown type code, a corrupt gzip stream, an implausible
+        header, or a payload whose size differs from what the header promises.
     """
     where = _source_name(f)
-    raw = f.read()
-    if raw[:2] == _GZIP_MAGIC:
-        try:
-            raw = _gzip.decompress(raw)
-        except (EOFError, OSError, zlib.error) as exc:
-            raise ValueError(f"{where}: corrupt or truncated gzip stream ({exc})") from None
-    if len(raw) < 4:
-        raise ValueError(f"{where}: truncated header ({len(raw)} bytes, need at least 4)")
-    if raw[0] != 0 or raw[1] != 0:
+    stream = _BoundedReader(f, where)
+    head = stream.read(4)
+    if len(head) < 4:
+        raise ValueError(f"{where}: truncated header ({len(head)} bytes, need at least 4)")
+    if head[0] != 0 or head[1] != 0:
         raise ValueError(
-            f"{where}: bad magic number 0x{raw[:4].hex()}; an IDX file starts with two zero bytes"
+            f"{where}: bad magic number 0x{head[:4].hex()}; an IDX file starts with two zero bytes"
         )
-    code, ndim = raw[2], raw[3]
+    code, ndim = head[2], head[3]
     if code not in _CODE_TO_DTYPE:
         allowed = ", ".join(f"0x{c:02X}" for c in _CODE_TO_DTYPE)
         raise ValueError(f"{where}: unknown element type code 0x{code:02X}; allowed: {allowed}")
+    if ndim == 0:
+        raise ValueError(f"{where}: header declares 0 dimensions; allowed: 1 to 255")
     header_len = 4 + 4 * ndim
-    if len(raw) < header_len:
+    dims = stream.read(4 * ndim)
+    if len(dims) < 4 * ndim:
         raise ValueError(
-            f"{where}: truncated header ({len(raw)} bytes, {ndim} dimensions need {header_len})"
+            f"{where}: truncated header ({4 + len(dims)} bytes, {ndim} dimensions need {header_len})"
         )
-    shape = struct.unpack(f">{ndim}I", raw[4:header_len])
+    shape = tuple(int(size) for size in struct.unpack(f">{ndim}I", dims))  # Python ints
     dtype = _CODE_TO_DTYPE[code]
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    got = len(raw) - header_len
-    if got != expected:
+    expected = math.prod(shape) * dtype.itemsize  # exact: no overflow
+    if expected > max_bytes:
+        raise ValueError(
+            f"{where}: header shape {shape} of {dtype.name} declares {expected} data bytes, "
+            f"more than the {max_bytes} allowed; the header is corrupt or the file is not IDX"
+        )
+    if not stream.gzipped and stream.compressed_size is not None:
+        got = stream.compressed_size - header_len
+        if got < expected:
+            raise ValueError(
+                f"{where}: truncated: header shape {shape} of {dtype.name} needs "
+                f"{expected} data bytes, found {got}"
+            )
+    array = np.empty(shape, dtype=dtype)
+    got = stream.read_into(memoryview(array.reshape(-1).view(np.uint8)))
+    extra = stream.remaining(_TRAILING_MARGIN) if got == expected else 0
+    if got != expected or extra:
         # Fewer bytes is a truncated download; more means the header is wrong. Either way
         # the array would be silently misread, so refuse both.
         problem = "truncated" if got < expected else "has trailing bytes"
+        found = f"{got}" if got < expected else f"at least {got + extra}"
         raise ValueError(
             f"{where}: {problem}: header shape {shape} of {dtype.name} needs "
-            f"{expected} data bytes, found {got}"
+            f"{expected} data bytes, found {found}"
         )
-    array = np.frombuffer(raw, dtype=dtype, offset=header_len, count=int(np.prod(shape)))
-    # Native byte order and a writable copy, so callers never meet '>f4' arrays.
-    return array.reshape(shape).astype(dtype.newbyteorder("="))
+    # Native byte order, so callers never meet '>f4' arrays.
+    return array.astype(dtype.newbyteorder("="), copy=False)
 
 
 def write_idx(f: BinaryIO, array: np.ndarray, gzip: bool = False) -> None:
@@ -142,7 +260,31 @@ def write_idx(f: BinaryIO, array: np.ndarray, gzip: bool = False) -> None:
     f.write(payload)
 
 
-def idx_to_dataset(images: np.ndarray, labels: np.ndarray, name: str) -> Dataset:
+def check_labels(labels: np.ndarray, n_classes: int, where: str = "labels") -> None:
+    """Raise ``ValueError`` unless ``labels`` is a 1-D integer array of classes
+    ``0 .. n_classes - 1``; the message names the first offending index and value.
+
+    ``-1`` is refused too: it is the project's "unlabelled" marker, and a semi-supervised
+    method would silently take such a row for an unlabelled one.
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 1:
+        hint = " (are the image and label files swapped?)" if labels.ndim >= 2 else ""
+        raise ValueError(f"{where}: labels have shape {labels.shape}; expected a 1-D array{hint}")
+    if labels.dtype.kind not in "iu":
+        raise ValueError(f"{where}: labels have dtype {labels.dtype}; expected integers")
+    bad = np.flatnonzero((labels < 0) | (labels >= n_classes))
+    if len(bad):
+        first = int(bad[0])
+        value = int(labels[first])
+        what = "negative label" if value < 0 else f"label outside the {n_classes} declared classes"
+        raise ValueError(
+            f"{where}: {what} at index {first}: {value} ({len(bad)} such label(s)); "
+            f"allowed: 0 to {n_classes - 1} (set the dataset's n_classes if it declares more)"
+        )
+
+
+def idx_to_dataset(images: np.ndarray, labels: np.ndarray, name: str, n_classes: int | None = None) -> Dataset:
     """Turn IDX image and label arrays into the project's :class:`~transfer_lab.contracts.Dataset`.
 
     Parameters
@@ -153,16 +295,19 @@ def idx_to_dataset(images: np.ndarray, labels: np.ndarray, name: str) -> Dataset
         Integer class labels.
     name : str
         Dataset name, e.g. ``"mnist"``.
+    n_classes : int, optional
+        The number of classes the dataset declares; labels are checked against it and it
+        becomes ``Dataset.n_classes`` (never inferred from the largest label).
 
     Returns
     -------
-    dict
-        ``{"name", "kind": "image", "X": float32 (n, 1, H, W) in [0, 1], "y": int64 (n,)}``.
+    Dataset
+        ``name``, ``kind="image"``, ``X`` float32 (n, 1, H, W) in [0, 1], ``y`` int64 (n,).
 
     Raises
     ------
     ValueError
-        If shapes, dtypes or lengths do not fit.
+        If shapes, dtypes, lengths or labels do not fit.
     """
     images = np.asarray(images)
     labels = np.asarray(labels)
@@ -179,5 +324,7 @@ def idx_to_dataset(images: np.ndarray, labels: np.ndarray, name: str) -> Dataset
         raise ValueError(
             f"labels length {len(labels)} does not match images length {len(images)}"
         )
+    if n_classes is not None:
+        check_labels(labels, n_classes)
     X = (images.astype(np.float32) / np.float32(255.0))[:, None, :, :]
-    return Dataset(name=name, kind="image", X=X, y=labels.astype(np.int64))
+    return Dataset(name=name, kind="image", X=X, y=labels.astype(np.int64), declared_classes=n_classes)

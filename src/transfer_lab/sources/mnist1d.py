@@ -78,4 +78,4 @@ def make_mnist1d(num_samples: int = 5000, seed: int = 42, **generator_args: Any)
         random.setstate(py_state)
     X = np.concatenate([data["x"], data["x_test"]]).astype(np.float32)[:, None, :]
     y = np.concatenate([data["y"], data["y_test"]]).astype(np.int64)
-    return Dataset(name="mnist1d", kind="signal", X=X, y=y)
+    return Dataset(name="mnist1d", kind="signal", X=X, y=y, declared_classes=10)  # ten digit templates

@@ -12,6 +12,7 @@ import torch
 from mlflow.tracking import MlflowClient
 
 from tests.conftest import load_config, make_project_copy, run_pipelines
+from transfer_lab.datasets.encoder_checkpoints import EncoderCheckpointsDataset
 from transfer_lab.methods.encoders import build_encoder, encoder_checkpoint
 from transfer_lab.params import ParameterError, parse_params
 from transfer_lab.methods.semi_supervised.factory import METHODS, NEURAL_METHODS, WRAPPERS
@@ -149,11 +150,13 @@ def test_pretrained_encoders_give_feature_and_fine_tuned_rows(ci_run, tmp_path):
     for layer in ("03_primary", "05_model_input"):
         shutil.copytree(ci_project / "data" / layer, project / "data" / layer, dirs_exist_ok=True)
     folder = project / "data/06_models/encoders"
-    folder.mkdir(parents=True)
     kwargs = {"width": 4, "depth": 2, "out_features": 16}
+    checkpoints = {}
     for name, shape in (("tiny", (1, 8, 8)), ("other_shape", (1, 16, 16))):
         torch.manual_seed(0)
-        torch.save(encoder_checkpoint(build_encoder("cnn2d", shape, **kwargs), "cnn2d", shape, kwargs), folder / f"{name}.pt")
+        checkpoints[name] = encoder_checkpoint(build_encoder("cnn2d", shape, **kwargs), "cnn2d", shape, kwargs)
+    # through the dataset, which writes the folder's manifest (a folder without one is an interrupted save)
+    EncoderCheckpointsDataset(str(folder)).save(checkpoints)
     runtime = {"semi_supervised": {
         "runtime": {"selected": "label_propagation co_training fixmatch"},
         "pretrained": {"encoders": "tiny other_shape absent", "methods": "label_propagation co_training fixmatch"},

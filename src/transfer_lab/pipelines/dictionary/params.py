@@ -75,6 +75,17 @@ class DictionaryParams(StrictModel):
                     f"self_taught.source_domains.{data.kind}[{i}]",
                     f"{name!r} is not a shift of data.domains.{data.kind}; known: {sorted(known)}",
                 )
+        from transfer_lab.sources.pairs import domain_name
+
+        base = data.dataset
+        coupled = [f"{domain_name(base, p.source)}->{domain_name(base, p.target)}" for p in data.domain.coupled_pairs]
+        for field in ("synthesis_pairs", "adaptation_pairs"):
+            for i, name in enumerate(getattr(self.sdl, field) or []):
+                if name not in coupled:
+                    raise ValueError(
+                        f"sdl.{field}[{i}]",
+                        f"{name!r} is not a coupled pair of data.domains.{data.kind}.coupled_pairs; known: {coupled}",
+                    )
 
 
 SCHEMA = {"dictionary": DictionaryParams}
