@@ -126,6 +126,12 @@ def test_only_missing_outputs_after_kills_gives_the_tables_of_an_uninterrupted_r
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
 
     project = make_project_copy(tmp_path / "project")
+    # The kills are timed on Kedro's "Saving data to ..." lines, which the project's logging
+    # config keeps quiet: turn them back on in this copy.
+    logging_config = project / "conf" / "logging.yml"
+    quiet = "  kedro.io.data_catalog:\n    level: WARNING"
+    assert quiet in logging_config.read_text()
+    logging_config.write_text(logging_config.read_text().replace(quiet, "  kedro.io.data_catalog:\n    level: INFO"))
     args = ("run", "--env", "ci", "--pipelines", "data,dictionary")
     # 1. killed as the first output is being written; 2. resumed, killed writing a dictionary model
     first = KedroProcess(project, *args, log_name="first.log")

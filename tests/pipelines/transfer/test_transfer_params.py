@@ -32,7 +32,7 @@ def test_shipped_parameters_are_valid(parameters):
         (["pretraining", "supervised_source", "pair"], 7, r"'pretraining\.supervised_source\.pair': 7 is out of range"),
         (["pretraining", "supervised_source", "side"], "both", r"'pretraining\.supervised_source\.side'"),
         (["pretraining", "simclr", "temperature"], 0, r"'pretraining\.simclr\.temperature'.*greater than 0"),
-        (["pretraining", "moco", "queue"], 10, r"'pretraining\.moco\.queue'.*Extra inputs"),
+        (["pretraining", "moco", "queue"], 10, r"'pretraining\.moco\.queue': unknown key; did you mean 'queue_size'\?"),
     ],
 )
 def test_one_clear_line_names_the_key(parameters, path, value, expected):
