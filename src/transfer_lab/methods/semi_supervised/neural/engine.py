@@ -282,6 +282,15 @@ class Meter:
     def set(self, **values: float) -> None:
         self.last.update(values)
 
+    def weighted_loss(
+        self, supervised: torch.Tensor, unsupervised: torch.Tensor, weight: float, **extra: float | torch.Tensor
+    ) -> torch.Tensor:
+        """``supervised + weight * unsupervised``, the loss of most methods, with both terms,
+        any ``extra`` measurements (e.g. a mask rate) and the current weight recorded."""
+        self.add(supervised_loss=supervised.detach(), unsupervised_loss=unsupervised.detach(), **extra)
+        self.set(weight=weight)
+        return supervised + weight * unsupervised
+
     def flush(self) -> dict[str, float]:
         out = {k: self.sums[k] / self.counts[k] for k in self.sums}
         out.update(self.last)

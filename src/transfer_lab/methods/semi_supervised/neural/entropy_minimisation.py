@@ -74,9 +74,7 @@ def train_entropy_minimisation(
             logits_l, logits_u = split(model(x), [len(x_l), len(x_u)])
             sup, unsup = F.cross_entropy(logits_l, y_l), entropy_loss(logits_u)
             w = weight * schedule()
-            meter.add(supervised_loss=sup.detach(), unsupervised_loss=unsup.detach())
-            meter.set(weight=w)
-            return sup + w * unsup
+            return meter.weighted_loss(sup, unsup, w)
 
         return step
 

@@ -95,12 +95,7 @@ def train_fixmatch(
             sup = F.cross_entropy(logits_l, y_l)
             unsup, mask = fixmatch_loss(logits_strong, logits_weak, threshold)
             w = weight * schedule()
-            meter.add(
-                supervised_loss=sup.detach(), unsupervised_loss=unsup.detach(),
-                mask_rate=mask.mean(),
-            )
-            meter.set(weight=w)
-            return sup + w * unsup
+            return meter.weighted_loss(sup, unsup, w, mask_rate=mask.mean())
 
         return step
 

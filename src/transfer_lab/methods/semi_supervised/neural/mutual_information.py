@@ -73,9 +73,7 @@ def train_mutual_information(
             sup = F.cross_entropy(logits_l, y_l)
             unsup = mutual_information_loss(logits_u, marginal_weight)
             w = weight * schedule()
-            meter.add(supervised_loss=sup.detach(), unsupervised_loss=unsup.detach())
-            meter.set(weight=w)
-            return sup + w * unsup
+            return meter.weighted_loss(sup, unsup, w)
 
         return step
 

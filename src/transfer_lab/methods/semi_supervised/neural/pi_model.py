@@ -90,9 +90,7 @@ def train_pi_model(
             sup = F.cross_entropy(z1[: len(x_l)], y_l)
             cons = consistency_loss(z1, z2.detach() if stop_gradient else z2, kind)
             w = weight * schedule()
-            meter.add(supervised_loss=sup.detach(), unsupervised_loss=cons.detach())
-            meter.set(weight=w)
-            return sup + w * cons
+            return meter.weighted_loss(sup, cons, w)
 
         return step
 

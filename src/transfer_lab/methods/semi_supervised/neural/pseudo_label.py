@@ -100,12 +100,7 @@ def train_pseudo_label(
             sup = F.cross_entropy(logits_l, y_l)
             unsup = soft_cross_entropy(logits_u, targets, mask)
             w = weight * schedule()
-            meter.add(
-                supervised_loss=sup.detach(), unsupervised_loss=unsup.detach(),
-                mask_rate=mask.mean(),
-            )
-            meter.set(weight=w)
-            return sup + w * unsup
+            return meter.weighted_loss(sup, unsup, w, mask_rate=mask.mean())
 
         return step
 
