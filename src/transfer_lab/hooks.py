@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import warnings
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,24 @@ from typing import Any
 import mlflow
 from kedro.framework.hooks import hook_impl
 from kedro.framework.project import pipelines as project_pipelines
-from kedro_mlflow.framework.hooks.mlflow_hook import MlflowHook
+
+
+
+def _drop_mlflow_type_hint_warning(message, category, filename, lineno, file=None, line=None):
+    """Shows every warning but MLflow's advice to add type hints to a pyfunc ``predict``."""
+    if "type hint" not in str(message):
+        _show_warning(message, category, filename, lineno, file, line)
+
+
+# kedro-mlflow defines a pyfunc model without type hints and MLflow warns about that class at
+# import time, on every command; no user can act on it. A warnings filter cannot drop it (MLflow
+# sets its own "once" filter around the check), so the display function skips it instead.
+_show_warning = warnings.showwarning
+warnings.showwarning = _drop_mlflow_type_hint_warning
+try:
+    from kedro_mlflow.framework.hooks.mlflow_hook import MlflowHook
+finally:
+    warnings.showwarning = _show_warning
 
 from transfer_lab.params import validate_parameters
 from transfer_lab.reporting import run_summary, tracking
