@@ -57,14 +57,14 @@ _UNSAFE_KEY = re.compile(r"[^0-9A-Za-z_\-. :/]")
 _BATCH_LIMIT = 1000
 # The measurements of the results tables that become MLflow metrics: metric → the splits
 # logged (None: every split). What a run is compared by; every other row (validation
-# scores, timings, pseudo-label counts, taskonomy's gain/quality/test loss per transfer)
-# stays in the tables, which are logged as artifacts.
+# scores, timings, pseudo-label counts, taskonomy's affinity/gain/quality/test loss per
+# transfer: ~200 pairs at default sizes, read as the affinity heatmap, not as charts) stays
+# in the tables, which are logged as artifacts.
 TRACKED_MEASUREMENTS: dict[str, tuple[str, ...] | None] = {
     "accuracy": ("test", "target_test", "source_test"),
     "psnr": ("test",),
     "objective": None,
     "final_loss": None,
-    "affinity": None,
     "kendall_tau": None,
 }
 SEEDS_PREFIX = "seeds"
