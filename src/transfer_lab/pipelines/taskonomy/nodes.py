@@ -137,7 +137,7 @@ def prepare_task_data(
         "dataset": base_dataset.name,
         "seed": int(seed),
         "input_shape": tuple(int(s) for s in X.shape[1:]),
-        "n_labels": int(y.max()) + 1,
+        "n_labels": base_dataset.n_classes,  # declared by the source, never the largest label + 1
         "tasks": {name: spec.options() for name, spec in specs.items()},
         "views": views,
         "targets": {name: spec.targets(X, y, seed) for name, spec in specs.items()},
