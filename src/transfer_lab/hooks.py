@@ -82,6 +82,9 @@ class TrackedRunHook(MlflowHook):
         # Tracking never aborts the science: a store that fails here, or in any hook below,
         # is warned about once and the run goes on untracked (reporting.tracking).
         tracking.reset_tracking_failure()
+        # MLflow's SQL store logs every database error with a traceback, then raises it: the
+        # raised error is what the guard reports, in one line.
+        logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
         tracking.never_fatal_call(self._start_run, run_params, pipeline, catalog)
 
     def _start_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:

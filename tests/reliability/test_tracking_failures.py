@@ -45,3 +45,58 @@ def test_a_failing_tracking_store_warns_once_and_never_raises(broken_store, capl
     warnings = [r for r in caplog.records if "MLflow tracking failed" in r.getMessage()]
     assert len(warnings) == 1 and "disk I/O error" in warnings[0].getMessage()
     assert _BrokenClient.calls == 1  # no retry storm against a dead store
+
+
+# ---------------------------------------------------------------------------------------
+# The real CLI: kedro-mlflow's own hooks (the run re-opened before every node, ended after
+# the last) meet the failing store too.
+# ---------------------------------------------------------------------------------------
+
+NODE_STARTED = r"Running node: (split_dataset|make_domain_pairs|make_label_subsets)"
+PIPELINES = "data,dictionary"
+
+
+def _node_count() -> int:
+    from transfer_lab.pipelines.data.pipeline import create_pipeline as data
+    from transfer_lab.pipelines.dictionary.pipeline import create_pipeline as dictionary
+
+    return len((data() + dictionary()).nodes)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("attack", ["deleted", "locked"])
+def test_losing_the_tracking_database_mid_run_leaves_the_science_whole(tmp_path, attack):
+    """``mlflow.db`` deleted, or locked by another process, while a node runs: every node
+    still runs, the run exits 0 with one warning and no traceback; a database that comes
+    back before the end gets the run closed FINISHED."""
+    import re
+
+    from tests.conftest import make_project_copy
+    from tests.reliability.cli import KedroProcess, mlflow_runs
+
+    project = make_project_copy(tmp_path / "project")
+    run = KedroProcess(project, "run", "--env", "ci", "--pipelines", PIPELINES)
+    run.wait_for(NODE_STARTED)
+    database = project / "mlflow.db"
+    if attack == "deleted":
+        database.unlink()
+    else:
+        lock = sqlite3.connect(database, timeout=60, isolation_level=None)
+        lock.execute("BEGIN EXCLUSIVE")  # what a second writer holding the database does
+        run.wait_for(r"MLflow tracking failed")
+        lock.execute("ROLLBACK")
+        lock.close()
+    rc = run.wait(900)
+    output = run.output()
+    assert rc == 0, output[-3000:]
+    assert output.count("MLflow tracking failed") == 1, output[-3000:]
+    assert "Traceback" not in output
+    started = set(re.findall(r"Running node: (\S+?):", output))
+    assert len(started) == _node_count(), sorted(started)  # not one node skipped
+    assert "Run summary" in output
+    for table in ("data_summary.csv", "dictionary_results.csv"):
+        assert len(pd.read_csv(project / "data/08_reporting" / table)) > 0
+    if attack == "locked":
+        assert [r.info.status for r in mlflow_runs(project)] == ["FINISHED"]
+    else:
+        assert not database.exists() or mlflow_runs(project) == []
