@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -66,13 +67,16 @@ class Inputs:
         return entry if self.name == RAW else f"{entry}_{self.name}"
 
 
-_said: set[str] = set()  # log lines about the encoders already written by this process
+_said: set[tuple[str | None, str]] = set()  # (run, line) about the encoders already logged by this process
 
 
 def _say_once(level: int, message: str) -> None:
-    """One line per run for what every method node finds alike (which encoders are used)."""
-    if message not in _said:
-        _said.add(message)
+    """One line per run for what every method node finds alike (which encoders are used);
+    the run is the MLflow run the tracking hook exports, so a second run in one process
+    (a notebook) says it again."""
+    key = (os.environ.get("MLFLOW_RUN_ID"), message)
+    if key not in _said:
+        _said.add(key)
         logger.log(level, message)
 
 
