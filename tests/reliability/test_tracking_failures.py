@@ -47,6 +47,39 @@ def test_a_failing_tracking_store_warns_once_and_never_raises(broken_store, capl
     assert _BrokenClient.calls == 1  # no retry storm against a dead store
 
 
+def test_kedro_mlflows_hooks_never_raise_a_store_failure(monkeypatch, caplog):
+    """The hook path in one process: kedro-mlflow's node and end-of-run hooks meet a dead
+    store; nothing is raised, one warning, and no call is retried per node."""
+    from kedro_mlflow.framework.hooks.mlflow_hook import MlflowHook
+
+    from transfer_lab.hooks import TrackedRunHook
+
+    calls = []
+
+    def dead_store(name):
+        def call(self, *args, **kwargs):
+            calls.append(name)
+            raise sqlite3.OperationalError("disk I/O error")
+
+        return call
+
+    monkeypatch.setattr(tracking, "_failed", [])
+    monkeypatch.setattr(MlflowHook, "before_node_run", dead_store("before_node_run"))
+    monkeypatch.setattr(MlflowHook, "after_pipeline_run", dead_store("after_pipeline_run"))
+    monkeypatch.setattr(MlflowHook, "on_pipeline_error", dead_store("on_pipeline_error"))
+    hook = TrackedRunHook()
+    hook._is_mlflow_enabled = False  # no run of ours to log tables into
+    with caplog.at_level(logging.WARNING, logger=tracking.__name__):
+        for _ in range(3):
+            hook.before_node_run(None, None, {}, False)
+        hook.after_pipeline_run({}, None, None)
+        hook.on_pipeline_error(RuntimeError("x"), {}, None, None)
+    warnings = [r for r in caplog.records if "MLflow tracking failed" in r.getMessage()]
+    assert len(warnings) == 1 and "disk I/O error" in warnings[0].getMessage()
+    # one failing node call, then only the quiet attempts to close the run
+    assert calls == ["before_node_run", "after_pipeline_run", "on_pipeline_error"]
+
+
 # ---------------------------------------------------------------------------------------
 # The real CLI: kedro-mlflow's own hooks (the run re-opened before every node, ended after
 # the last) meet the failing store too.
