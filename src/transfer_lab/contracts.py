@@ -270,10 +270,9 @@ class Dataset:
 
     @property
     def n_classes(self) -> int:
-        """The declared number of classes; the largest label + 1 only for sources that
-        declare none (older pickles lack the field)."""
-        declared = getattr(self, "declared_classes", None)
-        return int(declared) if declared is not None else int(self.y.max()) + 1
+        """The declared number of classes; the largest label + 1 only for a dataset built
+        without a declaration (every source of the project declares one)."""
+        return int(self.declared_classes) if self.declared_classes is not None else int(self.y.max()) + 1
 
 
 @dataclass
@@ -288,6 +287,14 @@ class CoupledPair:
     y: np.ndarray
     source_shift: list[dict[str, Any]] = field(default_factory=list)
     target_shift: list[dict[str, Any]] = field(default_factory=list)
+    #: The base dataset's declared number of classes (``Dataset.n_classes``).
+    declared_classes: int | None = None
+
+    @property
+    def n_classes(self) -> int:
+        """The declared number of classes; the largest label + 1 only for a pair built
+        without a declaration."""
+        return int(self.declared_classes) if self.declared_classes is not None else int(self.y.max()) + 1
 
 
 @dataclass
@@ -302,10 +309,6 @@ class DomainPair(CoupledPair):
     target_train_index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     val_index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     test_index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-
-    @property
-    def n_classes(self) -> int:
-        return int(self.y.max()) + 1
 
 
 def select_domain_pair(
@@ -336,3 +339,46 @@ PRETRAINING_METHODS = ("simclr", "moco", "supcon", "rotation", "imputation", "su
 def supcon_checkpoint_name(labels_per_class: str, seed: int) -> str:
     """Checkpoint name of the supervised-contrastive encoder of one label subset."""
     return f"supcon_lpc{labels_per_class}_seed{seed}"
+
+
+# ---------------------------------------------------------------------------------------
+# What a checkpoint was trained on
+# ---------------------------------------------------------------------------------------
+
+
+def data_fingerprint(dataset: Dataset, split: SplitParams) -> str:
+    """A hash of the data a model trained on: the dataset's arrays (dtype, shape, bytes)
+    and the split settings that choose its training rows."""
+    import hashlib
+
+    digest = hashlib.blake2b(digest_size=12)
+    for array in (dataset.X, dataset.y):
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape};".encode())
+        digest.update(array)
+    digest.update(split.model_dump_json().encode())
+    return digest.hexdigest()
+
+
+def data_provenance(dataset: Dataset, data: DataParams) -> dict[str, Any]:
+    """What a checkpoint records of its training data (``meta["provenance"]``): the
+    dataset's name, the split seed and :func:`data_fingerprint`."""
+    return {"dataset": dataset.name, "split_seed": int(data.split.seed), "data_fingerprint": data_fingerprint(dataset, data.split)}
+
+
+def stale_reason(meta: Mapping[str, Any], expected: Mapping[str, Any]) -> str | None:
+    """Why a checkpoint (its ``meta``) may not be reused on the data of ``expected``
+    (:func:`data_provenance`), or ``None`` when it was trained on that very data."""
+    recorded = meta.get("provenance")
+    if not isinstance(recorded, Mapping):
+        return f"it records no training data (dataset {meta.get('dataset')!r}, written before checkpoints recorded their data)"
+    if recorded.get("dataset") != expected["dataset"]:
+        return f"it was trained on dataset {recorded.get('dataset')!r}, this run uses {expected['dataset']!r}"
+    if recorded.get("split_seed") != expected["split_seed"]:
+        return f"it was trained with split seed {recorded.get('split_seed')}, this run uses {expected['split_seed']}"
+    if recorded.get("data_fingerprint") != expected["data_fingerprint"]:
+        return (
+            f"it was trained on other data or splits of {expected['dataset']!r} (fingerprint "
+            f"{recorded.get('data_fingerprint')}, this run's {expected['data_fingerprint']})"
+        )
+    return None

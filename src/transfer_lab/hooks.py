@@ -97,6 +97,15 @@ class TrackedRunHook(MlflowHook):
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
+        # Tracking never aborts the science: a store that fails here, or in any hook below,
+        # is warned about once and the run goes on untracked (reporting.tracking).
+        tracking.reset_tracking_failure()
+        # MLflow's SQL store logs every database error with a traceback, then raises it: the
+        # raised error is what the guard reports, in one line.
+        logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
+        tracking.never_fatal_call(self._start_run, run_params, pipeline, catalog)
+
+    def _start_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
         git = run_summary.git_state(self._project_path)
         configured = self.mlflow_config.tracking.run.name
         if configured is None:
@@ -129,19 +138,38 @@ class TrackedRunHook(MlflowHook):
         """kedro-mlflow's per-node parameter logging, off: see the class docstring."""
 
     @hook_impl
+    def before_node_run(self, node, catalog, inputs: dict[str, Any], is_async: bool) -> None:
+        """kedro-mlflow re-opens the run before every node (a store call): never fatal."""
+        if not tracking.tracking_failed():
+            tracking.never_fatal_call(super().before_node_run, node, catalog, inputs, is_async)
+
+    @hook_impl
     def after_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
-        if self._is_mlflow_enabled and mlflow.active_run() is not None:
+        if self._is_mlflow_enabled and mlflow.active_run() is not None and not tracking.tracking_failed():
             try:
                 self._log_outputs(pipeline, catalog)
             except Exception as error:  # a finished run is not failed by its logging
                 logger.warning("Could not log the run's tables to MLflow: %s", error)
         self._forget()
-        super().after_pipeline_run(run_params, pipeline, catalog)
+        self._end_run(super().after_pipeline_run, run_params, pipeline, catalog)
 
     @hook_impl
     def on_pipeline_error(self, error: Exception, run_params: dict[str, Any], pipeline, catalog) -> None:
         self._forget()
-        super().on_pipeline_error(error, run_params, pipeline, catalog)
+        self._end_run(super().on_pipeline_error, error, run_params, pipeline, catalog)
+
+    @staticmethod
+    def _end_run(end: Any, *args: Any) -> None:
+        """kedro-mlflow's end of the run. After a store failure it is tried once more, quietly
+        (a locked database may be free again); if that fails too, the run stays RUNNING in
+        the store and the next run on this host marks it KILLED."""
+        if not tracking.tracking_failed():
+            tracking.never_fatal_call(end, *args)
+            return
+        try:
+            end(*args)
+        except Exception as error:
+            logger.debug("MLflow run not closed: %s", error)
 
     def _log_outputs(self, pipeline, catalog) -> None:
         outputs = pipeline.all_outputs()

@@ -16,7 +16,7 @@ from kedro_datasets.pickle import PickleDataset as PlainPickleDataset  # noqa: E
 
 from tests.conftest import make_project_copy  # noqa: E402
 from tests.reliability.cli import KedroProcess, kedro, mlflow_runs  # noqa: E402
-from transfer_lab.datasets import atomic  # noqa: E402
+from transfer_lab.datasets import atomic, tree_dataset  # noqa: E402
 from transfer_lab.datasets.encoder_checkpoints import EncoderCheckpointsDataset  # noqa: E402
 
 
@@ -113,8 +113,8 @@ def _tables(project):
             found[str(path.relative_to(project))] = pd.read_parquet(path)
         elif path.suffix == ".csv":
             found[str(path.relative_to(project))] = pd.read_csv(path)
-        elif path.suffix == ".pkl":
-            pickle.loads(path.read_bytes())  # whole
+        elif path.suffix == ".npz":
+            tree_dataset.loads(path.read_bytes())  # whole
             found[str(path.relative_to(project))] = None
     return found
 

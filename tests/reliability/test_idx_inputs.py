@@ -125,4 +125,4 @@ def test_kedro_run_on_idx_files_with_a_bad_label_stops_before_any_training(tmp_p
     assert result.returncode != 0
     assert "train-labels-idx1-ubyte.gz" in output and "at index 17: 255" in output, output[-3000:]
     assert "Traceback" not in output  # one line: "Error: train_labels ...: label outside ..."
-    assert not (project / "data/03_primary/base_dataset.pkl").exists()
+    assert not (project / "data/03_primary/base_dataset.npz").exists()

@@ -238,7 +238,8 @@ def _check_pair(pair: DomainPair) -> None:
 
 
 def _n_classes(pair: DomainPair) -> int:
-    return int(np.max(pair.y)) + 1
+    """The pair's declared number of classes (``DomainPair.n_classes``)."""
+    return pair.n_classes
 
 
 def _build_encoder(pair, encoder, encoder_kwargs) -> nn.Module:

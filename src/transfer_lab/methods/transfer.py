@@ -306,7 +306,8 @@ def _train_classifier(
 ) -> TransferResult:
     start = time.perf_counter()
     device = resolve_device(device)
-    n_classes = n_classes or int(max(np.max(view.y_labeled), np.max(view.y_test))) + 1
+    # the declared number of classes (BudgetView.n_classes); labels seen only for views without one
+    n_classes = n_classes or getattr(view, "n_classes", None) or int(max(np.max(view.y_labeled), np.max(view.y_test))) + 1
     model = Classifier(encoder, n_classes).to(device)
     freeze_blocks(encoder, n_frozen)
     # Two learning rates: the fresh head learns at config.lr, the pretrained blocks at a

@@ -37,7 +37,7 @@ import re
 import tempfile
 import time
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +94,23 @@ def _never_fatal(log):
             return None
 
     return guarded
+
+
+def never_fatal_call(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``call(*args, **kwargs)`` under the rule of the logging helpers here: a failure is
+    warned about once (the first of the process) and ends all MLflow logging of this
+    process; nothing is raised. For tracking code that is not ours (kedro-mlflow's hooks)."""
+    return _never_fatal(call)(*args, **kwargs)
+
+
+def tracking_failed() -> bool:
+    """Whether the tracking store has failed in this process (logging is off since)."""
+    return bool(_failed)
+
+
+def reset_tracking_failure() -> None:
+    """Start a new run with tracking on again (a store that failed may be back)."""
+    _failed.clear()
 
 
 def metric_key(*parts: object) -> str:

@@ -68,6 +68,7 @@ def _shift_both(
         y=np.asarray(dataset.y, dtype=np.int64).copy(),
         source_shift=src,
         target_shift=tgt,
+        declared_classes=dataset.n_classes,
     )
 
 

@@ -329,6 +329,9 @@ class BudgetView:
         The budget, e.g. "5" or "all".
     seed : int
         The subset's seed.
+    n_classes : int or None
+        The dataset's declared number of classes (``Dataset.n_classes``): the width of a
+        classifier's head, whichever labels the budget happens to contain.
     """
 
     X_labeled: np.ndarray
@@ -341,6 +344,7 @@ class BudgetView:
     y_test: np.ndarray
     labels_per_class: str
     seed: int
+    n_classes: int | None = None
 
 
 def budget_view(
@@ -394,4 +398,5 @@ def budget_view(
         y_test=y[test],
         labels_per_class=_normalise_budget(labels_per_class),
         seed=int(seed),
+        n_classes=dataset.n_classes,
     )

@@ -1,18 +1,18 @@
 """The data pipeline through Kedro's runner on the ci environment."""
 
 import gzip
-import pickle
 
 import numpy as np
 import pandas as pd
 
 from tests.conftest import run_pipelines
+from transfer_lab.datasets.tree_dataset import TreeDataset
 from transfer_lab.sources.idx import write_idx
 
 
 def _outputs(project):
     data = project / "data"
-    base = pickle.loads((data / "03_primary/base_dataset.pkl").read_bytes())
+    base = TreeDataset(str(data / "03_primary/base_dataset.npz")).load()
     splits = pd.read_parquet(data / "03_primary/split_table.parquet")
     subsets = pd.read_parquet(data / "05_model_input/label_subsets.parquet")
     return base, splits, subsets
@@ -41,11 +41,11 @@ def test_digits_splits_subsets_and_domains(ci_run):
     assert one < five
     assert one != set(subsets.query("labels_per_class == '1' and seed == 1")["index"])
 
-    pairs = pickle.loads((project / "data/04_feature/domain_pairs.pkl").read_bytes())
+    pairs = TreeDataset(str(project / "data/04_feature/domain_pairs.npz")).load()
     assert set(pairs) == {"digits->digits_rotated", "digits->digits_inverted"}
     pair = pairs["digits->digits_rotated"]
     assert not set(pair.source_train_index) & set(pair.target_train_index)
-    coupled = pickle.loads((project / "data/04_feature/coupled_pairs.pkl").read_bytes())
+    coupled = TreeDataset(str(project / "data/04_feature/coupled_pairs.npz")).load()
     low_res = coupled["digits_low_res->digits"]
     assert low_res.source_X.shape == (1797, 1, 4, 4) and low_res.target_X.shape == (1797, 1, 8, 8)
     assert (project / "data/08_reporting/domain_examples.png").stat().st_size > 1000
@@ -66,7 +66,7 @@ def test_mnist1d_is_regenerated_with_signal_domains(project):
     run_pipelines(project, ["data"], runtime_params={"data": {"dataset": "mnist1d"}})
     base, _, subsets = _outputs(project)
     assert base.kind == "signal" and base.X.shape == (1000, 1, 40)
-    pairs = pickle.loads((project / "data/04_feature/domain_pairs.pkl").read_bytes())
+    pairs = TreeDataset(str(project / "data/04_feature/domain_pairs.npz")).load()
     assert list(pairs) == ["mnist1d->mnist1d_noisy"]
 
 

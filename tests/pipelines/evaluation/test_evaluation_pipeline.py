@@ -44,7 +44,7 @@ def test_leaderboard_aggregates_seeds_and_draws_the_budget_curve(ci_run):
 def test_leaderboard_includes_results_tables_of_other_pipelines(ci_run, project):
     """Every *_results.csv on disk joins the leaderboard, whichever run wrote it."""
     source, _ = ci_run
-    for name in ("03_primary/base_dataset.pkl", "03_primary/split_table.parquet", "05_model_input/label_subsets.parquet"):
+    for name in ("03_primary/base_dataset.npz", "03_primary/split_table.parquet", "05_model_input/label_subsets.parquet"):
         (project / "data" / name).write_bytes((source / "data" / name).read_bytes())
     other = results_frame(
         result_row(pipeline="dictionary", dataset="digits", method="self_taught", metric="accuracy",

@@ -73,7 +73,7 @@ def _rows_of(X_seen: np.ndarray, X_all: np.ndarray) -> np.ndarray:
 def test_self_supervised_methods_see_training_rows_without_labels(ci_inputs, recorded, method):
     base, table, _, _, params = ci_inputs
     pretraining = params["pretraining"]
-    checkpoints = nodes.pretrain_unlabelled(method, base, table, pretraining[method], *_shared(params))
+    checkpoints = nodes.pretrain_unlabelled(method, base, table, pretraining[method], *_shared(params), params["data"])
     rows = nodes.score_checkpoints(checkpoints)
     figure = nodes.plot_tsne(checkpoints, base, table, pretraining["tsne"], pretraining["runtime"])
     (call,) = recorded
@@ -88,7 +88,7 @@ def test_self_supervised_methods_see_training_rows_without_labels(ci_inputs, rec
 
 def test_supcon_uses_the_labels_of_each_subset_only(ci_inputs, recorded):
     base, table, subsets, _, params = ci_inputs
-    checkpoints = nodes.pretrain_supcon(base, subsets, params["pretraining"]["supcon"], *_shared(params))
+    checkpoints = nodes.pretrain_supcon(base, subsets, params["pretraining"]["supcon"], *_shared(params), params["data"])
     rows = nodes.score_checkpoints(checkpoints)
     combos = budgets_and_seeds(subsets)
     assert set(checkpoints) == {supcon_checkpoint_name(b, s) for b, s in combos}
@@ -185,7 +185,7 @@ def test_loss_history_checkpoint_and_figure_reach_mlflow(ci_inputs, tmp_path, mo
     imputation = {**pretraining["imputation"], "training": {**pretraining["imputation"]["training"], "epochs": 3}}
     try:
         with mlflow.start_run() as run:
-            checkpoints = nodes.pretrain_unlabelled("imputation", base, table, imputation, *_shared(params))
+            checkpoints = nodes.pretrain_unlabelled("imputation", base, table, imputation, *_shared(params), params["data"])
             nodes.plot_tsne(checkpoints, base, table, pretraining["tsne"], pretraining["runtime"])
     finally:
         mlflow.set_tracking_uri(None)

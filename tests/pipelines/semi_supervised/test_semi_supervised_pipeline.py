@@ -12,7 +12,9 @@ import torch
 from mlflow.tracking import MlflowClient
 
 from tests.conftest import load_config, make_project_copy, run_pipelines
+from transfer_lab.contracts import DataParams, data_provenance
 from transfer_lab.datasets.encoder_checkpoints import EncoderCheckpointsDataset
+from transfer_lab.datasets.tree_dataset import TreeDataset
 from transfer_lab.methods.encoders import build_encoder, encoder_checkpoint
 from transfer_lab.params import ParameterError, parse_params
 from transfer_lab.methods.semi_supervised.factory import METHODS, NEURAL_METHODS, WRAPPERS
@@ -110,7 +112,8 @@ def test_method_nodes_are_independent():
     for node in method_nodes:
         method = node.namespace.removeprefix("semi_supervised.")
         assert set(node.inputs) == {"base_dataset", "split_table", "label_subsets", "pretrained_encoders"} | {
-            f"params:semi_supervised.{block}" for block in (f"methods.{method}", "runtime", "neural", "pretrained")}
+            f"params:semi_supervised.{block}" for block in (f"methods.{method}", "runtime", "neural", "pretrained")} | {
+            "params:data"}  # the data block: checkpoints are reused only on the data they were trained on
 
 
 def test_report_logs_metrics_and_pseudo_label_histories(ci_run, tmp_path):
@@ -144,17 +147,21 @@ def test_report_logs_metrics_and_pseudo_label_histories(ci_run, tmp_path):
 
 def test_pretrained_encoders_give_feature_and_fine_tuned_rows(ci_run, tmp_path):
     """A checkpoint in data/06_models/encoders: estimators on its features, FixMatch from it;
-    a checkpoint for other inputs and a listed but absent encoder are skipped."""
+    a checkpoint of other data (here: other inputs) and a listed but absent encoder are skipped."""
     ci_project, _ = ci_run
     project = make_project_copy(tmp_path / "project")
     for layer in ("03_primary", "05_model_input"):
         shutil.copytree(ci_project / "data" / layer, project / "data" / layer, dirs_exist_ok=True)
     folder = project / "data/06_models/encoders"
     kwargs = {"width": 4, "depth": 2, "out_features": 16}
+    _, parameters = load_config(project, "ci")
+    base = TreeDataset(str(project / "data/03_primary/base_dataset.npz")).load()
+    this_data = data_provenance(base, DataParams(**parameters["data"]))
+    other_data = {**this_data, "dataset": "digits_16x16"}
     checkpoints = {}
-    for name, shape in (("tiny", (1, 8, 8)), ("other_shape", (1, 16, 16))):
+    for name, shape, provenance in (("tiny", (1, 8, 8), this_data), ("other_shape", (1, 16, 16), other_data)):
         torch.manual_seed(0)
-        checkpoints[name] = encoder_checkpoint(build_encoder("cnn2d", shape, **kwargs), "cnn2d", shape, kwargs)
+        checkpoints[name] = encoder_checkpoint(build_encoder("cnn2d", shape, **kwargs), "cnn2d", shape, kwargs, provenance=provenance)
     # through the dataset, which writes the folder's manifest (a folder without one is an interrupted save)
     EncoderCheckpointsDataset(str(folder)).save(checkpoints)
     runtime = {"semi_supervised": {

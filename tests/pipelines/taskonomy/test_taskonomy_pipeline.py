@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -45,8 +44,10 @@ def _reporting(project: Path, name: str) -> Path:
 
 
 def _pickle(project: Path, layer: str, name: str):
-    with open(project / "data" / layer / "taskonomy" / name, "rb") as handle:
-        return pickle.load(handle)
+    """An intermediate output (a .npz tree, loaded without pickle)."""
+    from transfer_lab.datasets.tree_dataset import TreeDataset
+
+    return TreeDataset(str(project / "data" / layer / "taskonomy" / name)).load()
 
 
 # ----------------------------------------------------------------------------- graph and parameters
@@ -125,13 +126,13 @@ def outputs(ci_run):
 
 def test_features_are_written_once_per_source_for_every_view(outputs):
     project, params, _, _ = outputs
-    task_data = _pickle(project, "05_model_input", "task_data.pkl")
+    task_data = _pickle(project, "05_model_input", "task_data.npz")
     assert set(task_data["tasks"]) == set(params.tasks)
     views = set(task_data["views"])
     assert views == {params.task(t).view for t in params.tasks}
     n = len(task_data["targets"][params.tasks[0]])
     for source in [*TASKS, "random"]:
-        item = _pickle(project, "07_model_output", f"features_{source}.pkl")
+        item = _pickle(project, "07_model_output", f"features_{source}.npz")
         if source in params.tasks or source == "random":
             assert item["source"] == source and set(item["features"]) == views
             for F in item["features"].values():
@@ -156,8 +157,8 @@ def test_every_transfer_and_the_beam_of_higher_orders(outputs):
         # AHP affinities of one target sum to 1
         assert math.isclose(sum(affinities[k] for k in keys), 1.0, rel_tol=1e-9)
         # per-sample test losses kept for the tournament, with pixels and self
-        transfers = _pickle(project, "07_model_output", f"transfers_{target}.pkl")
-        n_test = len(_pickle(project, "05_model_input", "task_data.pkl")["rows"]["test"])
+        transfers = _pickle(project, "07_model_output", f"transfers_{target}.npz")
+        n_test = len(_pickle(project, "05_model_input", "task_data.npz")["rows"]["test"])
         assert set(transfers["test_losses"]) == keys | {f"pixels__{target}"}
         assert all(v.shape == (n_test,) and np.isfinite(v).all() for v in transfers["test_losses"].values())
     assert set(table["target"]) == set(tasks)
@@ -173,7 +174,7 @@ def test_tournament_ahp_gain_and_quality_recomputed_from_losses(outputs):
         np.testing.assert_allclose(np.diag(W), 0.5)
         np.testing.assert_allclose(W + W.T, 1.0, atol=1e-12)
         np.testing.assert_allclose(ahp_affinity(W), [affinities[k] for k in keys], rtol=1e-9)
-        losses = _pickle(project, "07_model_output", f"transfers_{target}.pkl")["test_losses"]
+        losses = _pickle(project, "07_model_output", f"transfers_{target}.npz")["test_losses"]
         for row in table[table["target"] == target].itertuples():
             assert math.isclose(row.gain, win_rate(losses[row.key], losses[f"pixels__{target}"]))
             assert math.isclose(row.quality, win_rate(losses[row.key], losses[f"self__{target}"]))

@@ -66,14 +66,17 @@ def test_transfer_refuses_missing_or_foreign_encoders(ci_run):
     project, catalog = ci_run
     with working_directory(project):  # the catalog's paths are relative to the project
         names = ("base_dataset", "split_table", "label_subsets", "params:transfer.protocols", "params:transfer.linear_probe",
-                 "params:transfer.knn", "params:transfer.partial_freeze", "params:transfer.finetune", "params:transfer.runtime")
+                 "params:transfer.knn", "params:transfer.partial_freeze", "params:transfer.finetune", "params:transfer.runtime", "params:data")
         inputs = [catalog.load(name) for name in names]
     with pytest.raises(ValueError, match="no pretrained encoder 'supcon_lpc1_seed0'"):
         nodes.transfer_encoder("supcon", {}, *inputs)
     simclr = EncoderCheckpointsDataset(str(project / "data/06_models/encoders")).load()["simclr"]
-    foreign = {**simclr, "meta": {**simclr["meta"], "dataset": "mnist1d"}}
-    with pytest.raises(ValueError, match="trained on 'mnist1d'"):
+    foreign = {**simclr, "meta": {**simclr["meta"], "provenance": {**simclr["meta"]["provenance"], "dataset": "mnist1d"}}}
+    with pytest.raises(ValueError, match="trained on dataset 'mnist1d'"):
         nodes.transfer_encoder("simclr", {"simclr": foreign}, *inputs)
+    other_split = {**simclr, "meta": {**simclr["meta"], "provenance": {**simclr["meta"]["provenance"], "split_seed": 7}}}
+    with pytest.raises(ValueError, match="trained with split seed 7"):
+        nodes.transfer_encoder("simclr", {"simclr": other_split}, *inputs)
 
 
 def test_pretraining_and_transfer_run_on_mnist1d(project):

@@ -102,6 +102,7 @@ def make_estimator(
     encoder: Any = None,
     config: Any = None,
     device: str = "cpu",
+    n_classes: int | None = None,
 ) -> Any:
     """The estimator of ``method`` with hyper-parameters ``params``, for flat rows.
 
@@ -121,12 +122,15 @@ def make_estimator(
     encoder, config, device
         A neural method's network (see :class:`~.neural.NeuralSSLClassifier`), its
         :class:`~transfer_lab.methods.training.TrainConfig` and device.
+    n_classes : int, optional
+        The data's declared number of classes: a neural method's head is that wide (the
+        classic methods predict the labels they were given).
     """
     params = dict(params or {})
     cls = estimator_class(method)
     if method in NEURAL_METHODS:
         shape = None if input_shape is None else tuple(input_shape)
-        return cls(method, encoder, config, input_shape=shape, device=device, **params)
+        return cls(method, encoder, config, input_shape=shape, device=device, n_classes=n_classes, **params)
     if _accepts(cls, "random_state"):
         params["random_state"] = seed
     if _accepts(cls, "image_shape"):

@@ -30,7 +30,9 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from transfer_lab.contracts import DataParams, Dataset, DomainPair, select_domain_pair, supcon_checkpoint_name
+from transfer_lab.contracts import (
+    DataParams, Dataset, DomainPair, data_provenance, select_domain_pair, supcon_checkpoint_name,
+)
 from transfer_lab.methods.encoders import build_encoder, encoder_checkpoint, encoder_from_checkpoint, encoder_settings
 from transfer_lab.methods.runtime import resolve_device, seed_everything, thread_limits
 from transfer_lab.methods.training import extract_features
@@ -81,6 +83,12 @@ def _pretrain(
     )
 
 
+def _provenance(base_dataset: Dataset, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The data every checkpoint of this run records (``meta["provenance"]``), so that a
+    reader reuses it only on the same dataset, split seed and data."""
+    return data_provenance(base_dataset, parse_params(DataParams, data, "data"))
+
+
 def _logged(dataset: str, checkpoints: Checkpoints) -> Checkpoints:
     """Loss per epoch as a metric history (the mean over the seeds of a per-subset method,
     ``supcon_lpc5_seed0`` → ``supcon_lpc5``) and each checkpoint as an artifact."""
@@ -100,26 +108,28 @@ def _logged(dataset: str, checkpoints: Checkpoints) -> Checkpoints:
 
 def pretrain_unlabelled(
     method: str, base_dataset: Dataset, split_table: pd.DataFrame, settings: Mapping[str, Any],
-    encoder: Mapping[str, Any], runtime: Mapping[str, Any],
+    encoder: Mapping[str, Any], runtime: Mapping[str, Any], data: Mapping[str, Any],
 ) -> Checkpoints:
     """``method`` (simclr, moco, rotation, imputation) on the training rows, without labels."""
-    block, run = _settings(method, settings), _runtime(runtime)
+    block, run, provenance = _settings(method, settings), _runtime(runtime), _provenance(base_dataset, data)
     X = base_dataset.X[split_indices(split_table, "train")]
     with thread_limits(run.num_threads):
-        checkpoint = _pretrain(method, X, None, block, encoder, run, run.seed, base_dataset.name, run.progress, labels="none")
+        checkpoint = _pretrain(
+            method, X, None, block, encoder, run, run.seed, base_dataset.name, run.progress, labels="none", provenance=provenance,
+        )
     return _logged(base_dataset.name, {method: checkpoint})
 
 
 def pretrain_supcon(
     base_dataset: Dataset, label_subsets: pd.DataFrame, settings: Mapping[str, Any],
-    encoder: Mapping[str, Any], runtime: Mapping[str, Any],
+    encoder: Mapping[str, Any], runtime: Mapping[str, Any], data: Mapping[str, Any],
 ) -> Checkpoints:
     """Supervised contrastive pretraining on the labelled rows of every label subset.
 
     One encoder per (budget, seed), trained on that subset's rows and labels only; a subset
     whose rows equal an earlier one's (``all`` for every seed) reuses its weights.
     """
-    block, run = _settings("supcon", settings), _runtime(runtime)
+    block, run, provenance = _settings("supcon", settings), _runtime(runtime), _provenance(base_dataset, data)
     X, y = base_dataset.X, base_dataset.y
     checkpoints: Checkpoints = {}
     trained: dict[bytes, dict] = {}
@@ -129,7 +139,7 @@ def pretrain_supcon(
             if labeled.tobytes() not in trained:
                 trained[labeled.tobytes()] = _pretrain(
                     "supcon", X[labeled], y[labeled], block, encoder, run, run.seed + seed, base_dataset.name,
-                    False, labels="label_subset",
+                    False, labels="label_subset", provenance=provenance,
                 )
             checkpoint = trained[labeled.tobytes()]
             meta = {**checkpoint["meta"], "labels_per_class": budget, "subset_seed": seed}
@@ -158,6 +168,7 @@ def pretrain_supervised_source(
             "supervised_source", X[train], pair.y[train], block, encoder, run, run.seed, base_dataset.name,
             run.progress, fit_kwargs, labels="source_domain",
             source_domain=pair.name.split("->")[0 if block.side == "source" else 1], source_pair=pair.name,
+            provenance=_provenance(base_dataset, data),
         )
     return _logged(base_dataset.name, {"supervised_source": checkpoint})
 

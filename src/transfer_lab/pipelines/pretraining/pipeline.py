@@ -54,8 +54,11 @@ def _method_template(method: str, train: Callable, data: Sequence[str], data_par
 
 def create_pipeline(**kwargs) -> Pipeline:
     methods = [
-        *(_method_template(m, _bound(nodes.pretrain_unlabelled, m), ["base_dataset", "split_table"]) for m in UNLABELLED),
-        _method_template("supcon", nodes.pretrain_supcon, ["base_dataset", "label_subsets"]),
+        *(
+            _method_template(m, _bound(nodes.pretrain_unlabelled, m), ["base_dataset", "split_table"], ["params:data"])
+            for m in UNLABELLED
+        ),
+        _method_template("supcon", nodes.pretrain_supcon, ["base_dataset", "label_subsets"], ["params:data"]),
         _method_template(
             "supervised_source", nodes.pretrain_supervised_source, ["base_dataset", "domain_pairs"], ["params:data"]
         ),

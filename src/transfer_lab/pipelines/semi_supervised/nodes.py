@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +25,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from transfer_lab.contracts import Dataset
+from transfer_lab.contracts import DataParams, Dataset, data_provenance, stale_reason
 from transfer_lab.methods.runtime import resolve_device, thread_limits
 from transfer_lab.methods.semi_supervised.factory import (
     adds_pseudo_labels,
@@ -66,33 +67,51 @@ class Inputs:
         return entry if self.name == RAW else f"{entry}_{self.name}"
 
 
+_said: set[tuple[str | None, str]] = set()  # (run, line) about the encoders already logged by this process
+
+
+def _say_once(level: int, message: str) -> None:
+    """One line per run for what every method node finds alike (which encoders are used);
+    the run is the MLflow run the tracking hook exports, so a second run in one process
+    (a notebook) says it again."""
+    key = (os.environ.get("MLFLOW_RUN_ID"), message)
+    if key not in _said:
+        _said.add(key)
+        logger.log(level, message)
+
+
 def _encoders(
-    base_dataset: Dataset, pretrained_encoders: Mapping[str, dict], names: list[str]
+    base_dataset: Dataset, pretrained_encoders: Mapping[str, dict], names: list[str], expected: Mapping[str, Any]
 ) -> Iterator[tuple[str, dict]]:
-    """The listed pretrained encoders that are present and fit the data's input shape."""
-    shape = list(base_dataset.X.shape[1:])
+    """The listed pretrained encoders that are present and were trained on this run's data
+    (``expected``: ``contracts.data_provenance``); a stale one is skipped with one line."""
     for name in names:
         checkpoint = pretrained_encoders.get(name)
+        reason = None if checkpoint is None else stale_reason(checkpoint.get("meta", {}), expected)
         if checkpoint is None:
-            logger.info("semi_supervised: pretrained encoder %r not in pretrained_encoders; skipped", name)
-        elif list(checkpoint["encoder"]["input_shape"]) != shape:
-            logger.info(
-                "semi_supervised: pretrained encoder %r takes inputs %s, the data has %s; skipped",
-                name, checkpoint["encoder"]["input_shape"], shape,
-            )
+            _say_once(logging.INFO, f"semi_supervised: pretrained encoder {name!r} is not in pretrained_encoders; skipped")
+        elif reason is not None:
+            _say_once(logging.WARNING, f"semi_supervised: stale pretrained encoder {name!r} skipped: {reason}")
         else:
             yield name, checkpoint
 
 
 def _inputs(
     method: str, base_dataset: Dataset, pretrained_encoders: Mapping[str, dict], neural: NeuralParams,
-    pretrained: PretrainedParams, on_encoders: bool, device: Any,
+    pretrained: PretrainedParams, on_encoders: bool, device: Any, expected: Mapping[str, Any],
 ) -> list[Inputs]:
     X = base_dataset.X
     found = [Inputs(RAW, X, tuple(X.shape[1:]), neural.encoder.model_dump())]
     if on_encoders:
-        for name, checkpoint in _encoders(base_dataset, pretrained_encoders, pretrained.encoders):
+        for name, checkpoint in _encoders(base_dataset, pretrained_encoders, pretrained.encoders, expected):
             found.append(Inputs(name, *pretrained_inputs(method, checkpoint, X, device)))
+        used = [inputs.name for inputs in found[1:]]
+        _say_once(logging.INFO, (
+            f"semi_supervised: rows on pretrained encoders {used} as well as on raw inputs (checkpoints in "
+            "pretrained_encoders trained on this run's data, possibly by an earlier run)" if used else
+            "semi_supervised: no usable pretrained encoder in pretrained_encoders: rows on raw inputs only "
+            "(run the pretraining pipeline first for rows on encoders)"
+        ))
     return found
 
 
@@ -149,7 +168,7 @@ def _run_entry(
         model = make_estimator(
             method, entry.params, seed=view.seed, base=entry.base_learner,
             input_shape=inputs.input_shape, encoder=inputs.encoder,
-            config=training.to_train_config(view.seed), device=str(device),
+            config=training.to_train_config(view.seed), device=str(device), n_classes=view.n_classes,
         )
         measurements, history = fit_and_measure(model, view)
         rows += _rows(dataset, label, view, measurements)
@@ -160,7 +179,7 @@ def _run_entry(
 def run_method(
     method: str, base_dataset: Dataset, split_table: pd.DataFrame, label_subsets: pd.DataFrame,
     pretrained_encoders: Mapping[str, dict], entries: Mapping[str, Any] | None,
-    runtime: Mapping[str, Any], neural: Mapping[str, Any], pretrained: Mapping[str, Any],
+    runtime: Mapping[str, Any], neural: Mapping[str, Any], pretrained: Mapping[str, Any], data: Mapping[str, Any],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every selected entry of ``method`` (``params:semi_supervised.methods.<method>``) on
     every budget and seed, on raw inputs and on the pretrained encoders it is listed for."""
@@ -171,8 +190,9 @@ def run_method(
     chosen = {n: parse_params(EntryParams, e, f"{where}.{n}") for n, e in (entries or {}).items() if settings.runs(n)}
     device, rows, rounds = resolve_device(settings.device), [], []
     on_encoders = any(n in encoders.methods for n in chosen)
+    expected = data_provenance(base_dataset, parse_params(DataParams, data, "data")) if on_encoders else {}
     with thread_limits(settings.num_threads):
-        inputs_list = _inputs(method, base_dataset, pretrained_encoders, networks, encoders, on_encoders, device)
+        inputs_list = _inputs(method, base_dataset, pretrained_encoders, networks, encoders, on_encoders, device, expected)
         for inputs in inputs_list if chosen else []:
             views = list(_views(dataclasses.replace(base_dataset, X=inputs.X), split_table, label_subsets))
             for name in (n for n in chosen if inputs.name == RAW or n in encoders.methods):

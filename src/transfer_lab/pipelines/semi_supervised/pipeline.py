@@ -22,16 +22,18 @@ from transfer_lab.reporting.results import concat_results
 
 DATA = {"base_dataset", "split_table", "label_subsets", "pretrained_encoders"}
 SHARED_PARAMS = ("runtime", "neural", "pretrained")
+DATA_PARAMS = "params:data"  # the data block every family shares: checkpoints are checked against it
 
 
 def method_pipeline(method: str) -> Pipeline:
     """The template: one method's node, under the namespace ``<method>``."""
     run = functools.update_wrapper(functools.partial(nodes.run_method, method), nodes.run_method)
     inputs = ["base_dataset", "split_table", "label_subsets", "pretrained_encoders", "params:entries"]
-    inputs += [f"params:{block}" for block in SHARED_PARAMS]
+    inputs += [f"params:{block}" for block in SHARED_PARAMS] + [DATA_PARAMS]
     template = Pipeline([Node(run, inputs, ["rows", "rounds"], name="run", tags="train")])
     parameters = {"params:entries": f"params:methods.{method}"}
     parameters.update({f"params:{block}": f"params:{block}" for block in SHARED_PARAMS})
+    parameters[DATA_PARAMS] = DATA_PARAMS
     return Pipeline(template, namespace=method, inputs=DATA, parameters=parameters)
 
 
@@ -69,6 +71,7 @@ def _combine_and_report() -> list[Node]:
 
 def create_pipeline(**kwargs) -> Pipeline:
     methods = Pipeline(
-        [method_pipeline(method) for method in METHODS], namespace="semi_supervised", inputs=DATA
+        [method_pipeline(method) for method in METHODS], namespace="semi_supervised", inputs=DATA,
+        parameters={DATA_PARAMS},
     )
     return Pipeline([methods, *_combine_and_report()], tags="semi_supervised")

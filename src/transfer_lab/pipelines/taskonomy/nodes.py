@@ -9,7 +9,8 @@ Per-task nodes (``taskonomy.<task>.train``, ``.transfer_to``, ``.transferability
 their task through ``functools.partial`` (module-level functions, so they pickle for
 ``ParallelRunner``); a task left out of ``taskonomy.tasks`` makes its nodes return ``{}``
 at once, so the graph is the same in every environment. Everything between nodes is
-written to files: dicts of arrays as pickles, tables as CSV, taxonomies as JSON.
+written to files: dicts of arrays as .npz trees (``datasets.tree_dataset``, loaded without
+pickle), tables as CSV, taxonomies as JSON.
 """
 
 from __future__ import annotations
@@ -137,7 +138,7 @@ def prepare_task_data(
         "dataset": base_dataset.name,
         "seed": int(seed),
         "input_shape": tuple(int(s) for s in X.shape[1:]),
-        "n_labels": int(y.max()) + 1,
+        "n_labels": base_dataset.n_classes,  # declared by the source, never the largest label + 1
         "tasks": {name: spec.options() for name, spec in specs.items()},
         "views": views,
         "targets": {name: spec.targets(X, y, seed) for name, spec in specs.items()},

@@ -18,7 +18,9 @@ import pandas as pd
 from pydantic import BaseModel
 from tqdm.auto import tqdm
 
-from transfer_lab.contracts import DataParams, Dataset, DomainPair, select_domain_pair, supcon_checkpoint_name
+from transfer_lab.contracts import (
+    DataParams, Dataset, DomainPair, data_provenance, select_domain_pair, stale_reason, supcon_checkpoint_name,
+)
 from transfer_lab.methods.dann import ADAPTATION_METHODS, DomainAdaptationResult
 from transfer_lab.methods.encoders import build_encoder, encoder_from_checkpoint, encoder_settings
 from transfer_lab.methods.runtime import resolve_device, seed_everything, thread_limits
@@ -67,21 +69,22 @@ def _method_settings(block: BaseModel, seed: int) -> dict[str, Any]:
     return {**block.method_kwargs(), **({"config": training.to_train_config(seed)} if training else {})}
 
 
-def _pretrained(encoders: Mapping[str, dict], encoder: str, budget: str, seed: int, dataset: str, device):
-    """The checkpoint of ``encoder`` for one budget (supcon: one per label subset), rebuilt."""
+def _pretrained(encoders: Mapping[str, dict], encoder: str, budget: str, seed: int, expected: Mapping[str, Any], device):
+    """The checkpoint of ``encoder`` for one budget (supcon: one per label subset), rebuilt;
+    refused unless it was trained on this run's data (``expected``: ``data_provenance``)."""
     name = supcon_checkpoint_name(budget, seed) if encoder == "supcon" else encoder
     if name not in encoders:
         raise ValueError(f"no pretrained encoder {name!r} (have {sorted(encoders)}); run the pretraining pipeline first")
-    trained_on = encoders[name].get("meta", {}).get("dataset")
-    if trained_on != dataset:
+    reason = stale_reason(encoders[name].get("meta", {}), expected)
+    if reason is not None:
         raise ValueError(
-            f"pretrained encoder {name!r} was trained on {trained_on!r}, not {dataset!r}; "
+            f"pretrained encoder {name!r} is stale: {reason}; "
             "run the pretraining pipeline with the same data parameters first"
         )
     return encoder_from_checkpoint(encoders[name], device)
 
 
-def _loaded(loaded: dict, encoders: Mapping[str, dict], encoder: str, budget: str, seed: int, dataset: str, device):
+def _loaded(loaded: dict, encoders: Mapping[str, dict], encoder: str, budget: str, seed: int, expected: Mapping, device):
     """The encoder of one budget and its :class:`FeatureCache`, each checkpoint loaded once.
 
     The trained protocols fine-tune a copy, so one loaded encoder serves every pair; the
@@ -89,7 +92,7 @@ def _loaded(loaded: dict, encoders: Mapping[str, dict], encoder: str, budget: st
     """
     name = supcon_checkpoint_name(budget, seed) if encoder == "supcon" else encoder
     if name not in loaded:
-        pretrained = _pretrained(encoders, encoder, budget, seed, dataset, device)
+        pretrained = _pretrained(encoders, encoder, budget, seed, expected, device)
         loaded.clear()  # supcon: one checkpoint per pair, none reused
         loaded[name] = (pretrained, FeatureCache(pretrained, device))
     return loaded[name]
@@ -98,7 +101,7 @@ def _loaded(loaded: dict, encoders: Mapping[str, dict], encoder: str, budget: st
 def transfer_encoder(
     encoder: str, encoders: Mapping[str, dict], base_dataset: Dataset, split_table: pd.DataFrame,
     label_subsets: pd.DataFrame, protocols: Sequence[str], linear_probe: Mapping[str, Any], knn: Mapping[str, Any],
-    partial_freeze: Mapping[str, Any], finetune: Mapping[str, Any], runtime: Mapping[str, Any],
+    partial_freeze: Mapping[str, Any], finetune: Mapping[str, Any], runtime: Mapping[str, Any], data: Mapping[str, Any],
 ) -> pd.DataFrame:
     """Every protocol of ``protocols`` on one pretrained encoder, every budget and seed.
 
@@ -107,11 +110,11 @@ def transfer_encoder(
     """
     given = {"linear_probe": linear_probe, "knn": knn, "partial_freeze": partial_freeze, "finetune": finetune}
     blocks = {p: parse_params(PROTOCOL_PARAMS[p], given[p], f"transfer.{p}") for p in protocols}
-    run = _runtime(runtime)
+    run, expected = _runtime(runtime), data_provenance(base_dataset, parse_params(DataParams, data, "data"))
     device, rows, loaded = resolve_device(run.device), [], {}
     with thread_limits(run.num_threads):
         for budget, seed in tqdm(budgets_and_seeds(label_subsets), desc=encoder, disable=not run.progress):
-            pretrained, features = _loaded(loaded, encoders, encoder, budget, seed, base_dataset.name, device)
+            pretrained, features = _loaded(loaded, encoders, encoder, budget, seed, expected, device)
             view = budget_view(base_dataset, split_table, label_subsets, budget, seed)
             for protocol, block in blocks.items():
                 seed_everything(seed)

@@ -36,7 +36,7 @@ def _encoder_template(encoder: str) -> Pipeline:
         [
             Node(
                 _bound(nodes.transfer_encoder, encoder),
-                ["encoders", *BUDGET_DATA, *PROTOCOL_PARAMS, "params:runtime"],
+                ["encoders", *BUDGET_DATA, *PROTOCOL_PARAMS, "params:runtime", "params:data"],
                 "rows",
                 name="run_protocols",
                 tags="train",
@@ -44,7 +44,7 @@ def _encoder_template(encoder: str) -> Pipeline:
         ],
         namespace=encoder,
         inputs={"encoders": f"pretraining.{encoder}.encoders", **{name: name for name in BUDGET_DATA}},
-        parameters={name: name for name in [*PROTOCOL_PARAMS, "params:runtime"]},
+        parameters={name: name for name in [*PROTOCOL_PARAMS, "params:runtime", "params:data"]},
     )
 
 

@@ -25,6 +25,7 @@ from transfer_lab.methods.semi_supervised.neural.engine import (
     as_tensor,
     build_model,
     check_common,
+    count_classes,
     read_arrays,
     run,
     split,
@@ -33,7 +34,7 @@ from transfer_lab.methods.semi_supervised.transforms import weak_augment
 from transfer_lab.methods.training import TrainConfig
 
 
-def _label_propagation_teacher(arrays: Arrays, params: Mapping[str, Any] | None) -> np.ndarray:
+def _label_propagation_teacher(arrays: Arrays, params: Mapping[str, Any] | None, n_classes: int | None) -> np.ndarray:
     """Label distributions of the unlabeled rows from LabelPropagation on the flat inputs."""
     X = np.concatenate([arrays.X_labeled, arrays.X_unlabeled]).reshape(
         len(arrays.X_labeled) + len(arrays.X_unlabeled), -1
@@ -43,8 +44,7 @@ def _label_propagation_teacher(arrays: Arrays, params: Mapping[str, Any] | None)
         # Slow convergence on long chains still gives usable distributions for a teacher.
         warnings.simplefilter("ignore", ConvergenceWarning)
         graph = LabelPropagation(**dict(params or {})).fit(X, y)
-    n_classes = int(arrays.y_labeled.max()) + 1
-    probs = np.zeros((len(arrays.X_unlabeled), n_classes))
+    probs = np.zeros((len(arrays.X_unlabeled), count_classes(arrays, n_classes)))
     # classes_ may skip a label that has no labeled row; its column stays 0.
     probs[:, graph.classes_] = graph.label_distributions_[len(arrays.X_labeled) :]
     return probs
@@ -125,7 +125,7 @@ def train_distillation(
     device = resolve_device(device)
     info: dict[str, Any] = {}
     if isinstance(teacher, str) and teacher == "label_propagation":
-        teacher = _label_propagation_teacher(arrays, teacher_params)
+        teacher = _label_propagation_teacher(arrays, teacher_params, n_classes)
     if isinstance(teacher, str):
         from transfer_lab.methods.semi_supervised.neural.registry import NEURAL_METHODS, train_semi_supervised
 

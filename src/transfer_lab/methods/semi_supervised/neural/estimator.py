@@ -48,6 +48,10 @@ class NeuralSSLClassifier(ClassifierMixin, BaseEstimator):
         shape of ``X``'s rows.
     device : str, default "cpu"
         ``"auto"`` picks CUDA when present.
+    n_classes : int or None, default None
+        The number of classes the data declare (``Dataset.n_classes``): the network has that
+        many outputs and ``classes_`` is ``0 .. n_classes - 1``. ``None``: the labels seen
+        in ``y``.
     **hyper
         The method's hyper-parameters (the keyword arguments of its ``train_<method>``);
         stored as attributes and returned by ``get_params``.
@@ -88,6 +92,7 @@ class NeuralSSLClassifier(ClassifierMixin, BaseEstimator):
         *,
         input_shape: tuple[int, ...] | None = None,
         device: str = "cpu",
+        n_classes: int | None = None,
         **hyper: Any,
     ) -> None:
         self.method = method
@@ -95,6 +100,7 @@ class NeuralSSLClassifier(ClassifierMixin, BaseEstimator):
         self.config = config
         self.input_shape = input_shape
         self.device = device
+        self.n_classes = n_classes
         for key, value in hyper.items():
             setattr(self, key, value)
         self._hyper = tuple(hyper)
@@ -122,6 +128,16 @@ class NeuralSSLClassifier(ClassifierMixin, BaseEstimator):
         if callable(self.encoder):
             return self.encoder
         raise ValueError(f"encoder must be None, a mapping, a callable or an nn.Module, got {type(self.encoder).__name__}")
+
+    def _classes(self, labels: np.ndarray) -> np.ndarray:
+        """``0 .. n_classes - 1`` when the data declare their classes (a head that wide,
+        whichever labels the labelled rows happen to hold), else the labels seen."""
+        if self.n_classes is None:
+            return np.unique(labels)
+        stray = labels[(labels < 0) | (labels >= self.n_classes)]
+        if len(stray):
+            raise ValueError(f"label {stray[0]} is outside the declared classes 0..{self.n_classes - 1}")
+        return np.arange(int(self.n_classes))
 
     def _rows(self, X: np.ndarray) -> np.ndarray:
         return X.reshape(len(X), *self.input_shape_)
@@ -154,7 +170,7 @@ class NeuralSSLClassifier(ClassifierMixin, BaseEstimator):
         if int(np.prod(shape)) != flat.shape[1]:
             raise ValueError(f"rows of {flat.shape[1]} values do not fit input_shape {shape}")
         self.input_shape_ = shape
-        self.classes_ = np.unique(y[labeled])
+        self.classes_ = self._classes(y[labeled])
         rows, codes = self._rows(flat), self._encode(y)
         data = {"X_labeled": rows[labeled], "y_labeled": codes[labeled], "X_unlabeled": rows[~labeled]}
         if X_val is not None:
