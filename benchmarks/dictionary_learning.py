@@ -200,8 +200,8 @@ def spams_comparison(args, X, n_batches, full_objective, record) -> dict:
     obj_ours, cpu_ours = record["objective_ours"], record["ours_cpu_seconds"]
     at_ours = cpu_at_objective([(p["cpu_seconds"], p["objective"]) for p in curve], obj_ours)
     if at_ours is None:
-        print(f"our objective {obj_ours:.6f} lies outside SPAMS' curve "
-              f"({curve[0]['objective']:.6f} .. {curve[-1]['objective']:.6f}): no CPU at equal objective")
+        print(f"our objective {obj_ours:.6f} lies outside SPAMS' curve ({curve[0]['objective']:.6f}"
+              f" .. {curve[-1]['objective']:.6f}): no CPU at equal objective")
     print(f"SPAMS trainDL ({n_batches} mini-batches) CPU {same['cpu_seconds']:.3f} s, objective "
           f"{same['objective']:.6f}; ours CPU {cpu_ours:.3f} s, objective {obj_ours:.6f}; "
           f"SPAMS at our objective: {'-' if at_ours is None else f'{at_ours:.3f} s'}")

@@ -382,7 +382,7 @@ def _admm(
     chunk_size: int | None,
     check_init: bool = False,
 ) -> tuple[torch.Tensor, int]:
-    """ADMM on all rows, chunk by chunk; ``ρ`` is the mean eigenvalue of ``G`` (1 for unit atoms)."""
+    """ADMM on all rows, chunk by chunk; ``ρ`` is ``G``'s mean eigenvalue (1 for unit atoms)."""
     n, k = C.shape
     if n == 0 or max_iter == 0:
         return U0.clone(), 0
