@@ -232,3 +232,111 @@ def test_subset_accuracies_fit_one_seeded_classifier_per_subset(digits):
     for (budget, seed, rows), (got_budget, got_seed, got) in zip(subsets, scores, strict=True):
         expected = LogisticRegression(max_iter=300, random_state=seed).fit(X[rows], y[rows]).score(X[300:], y[300:])
         assert (got_budget, got_seed) == (budget, seed) and got == expected
+
+
+# ------------------------------------------------------------------ ADMM coder, forgetting, SPAMS
+def test_admm_and_fista_coders_reach_the_same_lasso_optimum(digits):
+    # Both coders stop on a certified duality gap; on an over-complete dictionary (singular
+    # Gram matrix) they agree with each other and with a much tighter FISTA solution.
+    import torch
+
+    from transfer_lab.methods.sparse_coding import _lasso, lasso_duality_gap
+
+    X = digits[0][:200]
+    rng = np.random.default_rng(0)
+    D = X[rng.choice(len(X), 96, replace=False)] + 0.01 * rng.standard_normal((96, 64))
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    Xt, Dt = torch.as_tensor(X), torch.as_tensor(D)
+    tight = sparse_coding_objective(X, D, sparse_encode(X, D, 0.2, tol=1e-7), 0.2)
+    for tol in (1e-2, 1e-4):
+        U_admm, it_admm = _lasso(Xt, Dt, 0.2, None, tol=tol, solver="admm")
+        U_fista, it_fista = _lasso(Xt, Dt, 0.2, None, tol=tol, solver="fista")
+        gap = lasso_duality_gap(X, D, U_admm.numpy(), 0.2)
+        primal = 0.5 * ((X - U_admm.numpy() @ D) ** 2).sum(1) + 0.2 * np.abs(U_admm.numpy()).sum(1)
+        assert np.all(gap <= tol * primal + 1e-9)
+        for U in (U_admm, U_fista):
+            assert sparse_coding_objective(X, D, U.numpy(), 0.2) == pytest.approx(tight, rel=tol)
+        assert it_admm < it_fista  # the claim the default rests on
+    with pytest.raises(ValueError):
+        _lasso(Xt, Dt, 0.2, None, solver="lars")
+
+
+def test_forgetting_factor_weighs_minibatch_s_by_s_over_t_to_the_rho():
+    from transfer_lab.methods.dictionary_learning import _forgetting_factor
+
+    # Accumulate A_t = β_t A_{t-1} + a_t with a_t = one-hot(t): the weights of the past are
+    # Π β = (s / t)^ρ (Mairal et al. 2010, §3.4.3); ρ = 1 is the running sum of a plain mean.
+    for rho in (1.0, 4.0):
+        A = np.zeros(6)
+        for step in range(6):
+            A *= _forgetting_factor(step, 256, rho)
+            A[step] += 1.0
+        np.testing.assert_allclose(A, (np.arange(1, 7) / 6.0) ** rho)
+    assert _forgetting_factor(0, 4, None) == pytest.approx((4 + 1 - 4) / (4 + 1))  # sklearn's
+
+
+def test_record_objective_last_and_batch_history(digits):
+    X = digits[0][:400]
+    kwargs = dict(n_components=24, alpha=0.5, batch_size=64, max_iter=3, random_state=0)
+    full = MiniBatchDictionaryLearning(**kwargs).fit(X)
+    last = MiniBatchDictionaryLearning(record_objective="last", **kwargs)
+    codes = last.fit_transform(X)
+    assert last.objective_history_.shape == (1,) and full.objective_history_.shape == (3,)
+    assert last.objective_history_[0] == pytest.approx(
+        sparse_coding_objective(X, last.components_, codes, 0.5), rel=1e-12
+    )
+    # Warm starts differ only in epochs 2-3: the final objectives agree closely.
+    assert last.objective_history_[0] == pytest.approx(full.objective_history_[-1], rel=0.01)
+    # The mini-batch surrogate is recorded for free; it lags the end-of-epoch objective.
+    for model in (full, last):
+        assert model.batch_objective_history_.shape == (3,)
+        assert model.batch_objective_history_[-1] < model.batch_objective_history_[0]
+    assert full.batch_objective_history_[-1] >= full.objective_history_[-1] - 1e-9
+    with pytest.raises(ValueError):
+        MiniBatchDictionaryLearning(record_objective="sometimes", **kwargs).fit(X)
+    with pytest.raises(ValueError):
+        MiniBatchDictionaryLearning(forget_rho=0.0, **kwargs).fit(X)
+
+
+def _spams():
+    try:
+        import spams
+    except Exception:  # noqa: BLE001 - SPAMS is an optional benchmark peer
+        return None
+    return spams
+
+
+def test_online_objective_no_worse_than_spams_traindl_at_equal_minibatches(digits):
+    # The headline claim on the benchmark's --quick data (benchmarks/dictionary_learning.py:
+    # 2,000 digit rows tiled with noise, 128 atoms, alpha 0.2, mini-batches of 256, 2
+    # epochs). The peer: SPAMS trainDL (Mairal et al.'s own implementation) with the same
+    # alpha, mini-batch size and number of mini-batches; both dictionaries are scored by the
+    # same accurate coder. Without SPAMS the reference is scikit-learn's
+    # MiniBatchDictionaryLearning (cd) at equal epochs. (On a smaller case, 64 atoms, SPAMS
+    # is 0.2% better at equal mini-batches: this is not a claim for every size.)
+    base = digits[0]
+    X = np.tile(base, (2, 1))[:2000]
+    X[len(base):] += 0.05 * np.random.default_rng(0).standard_normal(X[len(base):].shape)
+    alpha, k, batch, epochs = 0.2, 128, 256, 2
+    n_batches = epochs * int(np.ceil(len(X) / batch))
+    ours = MiniBatchDictionaryLearning(
+        n_components=k, alpha=alpha, max_iter=epochs, batch_size=batch, random_state=0,
+        dtype="float32", record_objective=False,
+    ).fit(X)
+
+    def full_objective(D):
+        return sparse_coding_objective(X, D, sparse_encode(X, D, alpha, tol=1e-4), alpha)
+
+    spams = _spams()
+    if spams is None:
+        theirs = SkMiniBatch(
+            n_components=k, alpha=alpha, max_iter=epochs, batch_size=batch, fit_algorithm="cd",
+            tol=0.0, max_no_improvement=None, random_state=0,
+        ).fit(X)
+        assert full_objective(ours.components_) <= full_objective(theirs.components_)
+        pytest.skip("SPAMS not importable: checked against scikit-learn only")
+    D = spams.trainDL(
+        np.asfortranarray(X.T), K=k, lambda1=alpha, mode=2, iter=n_batches, batchsize=batch,
+        numThreads=1, verbose=False,
+    )
+    assert full_objective(ours.components_) <= full_objective(np.ascontiguousarray(D.T))
