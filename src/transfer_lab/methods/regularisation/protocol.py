@@ -257,3 +257,14 @@ def run_manifold_tangent(
     model = _mlp(view, setting)
     seconds = train(model, view, setting, tangent_prop.tangent_prop_step(weight), extra=[tangents])
     return {"manifold_tangent": network_measurements(model, view, setting, seconds)}
+
+
+#: The runners that need nothing but a view, a setting and their hyper-parameters.
+RUNNERS: dict[str, Callable[..., Results]] = {
+    "tangent_prop": run_tangent_prop,
+    "mlp": run_mlp,
+    "adversarial_training": run_adversarial_training,
+    "dropout": run_dropout,
+    "bagging": run_bagging,
+    "l1_activation": run_l1_activation,
+}
