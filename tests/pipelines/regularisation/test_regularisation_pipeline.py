@@ -112,3 +112,18 @@ def test_parameters_are_validated_before_any_work():
             parse_params(RegularisationParams, bad, "regularisation")
     params = parse_params(RegularisationParams, {"runtime": {"selected": "mlp dropout"}}, "regularisation")
     assert params.runtime.runs("dropout") and not params.runtime.runs("bagging")
+
+
+def test_figures_lie_on_their_canvas_with_one_colour_per_method(regularisation_run):
+    import matplotlib.pyplot as plt
+
+    from tests.reporting.canvas import outside_canvas
+    from tests.reporting.test_figures_on_ci_run import repeated_colours
+    from transfer_lab.pipelines.regularisation import nodes
+
+    project, _ = regularisation_run
+    results = pd.read_csv(project / "data/08_reporting/regularisation_results.csv", dtype={"labels_per_class": str}, keep_default_na=False)
+    accuracy_figure, adversarial_figure, _ = nodes.report(results, {"epsilon": 0.1})
+    for figure in (accuracy_figure, adversarial_figure):
+        assert outside_canvas(figure) == [] and repeated_colours(figure) == []
+        plt.close(figure)
