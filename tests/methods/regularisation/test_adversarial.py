@@ -2,7 +2,6 @@
 
 import math
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -48,7 +47,6 @@ def test_adversarial_training_raises_fgsm_accuracy(digits_view):
     setting = Setting(TrainConfig(epochs=40, batch_size=64, lr=3e-3, patience=None, progress=False), n_classes=10, hidden=(64,), epsilon=0.1)
     plain = run_mlp(digits_view, setting)["mlp"]
     robust = run_adversarial_training(digits_view, setting)["adversarial_training"]
-    print(plain, robust)
     assert robust["fgsm_accuracy"][1] > plain["fgsm_accuracy"][1] + 0.15
     assert robust["pgd_accuracy"][1] > plain["pgd_accuracy"][1]
     assert plain["pgd_accuracy"][1] <= plain["fgsm_accuracy"][1] + 0.02  # PGD is the stronger attack

@@ -23,14 +23,13 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from transfer_lab.contracts import Dataset
+from transfer_lab.contracts import Dataset, TrainingParams
 from transfer_lab.methods.regularisation import protocol
 from transfer_lab.methods.runtime import resolve_device, thread_limits
 from transfer_lab.params import parse_params
 from transfer_lab.pipelines.regularisation.params import (
     ENCODER_METHODS, METHOD_PARAMS, AttackParams, NetworkParams, RunParams,
 )
-from transfer_lab.contracts import TrainingParams
 from transfer_lab.reporting import figures_regularisation as figures
 from transfer_lab.reporting import tracking
 from transfer_lab.reporting.results import aggregate_results, result_row, results_frame
