@@ -15,9 +15,9 @@ import pytest
 from tests.conftest import PROJECT_ROOT, make_project_copy
 
 PIPELINES = PROJECT_ROOT / "src" / "transfer_lab" / "pipelines"
-FAMILIES = ("data", "dictionary", "pretraining", "transfer", "semi_supervised", "taskonomy", "evaluation")
+FAMILIES = ("data", "dictionary", "pretraining", "transfer", "semi_supervised", "taskonomy", "regularisation", "evaluation")
 #: families whose work fans out per method / encoder / task, each unit a nested namespace
-FAN_OUT = ("pretraining", "transfer", "semi_supervised", "taskonomy")
+FAN_OUT = ("pretraining", "transfer", "semi_supervised", "taskonomy", "regularisation")
 #: longest node function (def line to last line, docstring included); longer belongs in methods/ or reporting/
 MAX_NODE_LINES = 30
 #: Kedro-Viz asks before drawing a graph with nodes + 1.5 x edges above this (its "chonky pipeline" gate)

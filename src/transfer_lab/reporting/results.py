@@ -31,6 +31,7 @@ PIPELINES: tuple[str, ...] = (
     "transfer",
     "taskonomy",
     "semi_supervised",
+    "regularisation",
 )
 # The columns that identify a measurement once seeds are averaged away.
 LEADERBOARD_KEYS: tuple[str, ...] = ("pipeline", "dataset", "method", "labels_per_class", "metric", "split")
