@@ -187,9 +187,10 @@ def _worker_hook_manager(package_name: str | None):
     from kedro.framework.hooks.manager import _create_hook_manager, _register_hooks, _register_hooks_entry_points
     from kedro.framework.project import configure_project, settings
 
-    if package_name:
-        configure_project(package_name)
     hook_manager = _create_hook_manager()
+    if not package_name:  # outside a Kedro project: no hooks (no plugin opening its own MLflow run)
+        return hook_manager
+    configure_project(package_name)
     _register_hooks(hook_manager, settings.HOOKS)
     _register_hooks_entry_points(hook_manager, settings.DISABLE_HOOKS_FOR_PLUGINS)
     return hook_manager
