@@ -4,6 +4,7 @@ import warnings
 
 from transfer_lab.hooks import ParameterValidationHook, RunSummaryHook, TrackedRunHook
 from transfer_lab.reliability import DataFolderLockHook, RunStatusHook
+from transfer_lab.runners.config import DaskConfigHook
 from transfer_lab.timing import NodeTimingHook
 
 # Notices from inside Kedro and kedro-mlflow that no user of this project can act on: a
@@ -27,6 +28,7 @@ HOOKS = (
     NodeTimingHook(),
     RunStatusHook(),
     DataFolderLockHook(),
+    DaskConfigHook(),  # hands conf/<env>/dask.yml to transfer_lab.runners.DaskRunner
 )
 # TrackedRunHook is kedro-mlflow's hook with the project's run name, tags and parameters:
 # the plugin's own instance would log every parameter a second time, node by node.
@@ -38,4 +40,6 @@ CONFIG_LOADER_ARGS = {
     # Environments (conf/ci, conf/local) override single keys of a parameters block
     # instead of replacing the whole block.
     "merge_strategy": {"parameters": "soft"},
+    # conf/<env>/dask.yml: the Dask runner's cluster (transfer_lab.runners.config)
+    "config_patterns": {"dask": ["dask*", "dask*/**"]},
 }
