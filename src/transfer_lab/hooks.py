@@ -83,7 +83,7 @@ class TrackedRunHook(MlflowHook):
     def after_context_created(self, context) -> None:
         super().after_context_created(context)
         parameters = context.config_loader["parameters"]
-        self._params = tracking.canonical_params(parameters, validate_parameters(parameters))
+        self._params = tracking.canonical_params(parameters, validate_parameters(parameters, declared_sources(context.config_loader)))
         self._env = context.env
         self._project_path = Path(context.project_path)
 
