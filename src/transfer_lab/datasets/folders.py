@@ -51,12 +51,13 @@ class CheckpointFolderDataset(AbstractDataset[None, dict]):
 
 
 class CSVFolderDataset(AbstractDataset[dict, dict]):
-    """A folder of CSV tables, ``{stem: DataFrame}``; ``save`` adds or replaces the tables it
-    is given (each written atomically) and keeps the others; ``load`` of a missing folder is
-    ``{}``."""
+    """A folder of CSV tables, ``{stem: DataFrame}`` for the files matching ``pattern``;
+    ``save`` adds or replaces the tables it is given (each written atomically) and keeps the
+    others; ``load`` of a missing or empty folder is ``{}``."""
 
-    def __init__(self, path: str, metadata: dict[str, Any] | None = None) -> None:
+    def __init__(self, path: str, pattern: str = "*.csv", metadata: dict[str, Any] | None = None) -> None:
         self._path = Path(path)
+        self._pattern = pattern
         self.metadata = metadata
 
     def _describe(self) -> dict[str, Any]:
@@ -65,7 +66,7 @@ class CSVFolderDataset(AbstractDataset[dict, dict]):
     def load(self) -> dict[str, pd.DataFrame]:
         if not self._path.is_dir():
             return {}
-        return {path.stem: pd.read_csv(path) for path in sorted(self._path.glob("*.csv"))}
+        return {path.stem: pd.read_csv(path) for path in sorted(self._path.glob(self._pattern))}
 
     def save(self, data: dict[str, pd.DataFrame]) -> None:
         self._path.mkdir(parents=True, exist_ok=True)

@@ -53,10 +53,10 @@ def score_encoders(
     return scores.assign(dataset=base_dataset.name)
 
 
-def rank_methods(stored_results: Mapping[str, Callable[[], pd.DataFrame]], base_dataset: Dataset, label_subsets: pd.DataFrame) -> pd.DataFrame:
+def rank_methods(stored_results: Mapping[str, pd.DataFrame], base_dataset: Dataset, label_subsets: pd.DataFrame) -> pd.DataFrame:
     """The protocols and methods of every results table on disk, ranked per budget by their
     mean test accuracy over the *other* data sets measured (this one is held out)."""
-    tables = [normalise_results(load()) for _, load in sorted(stored_results.items())]
+    tables = [normalise_results(table) for _, table in sorted(stored_results.items())]
     results = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
     budgets = sorted({b for b, _ in budgets_and_seeds(label_subsets)})
     ranking = rec.rank_methods(results, budgets, exclude_dataset=base_dataset.name)
