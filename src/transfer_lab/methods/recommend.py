@@ -278,10 +278,10 @@ def _interval(group: pd.DataFrame, choice: str) -> dict[str, float]:
     """The recommended choice's predicted accuracy, its error, and whether the measured
     accuracy fell inside the predicted interval (``nan`` without a prediction)."""
     if "predicted" not in group:
-        return {"predicted": np.nan, "abs_error": np.nan, "in_interval": np.nan}
+        return {"predicted": np.nan, "halfwidth": np.nan, "abs_error": np.nan, "in_interval": np.nan}
     row = group[group["encoder"] == choice].iloc[0]
     error = abs(row["measured"] - row["predicted"])
-    return {"predicted": row["predicted"], "abs_error": error,
+    return {"predicted": row["predicted"], "halfwidth": row["halfwidth"], "abs_error": error,
             "in_interval": float(error <= row["halfwidth"]) if np.isfinite(error) else np.nan}
 
 

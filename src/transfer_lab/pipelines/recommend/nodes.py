@@ -34,8 +34,10 @@ def _subsets(label_subsets: pd.DataFrame) -> list[tuple[str, int, np.ndarray]]:
 
 def _features(base_dataset: Dataset, split_table: pd.DataFrame, checkpoints: Mapping[str, dict], scoring: ScoringParams, seed: int):
     train = split_indices(split_table, "train")
-    return rec.candidate_features(base_dataset.X, train, checkpoints, pca_components=scoring.pca_components,
-                                  random_width=scoring.random_width, seed=seed)
+    checkpoints = {name: c for name, c in checkpoints.items() if not name.startswith(tuple(scoring.exclude))}
+    features = rec.candidate_features(base_dataset.X, train, checkpoints, pca_components=scoring.pca_components,
+                                      random_width=scoring.random_width, seed=seed)
+    return {name: F for name, F in features.items() if not name.startswith(tuple(scoring.exclude))}
 
 
 def score_encoders(

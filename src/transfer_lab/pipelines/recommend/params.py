@@ -14,6 +14,7 @@ class ScoringParams(StrictModel):
     pca_components: int = Field(32, ge=1)  # the ``pca`` candidate, fitted on the train rows (labels unused)
     random_width: int = Field(16, ge=1)  # the ``random_cnn`` candidate's width
     max_rows: int = Field(2000, ge=10)  # labelled rows scored per budget at most (the kNN score is quadratic)
+    exclude: list[str] = Field(default_factory=list)  # candidate names (or name prefixes) left out
 
 
 class VerifyParams(StrictModel):
