@@ -54,6 +54,10 @@ def _project(folder: Path) -> Path:
     for name in ("pyproject.toml", ".telemetry"):
         if (ROOT / name).exists():
             shutil.copy(ROOT / name, folder / name)
+    mlflow = folder / "conf" / "base" / "mlflow.yml"  # no tracking: many sessions, one process
+    config = yaml.safe_load(mlflow.read_text())
+    config["tracking"]["disable_tracking"]["pipelines"] = ["data", "recommend", "pretraining"]
+    mlflow.write_text(yaml.safe_dump(config))
     shutil.copytree(ROOT / "src", folder / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     for layer in LAYERS:
         (folder / "data" / layer).mkdir(parents=True)
@@ -98,8 +102,13 @@ def _run(project: Path, pipelines: list[str], params: dict, env: str) -> None:
     from kedro.framework.startup import bootstrap_project
 
     bootstrap_project(project)
-    with KedroSession.create(project_path=project, env=env, runtime_params=_nested(params)) as session:
-        session.run(pipeline_names=pipelines)
+    here = Path.cwd()
+    os.chdir(project)  # relative paths (mlflow.db, data/) are the copy's, never this checkout's
+    try:
+        with KedroSession.create(project_path=project, env=env, runtime_params=_nested(params)) as session:
+            session.run(pipeline_names=pipelines)
+    finally:
+        os.chdir(here)
 
 
 def main() -> None:
