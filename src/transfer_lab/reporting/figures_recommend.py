@@ -38,7 +38,7 @@ def _text(table: pd.DataFrame) -> str:
 def recommendation_figure(table: pd.DataFrame, predictions: pd.DataFrame) -> plt.Figure:
     """Left: each candidate encoder's mean rank (1 = best) against the label budget; right:
     the recommendation table in words."""
-    figure, (left, right) = plt.subplots(1, 2, figsize=(13, 4.6), layout="constrained", width_ratios=[1, 1.3])
+    figure, (left, right) = plt.subplots(1, 2, figsize=(14, 4.6), layout="constrained", width_ratios=[1, 1.1])
     budgets = sorted(predictions["labels_per_class"].astype(str).unique(), key=_budget_key)
     x = {budget: i for i, budget in enumerate(budgets)}
     means = predictions.groupby(["encoder", "labels_per_class"], as_index=False)["mean_rank"].mean()
@@ -49,7 +49,7 @@ def recommendation_figure(table: pd.DataFrame, predictions: pd.DataFrame) -> plt
     left.invert_yaxis()
     left.set(xlabel="labels per class", ylabel="mean rank over LogME, LEEP, NCE, H-score, kNN (1 = best)",
              title="candidate encoders by cheap scores")
-    left.legend(fontsize=8)
+    left.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     right.axis("off")
     right.text(0.0, 1.0, _text(table), va="top", ha="left", family="monospace", fontsize=8, transform=right.transAxes)
     right.set_title("recommendation (predicted accuracy [interval])")
