@@ -145,6 +145,8 @@ def main() -> None:
     table.to_csv(out.with_suffix(".csv"), index=False)
     per_dataset = table.groupby("dataset")[["regret", "spearman", "abs_error", "in_interval"]].mean()
     print(per_dataset.round(3).to_string())
+    per_budget = table.groupby("labels_per_class")[["regret", "spearman", "abs_error", "in_interval", "halfwidth"]].mean()
+    print(per_budget.round(3).to_string())
     result = {
         "benchmark": "recommend_heldout", "datasets": len(datasets), "rows": len(table),
         "mean_regret": float(table["regret"].mean()), "mean_spearman": float(table["spearman"].mean()),
