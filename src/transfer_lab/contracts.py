@@ -90,6 +90,10 @@ class DomainsByKind(StrictModel):
         return self
 
 
+#: The data sets the project ships (``mnist1d`` is generated, the others are ``raw_sources``).
+BUILTIN_DATASETS = ("digits", "mnist1d", "mnist", "fashion_mnist", "kmnist")
+
+
 def _split_words(value: Any) -> Any:
     """``"1 10 all"`` (or ``["1 10 all"]``) → ``[1, 10, "all"]``; ``3`` → ``[3]``.
 
@@ -109,7 +113,11 @@ def _split_words(value: Any) -> Any:
 class DataParams(StrictModel):
     """The data every pipeline shares: the base set, splits, label budgets, domains."""
 
-    dataset: Literal["digits", "mnist1d", "mnist", "fashion_mnist", "kmnist"] = "digits"
+    # digits | mnist1d | mnist | fashion_mnist | kmnist, or the name of any source declared
+    # under raw_sources in the catalog (a user's image folder, table or .npz file)
+    dataset: str = Field("digits", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    # auto: signal for mnist1d, image for the others; a user's table or 1-D arrays: signal
+    input_kind: Literal["auto", "image", "signal"] = "auto"
     split: SplitParams = SplitParams()
     label_budgets: list[int | Literal["all"]] = Field(default_factory=lambda: [1, 5, 10, 50, "all"], min_length=1)
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
@@ -153,9 +161,22 @@ class DataParams(StrictModel):
             raise ValueError(f"unknown MNIST-1D generator argument(s) {unknown}; allowed: {sorted(MNIST1D_DEFAULTS)}")
         return args
 
+    def check_sources(self, sources: Any = None) -> None:
+        """``dataset`` must be a built-in data set or one of the catalog's ``sources``."""
+        from transfer_lab.params import ParameterError
+
+        allowed = sorted({*BUILTIN_DATASETS, *(sources or ())})
+        if self.dataset not in allowed:
+            raise ParameterError(
+                f"Invalid parameter 'data.dataset': allowed: {', '.join(map(repr, allowed))}, or a source "
+                f"declared under raw_sources in the catalog (got {self.dataset!r})"
+            )
+
     @property
     def kind(self) -> str:
-        """``signal`` for MNIST-1D, ``image`` for the others."""
+        """``input_kind`` when set; else ``signal`` for MNIST-1D, ``image`` for the others."""
+        if self.input_kind != "auto":
+            return self.input_kind
         return "signal" if self.dataset == "mnist1d" else "image"
 
     @property

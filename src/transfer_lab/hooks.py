@@ -40,6 +40,16 @@ from transfer_lab.reporting.results import PIPELINES
 logger = logging.getLogger(__name__)
 
 
+def declared_sources(config_loader) -> list[str]:
+    """The source names under ``raw_sources`` in the catalog (a user's own data sets among
+    them), which ``data.dataset`` may name; none when the catalog cannot be read here."""
+    try:
+        sources = config_loader["catalog"].get("raw_sources", {}).get("sources", {})
+    except Exception:  # a broken catalog is reported by Kedro itself, in its own words
+        return []
+    return sorted(sources) if isinstance(sources, dict) else []
+
+
 class ParameterValidationHook:
     """Stops a run with bad parameters before any node runs or any file is written.
 
@@ -54,7 +64,7 @@ class ParameterValidationHook:
     def after_context_created(self, context) -> None:
         # The raw configuration (runtime --params merged in), not ``context.params``: reading
         # that runs Kedro's own typed-parameter validation, whose report is many lines.
-        validate_parameters(context.config_loader["parameters"])
+        validate_parameters(context.config_loader["parameters"], declared_sources(context.config_loader))
         # A mistyped --pipelines name stops here too, before kedro-mlflow creates mlflow.db.
         # (Imported here: the registry imports every pipeline, too much for start-up.)
         from transfer_lab.pipeline_registry import refuse_unknown_pipelines
@@ -91,7 +101,7 @@ class TrackedRunHook(MlflowHook):
     def after_context_created(self, context) -> None:
         super().after_context_created(context)
         parameters = context.config_loader["parameters"]
-        self._params = tracking.canonical_params(parameters, validate_parameters(parameters))
+        self._params = tracking.canonical_params(parameters, validate_parameters(parameters, declared_sources(context.config_loader)))
         self._env = context.env
         self._project_path = Path(context.project_path)
 

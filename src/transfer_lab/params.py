@@ -97,8 +97,11 @@ def parameter_schemas() -> dict[str, type[BaseModel]]:
     return schemas
 
 
-def validate_parameters(params: Mapping[str, Any]) -> dict[str, BaseModel]:
+def validate_parameters(params: Mapping[str, Any], sources: Any = None) -> dict[str, BaseModel]:
     """Validate every registered parameters block present in ``params``; return the models.
+
+    ``sources`` are the data sources the catalog declares (``raw_sources``): ``data.dataset``
+    must name one of them or a built-in data set (only the built-ins when ``None``).
 
     A block whose model has ``check_against(blocks)`` is then checked against the others
     (e.g. a shift name that must be declared in the data parameters); it raises
@@ -112,6 +115,9 @@ def validate_parameters(params: Mapping[str, Any]) -> dict[str, BaseModel]:
                 f"(allowed: {', '.join(sorted(schemas))})"
             )
     blocks = {key: parse_params(schema, params[key], key) for key, schema in schemas.items() if key in params}
+    check_sources = getattr(blocks.get("data"), "check_sources", None)
+    if check_sources is not None:
+        check_sources(sources)
     for key, block in blocks.items():
         check = getattr(block, "check_against", None)
         if check is not None:

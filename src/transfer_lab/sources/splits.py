@@ -61,7 +61,8 @@ def stratified_split(
     Parameters
     ----------
     y : numpy.ndarray of int, shape (n,)
-        Class labels of the dataset's rows.
+        Class labels of the dataset's rows; ``-1`` marks an unlabelled row, which always
+        goes to train (never val or test) and is left out of the stratification.
     val_fraction, test_fraction : float
         Fractions of all rows for validation and test, each in [0, 1), summing below 1.
         A fraction of 0 leaves that split empty.
@@ -90,8 +91,9 @@ def stratified_split(
             "expected a sum below 1"
         )
     seed = _check_seed("seed", seed)
-    rows = np.arange(len(y))
     split = np.full(len(y), "train", dtype=object)
+    rows = np.flatnonzero(y >= 0)  # unlabelled rows (label -1) are train rows, never val/test
+    labelled_y, y = y, y[rows]
     try:
         rest = rows
         if test_fraction > 0:
@@ -104,7 +106,7 @@ def stratified_split(
             _, val = train_test_split(
                 rest,
                 test_size=val_fraction / (1.0 - test_fraction),
-                stratify=y[rest],
+                stratify=labelled_y[rest],
                 random_state=seed,
             )
             split[val] = "val"
@@ -115,7 +117,7 @@ def stratified_split(
             f"cannot stratify val_fraction={val_fraction}, test_fraction={test_fraction} "
             f"with {len(y)} rows (smallest class {counts.min()}): {str(exc).splitlines()[0]}"
         ) from None
-    return pd.DataFrame({"index": rows.astype(np.int64), "split": split.astype(str)})
+    return pd.DataFrame({"index": np.arange(len(split), dtype=np.int64), "split": split.astype(str)})
 
 
 def _check_split_table(split_table: pd.DataFrame) -> None:
@@ -154,7 +156,7 @@ def smallest_train_class(y: np.ndarray, split_table: pd.DataFrame) -> int:
     """
     y = np.asarray(y)
     train = split_indices(split_table, "train")
-    classes = np.unique(y)
+    classes = np.unique(y[y >= 0])  # unlabelled rows (-1) are no class
     counts = [(y[train] == c).sum() for c in classes]
     return int(min(counts)) if counts else 0
 
@@ -193,7 +195,8 @@ def label_subsets(
     Parameters
     ----------
     y : numpy.ndarray of int, shape (n,)
-        Labels of the whole dataset.
+        Labels of the whole dataset; rows labelled ``-1`` (unlabelled) are never drawn,
+        not even for "all", so they reach the methods as unlabelled train rows.
     split_table : pandas.DataFrame
         Output of :func:`stratified_split`.
     budgets : iterable of int or "all"
@@ -232,8 +235,9 @@ def label_subsets(
                 f"labels_per_class={label} exceeds the smallest class's train count; "
                 f"largest allowed: {largest}"
             )
-    classes = np.unique(y)
+    classes = np.unique(y[y >= 0])
     per_class = [train[y[train] == c] for c in classes]
+    train = train[y[train] >= 0]  # "all": every labelled train row; unlabelled rows stay unlabelled
 
     frames = []
     for seed in seed_list:

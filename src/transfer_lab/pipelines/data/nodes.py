@@ -43,8 +43,26 @@ def make_base_dataset(raw_sources: Mapping[str, Callable[[], dict]], data: Mappi
             f"dataset {params.dataset!r} has no entry under raw_sources in the catalog; "
             f"configured: {sorted(raw_sources)} and mnist1d"
         )
-    logger.info("Base dataset %s: X %s, %d classes", dataset.name, dataset.X.shape, len(np.unique(dataset.y)))
+    check_own_data(dataset, params)
+    unlabelled = int((dataset.y < 0).sum())
+    logger.info("Base dataset %s: X %s, %d classes, %d unlabelled rows", dataset.name, dataset.X.shape, dataset.n_classes, unlabelled)
     return dataset
+
+
+def check_own_data(dataset: Dataset, params: DataParams) -> None:
+    """The kind of data that ``data.input_kind`` declares must be the data's own kind (the
+    other families read the kind from the parameters); a table says once what it skips."""
+    if dataset.kind != params.kind:
+        raise ParameterError(
+            f"Invalid parameter 'data.input_kind': {params.dataset} holds {dataset.kind} data "
+            f"(X {tuple(dataset.X.shape[1:])}) but the parameters say {params.kind}; add --params data.input_kind={dataset.kind}"
+        )
+    if getattr(dataset, "table", False):
+        logger.info(
+            "%s is a table (%d feature columns), handled as 1-D inputs: image-only methods "
+            "(rotate/thicken shifts, 2-D augmentations, the image pretext tasks) are skipped",
+            dataset.name, dataset.X.shape[-1],
+        )
 
 
 def split_dataset(base_dataset: Dataset, data: Mapping[str, Any]) -> pd.DataFrame:
@@ -103,8 +121,10 @@ def summarise_data(base_dataset: Dataset, split_table: pd.DataFrame, subsets: pd
     y = base_dataset.y
 
     def counted(part: str, group: pd.DataFrame) -> dict:
-        counts = np.bincount(y[group["index"].to_numpy()], minlength=base_dataset.n_classes)
-        return {"part": part, "rows": len(group), "min_per_class": counts.min(), "max_per_class": counts.max()}
+        labels = y[group["index"].to_numpy()]
+        counts = np.bincount(labels[labels >= 0], minlength=base_dataset.n_classes)
+        return {"part": part, "rows": len(group), "min_per_class": counts.min(), "max_per_class": counts.max(),
+                "unlabelled": int((labels < 0).sum())}
 
     rows = [counted(f"split={split}", group) for split, group in split_table.groupby("split", sort=False)]
     rows += [

@@ -1,0 +1,118 @@
+"""Nodes of the ``recommend`` pipeline: score the candidate encoders on the user's labelled
+rows, rank methods by the leaderboard's evidence, predict, and (``recommend.verify``) check.
+
+The algorithms are in :mod:`transfer_lab.methods.recommend`, the figure in
+:mod:`transfer_lab.reporting.figures_recommend`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from transfer_lab.contracts import Dataset
+from transfer_lab.methods import recommend as rec
+from transfer_lab.methods.runtime import thread_limits
+from transfer_lab.params import parse_params
+from transfer_lab.pipelines.recommend.params import RecommendParams, ScoringParams, VerifyParams
+from transfer_lab.reporting import tracking
+from transfer_lab.reporting.figures_recommend import recommendation_figure
+from transfer_lab.reporting.results import normalise_results
+from transfer_lab.sources.splits import budgets_and_seeds, split_indices, subset_indices
+
+logger = logging.getLogger(__name__)
+
+
+def _subsets(label_subsets: pd.DataFrame) -> list[tuple[str, int, np.ndarray]]:
+    return [(b, s, subset_indices(label_subsets, b, s)) for b, s in budgets_and_seeds(label_subsets)]
+
+
+def _features(base_dataset: Dataset, split_table: pd.DataFrame, checkpoints: Mapping[str, dict], scoring: ScoringParams, seed: int):
+    train = split_indices(split_table, "train")
+    checkpoints = {name: c for name, c in checkpoints.items() if not name.startswith(tuple(scoring.exclude))}
+    features = rec.candidate_features(base_dataset.X, train, checkpoints, pca_components=scoring.pca_components,
+                                      random_width=scoring.random_width, seed=seed)
+    return {name: F for name, F in features.items() if not name.startswith(tuple(scoring.exclude))}
+
+
+def score_encoders(
+    base_dataset: Dataset, split_table: pd.DataFrame, label_subsets: pd.DataFrame, pretrained_encoders: Mapping[str, dict],
+    user_encoders: Mapping[str, dict], recommend: Mapping[str, Any],
+) -> pd.DataFrame:
+    """LogME, LEEP, NCE, H-score and kNN of every candidate encoder on the labelled rows of
+    each budget and seed, and their mean-rank order (``recommend_scores.csv``)."""
+    params = parse_params(RecommendParams, recommend, "recommend")
+    checkpoints = {**pretrained_encoders, **{f"user_{name}": c for name, c in user_encoders.items()}}
+    with thread_limits(params.runtime.num_threads):
+        features = _features(base_dataset, split_table, checkpoints, params.scoring, params.seed)
+        scores = rec.score_budgets(features, base_dataset.y, _subsets(label_subsets), max_rows=params.scoring.max_rows, seed=params.seed)
+    logger.info("Scored %d candidate encoders on %s: %s", len(features), base_dataset.name, ", ".join(features))
+    return scores.assign(dataset=base_dataset.name)
+
+
+def rank_methods(stored_results: Mapping[str, pd.DataFrame], base_dataset: Dataset, label_subsets: pd.DataFrame) -> pd.DataFrame:
+    """The protocols and methods of every results table on disk, ranked per budget by their
+    mean test accuracy over the *other* data sets measured (this one is held out)."""
+    tables = [normalise_results(table) for _, table in sorted(stored_results.items())]
+    results = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+    budgets = sorted({b for b, _ in budgets_and_seeds(label_subsets)})
+    ranking = rec.rank_methods(results, budgets, exclude_dataset=base_dataset.name)
+    logger.info("Method evidence for %s: %d (budget, method) rows from %d results tables", base_dataset.name, len(ranking), len(tables))
+    return ranking
+
+
+def _history(calibration: Mapping[str, Callable[[], pd.DataFrame] | pd.DataFrame]) -> pd.DataFrame:
+    frames = [table() if callable(table) else table for table in calibration.values()]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def predict(scores: pd.DataFrame, calibration: Mapping[str, Any], base_dataset: Dataset) -> pd.DataFrame:
+    """Predicted linear-probe accuracy of every candidate, budget and seed, with its interval,
+    from the calibration of the *other* data sets verified so far (``nan`` without one)."""
+    fit = rec.fit_calibration(_history(calibration), exclude=base_dataset.name)
+    frame = scores.copy()
+    frame["candidates"] = frame.groupby(["labels_per_class", "seed"])["encoder"].transform("size")
+    frame["relative_position"] = rec.relative_position(frame["position"], frame["candidates"])
+    if fit is None:
+        logger.info("No calibration from other verified data sets yet: predicted accuracies are left empty")
+        return frame.assign(predicted=np.nan, halfwidth=np.nan, calibrated_on="")
+    frame["predicted"] = fit.predict(frame["relative_position"].to_numpy(), frame["knn"].to_numpy(dtype=float))
+    return frame.assign(halfwidth=fit.halfwidth, calibrated_on=" ".join(fit.datasets))
+
+
+def recommend_choices(predictions: pd.DataFrame, method_ranking: pd.DataFrame, recommend: Mapping[str, Any]) -> tuple[pd.DataFrame, plt.Figure]:
+    """``recommendation.csv``: per budget, the encoders in recommended order (best first, then
+    the runners-up) and the best-measured methods, each with its predicted or measured
+    accuracy and interval; and the figure the report shows."""
+    params = parse_params(RecommendParams, recommend, "recommend")
+    table = rec.recommendation_table(predictions, method_ranking, runners_up=params.runners_up)
+    figure = recommendation_figure(table, predictions)
+    tracking.log_figure(figure, "figures/recommend/recommendation.png")
+    return table, figure
+
+
+def verify(
+    base_dataset: Dataset, split_table: pd.DataFrame, label_subsets: pd.DataFrame, pretrained_encoders: Mapping[str, dict],
+    user_encoders: Mapping[str, dict], predictions: pd.DataFrame, recommend: Mapping[str, Any],
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, pd.DataFrame]]:
+    """With ``recommend.verify``: the top choices and a few others run for real; returns the
+    measurements, their summary (regret, Spearman's rho, interval hits) and the calibration
+    rows of this data set (for later predictions on other data sets). Otherwise empty."""
+    params = parse_params(RecommendParams, recommend, "recommend")
+    if not params.verify:
+        return pd.DataFrame(), pd.DataFrame(), {}
+    checkpoints = {**pretrained_encoders, **{f"user_{name}": c for name, c in user_encoders.items()}}
+    block: VerifyParams = params.verification
+    with thread_limits(params.runtime.num_threads):
+        features = _features(base_dataset, split_table, checkpoints, params.scoring, params.seed)
+        measured = rec.verify_choices(features, base_dataset.y, predictions, _subsets(label_subsets),
+                                      split_indices(split_table, "test"), top_k=block.top_k, others=block.others, seed=params.seed)
+    measured = rec.attach_predictions(measured, predictions).assign(dataset=base_dataset.name)
+    summary = rec.summarise_verification(measured).assign(dataset=base_dataset.name)
+    logger.info("Verified on %s: mean regret %.3f, mean Spearman %.2f", base_dataset.name, summary["regret"].mean(), summary["spearman"].mean())
+    return measured, summary, {base_dataset.name: measured}

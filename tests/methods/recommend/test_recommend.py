@@ -1,0 +1,101 @@
+"""The recommendation's pieces on small cases with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import spearmanr
+
+from transfer_lab.methods import recommend as rec
+from transfer_lab.methods.encoders import build_encoder, encoder_checkpoint
+
+
+def test_knn_score_is_a_loop_over_leave_one_out():
+    rng = np.random.default_rng(0)
+    F, y = rng.normal(size=(30, 4)), rng.integers(0, 3, 30)
+    Z = (F - F.mean(0)) / (F.std(0) + 1e-8)
+    hits = 0
+    for i in range(len(F)):
+        d = [np.sum((Z[i] - Z[j]) ** 2) if j != i else np.inf for j in range(len(F))]
+        hits += y[int(np.argmin(d))] == y[i]
+    assert rec.knn_score(F, y) == pytest.approx(hits / len(F))
+    assert np.isnan(rec.knn_score(F[:3], np.array([0, 1, 1])))  # class 0 has one row: undefined
+
+
+def test_scores_prefer_separating_features_to_noise():
+    rng = np.random.default_rng(1)
+    y = np.repeat(np.arange(3), 10)
+    good = np.eye(3)[y] * 4 + rng.normal(scale=0.3, size=(30, 3))
+    noise = rng.normal(size=(30, 3))
+    frame = pd.DataFrame([
+        {"encoder": name, "labels_per_class": "10", "seed": 0, **rec.score_features(F, y)}
+        for name, F in {"noise": noise, "good": good}.items()
+    ])
+    ranked = rec.rank_by_scores(frame)
+    assert ranked["encoder"].tolist() == ["good", "noise"]
+    assert ranked.loc[0, "mean_rank"] == 1.0  # every score agrees
+    assert ranked.loc[0, "knn"] == 1.0
+
+
+def test_regret_and_rank_correlation():
+    measured = {"a": 0.7, "b": 0.9, "c": 0.8}
+    assert rec.regret(["a", "b", "c"], measured) == pytest.approx(0.2)
+    assert rec.regret(["b", "a"], measured) == 0.0
+    assert rec.rank_correlation([3, 2, 1], [0.9, 0.8, 0.7]) == pytest.approx(1.0)
+    x, z = [1, 5, 2, 4], [0.1, 0.3, 0.4, 0.2]
+    assert rec.rank_correlation(x, z) == pytest.approx(spearmanr(x, z).statistic)
+
+
+def test_calibration_recovers_a_linear_law_and_never_uses_the_held_out_set():
+    rng = np.random.default_rng(2)
+    rows = []
+    for dataset in ("a", "b", "c"):
+        for _ in range(10):
+            position, knn = rng.uniform(), rng.uniform()
+            rows.append({"dataset": dataset, "relative_position": position, "knn": knn,
+                         "measured": 0.5 - 0.2 * position + 0.4 * knn})
+    rows.append({"dataset": "held", "relative_position": 0.0, "knn": 0.0, "measured": 99.0})
+    fit = rec.fit_calibration(pd.DataFrame(rows), exclude="held")
+    assert (fit.intercept, fit.slope_rank, fit.slope_knn) == pytest.approx((0.5, -0.2, 0.4), abs=1e-9)
+    assert fit.halfwidth == pytest.approx(0.0, abs=1e-9) and fit.datasets == ("a", "b", "c")
+    assert rec.fit_calibration(pd.DataFrame(rows[:10]), exclude="held") is None  # one data set: no law
+
+
+def test_methods_are_ranked_by_evidence_on_other_data_sets_at_the_same_budget():
+    def row(dataset, method, budget, value, metric="accuracy"):
+        return {"pipeline": "p", "dataset": dataset, "method": method, "labels_per_class": budget, "seed": 0,
+                "metric": metric, "value": value, "split": "test"}
+    results = pd.DataFrame([
+        row("x", "m1", "5", 0.6), row("y", "m1", "5", 0.8), row("x", "m2", "5", 0.9), row("y", "m2", "5", 0.9),
+        row("new", "m1", "5", 1.0), row("x", "m1", "10", 0.99), row("x", "m1", "5", 5.0, metric="seconds"),
+    ])
+    ranking = rec.rank_methods(results, ["5"], exclude_dataset="new")
+    assert ranking["method"].tolist() == ["m2", "m1"]
+    assert ranking["mean_accuracy"].tolist() == pytest.approx([0.9, 0.7])
+    assert ranking["datasets"].tolist() == [2, 2]
+
+
+def test_checkpoints_feed_resized_inputs_and_supcon_only_its_own_subset():
+    encoder = build_encoder("cnn2d", (1, 8, 8), width=4, out_features=6)
+    checkpoint = encoder_checkpoint(encoder, "cnn2d", (1, 8, 8), {"width": 4, "out_features": 6})
+    X = np.random.default_rng(3).uniform(size=(12, 3, 16, 16)).astype(np.float32)
+    features = rec.candidate_features(X, np.arange(10), {"mine": checkpoint}, pca_components=4, random_width=4)
+    assert set(features) == {"pixels", "pca", "random_cnn", "mine"}
+    assert features["mine"].shape == (12, 6) and features["pca"].shape == (12, 4)
+    assert rec.resize_inputs(X, (1, 8, 8)).shape == (12, 1, 8, 8)
+    assert rec.usable("supcon_lpc5_seed1", "5", 1) and not rec.usable("supcon_lpc5_seed1", "all", 1)
+    assert rec.usable("simclr", "1", 0)
+
+
+def test_verification_measures_the_top_choices_and_summarises_regret():
+    rng = np.random.default_rng(4)
+    y = np.repeat(np.arange(2), 20)
+    features = {"good": np.eye(2)[y] * 3 + rng.normal(scale=0.5, size=(40, 2)), "noise": rng.normal(size=(40, 2))}
+    labelled, test = np.r_[0:5, 20:25], np.r_[5:20, 25:40]
+    subsets = [("5", 0, labelled)]
+    ranked = rec.score_budgets(features, y, subsets)
+    measured = rec.verify_choices(features, y, ranked, subsets, test, top_k=1, others=1)
+    summary = rec.summarise_verification(measured)
+    assert summary.loc[0, "recommended"] == "good" and summary.loc[0, "regret"] == 0.0
+    assert measured.set_index("encoder").loc["good", "measured"] > 0.9
