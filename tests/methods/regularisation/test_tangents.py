@@ -103,3 +103,26 @@ def test_tangent_distance_1nn_beats_euclidean_1nn_on_digits_with_few_labels():
     plain = euclidean.score(X[test].reshape(len(test), -1), y[test])
     tangent = TangentDistanceClassifier(sigma=0.5, ridge=1e-2).fit(X[train], y[train]).score(X[test], y[test])
     assert tangent > plain + 0.02, (tangent, plain)
+
+
+def test_the_tangent_distance_settings_are_chosen_on_validation_never_on_test(digits_view):
+    from dataclasses import replace
+
+    from transfer_lab.methods.regularisation.protocol import select_tangent_distance
+
+    view = replace(digits_view, X_labeled=digits_view.X_labeled[:50], y_labeled=digits_view.y_labeled[:50])
+    grid = dict(kinds=["translate_x", "translate_y"], sigma=[0.0, 1.0], ridge=[0.01, 10.0])
+    _, val, chosen = select_tangent_distance(view, **grid)
+    # the chosen candidate is the best on validation: refit each and compare
+    from transfer_lab.methods.regularisation.tangents import TangentDistanceClassifier
+
+    scores = {
+        (s, r): TangentDistanceClassifier(kinds=grid["kinds"], sigma=s, ridge=r)
+        .fit(view.X_labeled, view.y_labeled).score(view.X_val, view.y_val)
+        for s in grid["sigma"] for r in grid["ridge"]
+    }
+    assert val == max(scores.values()) == scores[(chosen["selected_sigma"], chosen["selected_ridge"])]
+    # shuffled or garbled test labels and images change nothing in the selection
+    rng = np.random.default_rng(1)
+    garbled = replace(view, X_test=rng.random(view.X_test.shape).astype(np.float32), y_test=rng.permutation(view.y_test))
+    assert select_tangent_distance(garbled, **grid)[1:] == (val, chosen)

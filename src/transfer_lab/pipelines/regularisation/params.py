@@ -85,9 +85,24 @@ class NoParams(StrictModel):
 
 
 class TangentDistanceParams(NoParams):
+    """Candidate values are a grid: the view's validation split picks one (never the test split)."""
+
     kinds: list[Tangent] = Field(default_factory=lambda: list(IMAGE_TANGENTS), min_length=1)
-    sigma: float = Field(0.5, ge=0)  # Gaussian smoothing before differentiating (pixels)
-    ridge: float = Field(0.01, gt=0)  # penalty on the transformation amounts
+    # Gaussian smoothing before differentiating (pixels), and the penalty on the transformation amounts
+    sigma: list[float] = Field(default_factory=lambda: [0.5, 1.0], min_length=1)
+    ridge: list[float] = Field(default_factory=lambda: [0.01, 0.1], min_length=1)
+
+    @field_validator("sigma", "ridge", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return value if isinstance(value, (list, tuple)) else [value]
+
+    @field_validator("sigma", "ridge")
+    @classmethod
+    def _positive(cls, values: list[float]) -> list[float]:
+        if any(v < 0 for v in values):
+            raise ValueError("sigma and ridge candidates must be >= 0")
+        return values
 
 
 class TangentPropParams(NoParams):
