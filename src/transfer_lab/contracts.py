@@ -330,7 +330,10 @@ def select_domain_pair(
 
 #: The pretraining methods: ``pretraining.<method>`` writes the checkpoint folder
 #: ``pretraining.<method>.encoders`` that ``transfer.<method>`` reads.
-PRETRAINING_METHODS = ("simclr", "moco", "supcon", "rotation", "imputation", "supervised_source")
+PRETRAINING_METHODS = (
+    "simclr", "moco", "supcon", "rotation", "imputation", "supervised_source",
+    "dim", "cpc", "jigsaw", "relative_position",
+)
 
 
 def supcon_checkpoint_name(labels_per_class: str, seed: int) -> str:

@@ -20,7 +20,7 @@ from transfer_lab.params import StrictModel
 #: names of their checkpoints and result rows.
 METHODS = PRETRAINING_METHODS
 #: The methods that see the training rows without labels.
-UNLABELLED = ("simclr", "moco", "rotation", "imputation")
+UNLABELLED = ("simclr", "moco", "rotation", "imputation", "dim", "cpc", "jigsaw", "relative_position")
 
 
 class RuntimeParams(SharedRuntimeParams):
@@ -64,6 +64,39 @@ class ImputationParams(MethodParams):
     hidden: int = Field(256, ge=1)
 
 
+class DIMParams(MethodParams):
+    """Deep InfoMax (methods.infomax.pretrain_dim): eq. 6.5's weights and the MI estimator."""
+
+    estimator: Literal["jsd", "dv", "infonce"] = "jsd"
+    alpha: float = Field(0.5, ge=0.0)  # global MI
+    beta: float = Field(1.0, ge=0.0)  # mean local MI over the feature map's locations
+    gamma: float = Field(0.0, ge=0.0)  # prior matching; 0 = off
+    embed_dim: int = Field(64, ge=1)
+
+
+class CPCParams(MethodParams):
+    """Contrastive predictive coding (methods.infomax.pretrain_cpc)."""
+
+    strip_size: float = Field(0.375, gt=0.0, le=1.0)  # rows / time steps per strip, fraction of the side
+    stride: int = Field(1, ge=1)
+    steps: int = Field(2, ge=1)  # k: strips predicted ahead
+    context_dim: int = Field(64, ge=1)
+
+
+class RelativePositionParams(MethodParams):
+    """Relative position of two tiles (methods.puzzles.pretrain_relative_position)."""
+
+    crop: float = Field(0.75, gt=0.0, le=1.0)  # tile side / cell side: the gap and jitter
+    hidden: int = Field(256, ge=1)
+
+
+class JigsawParams(RelativePositionParams):
+    """Jigsaw puzzles over a maximal-Hamming permutation set (methods.puzzles.pretrain_jigsaw)."""
+
+    n_permutations: int = Field(10, ge=2, le=24)  # of the 4! orders of four tiles
+    permutation_seed: int = Field(0, ge=0)
+
+
 class SupervisedSourceParams(MethodParams):
     """Cross-entropy on a labelled source domain taken from the data pipeline's domain pairs
     (``training.patience``: early stopping on that domain's validation rows)."""
@@ -88,6 +121,10 @@ METHOD_PARAMS: dict[str, type[MethodParams]] = {
     "rotation": RotationParams,
     "imputation": ImputationParams,
     "supervised_source": SupervisedSourceParams,
+    "dim": DIMParams,
+    "cpc": CPCParams,
+    "jigsaw": JigsawParams,
+    "relative_position": RelativePositionParams,
 }
 
 
@@ -102,6 +139,10 @@ class PretrainingParams(StrictModel):
     rotation: RotationParams = RotationParams()
     imputation: ImputationParams = ImputationParams()
     supervised_source: SupervisedSourceParams = SupervisedSourceParams()
+    dim: DIMParams = DIMParams()
+    cpc: CPCParams = CPCParams()
+    jigsaw: JigsawParams = JigsawParams()
+    relative_position: RelativePositionParams = RelativePositionParams()
     tsne: TSNEParams = TSNEParams()
 
     def check_against(self, blocks: dict[str, Any]) -> None:
