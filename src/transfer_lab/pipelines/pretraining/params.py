@@ -72,6 +72,7 @@ class DIMParams(MethodParams):
     beta: float = Field(1.0, ge=0.0)  # mean local MI over the feature map's locations
     gamma: float = Field(0.0, ge=0.0)  # prior matching; 0 = off
     embed_dim: int = Field(64, ge=1)
+    local_blocks: int = Field(1, ge=1)  # local features: output of the encoder's first blocks
 
 
 class CPCParams(MethodParams):
