@@ -332,7 +332,7 @@ def select_domain_pair(
 #: ``pretraining.<method>.encoders`` that ``transfer.<method>`` reads.
 PRETRAINING_METHODS = (
     "simclr", "moco", "supcon", "rotation", "imputation", "supervised_source",
-    "dim", "cpc", "jigsaw", "relative_position",
+    "dim", "cpc", "jigsaw", "relative_position", "clip",
 )
 
 

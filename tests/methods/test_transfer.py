@@ -212,7 +212,7 @@ def test_dispatch_and_errors(digits, source_encoder):
         pretrain("simclr", view.X_labeled, view.y_labeled)
     assert set(PRETRAINING_METHODS) == {
         "simclr", "moco", "supcon", "rotation", "imputation", "supervised_source", "dim", "cpc",
-        "jigsaw", "relative_position",
+        "jigsaw", "relative_position", "clip",
     }
     enc, history = pretrain(
         "imputation", view.X_unlabeled[:64], encoder_kwargs={"width": 4, "out_features": 8},

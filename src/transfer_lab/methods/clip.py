@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -45,6 +45,7 @@ __all__ = [
     "clip_loss",
     "zero_shot_accuracy",
     "CLIPResult",
+    "CLIPHistory",
     "train_clip",
     "pretrain_clip",
 ]
@@ -235,7 +236,15 @@ def _zero_shot(model, tokenizer, X, y, shifts, n_classes, class_words, held_clas
     return scores
 
 
-def pretrain_clip(X: ArrayLike, y: ArrayLike, **kwargs: Any) -> tuple[nn.Module, TrainHistory]:
-    """:func:`train_clip` returning ``(image encoder, history)`` like every pretraining method."""
+@dataclass
+class CLIPHistory(TrainHistory):
+    """:class:`TrainHistory` plus the zero-shot accuracies of :func:`train_clip`."""
+
+    zero_shot: dict[str, float] = field(default_factory=dict)
+
+
+def pretrain_clip(X: ArrayLike, y: ArrayLike, **kwargs: Any) -> tuple[nn.Module, CLIPHistory]:
+    """:func:`train_clip` returning ``(image encoder, history)`` like every pretraining method;
+    the history carries the zero-shot accuracies."""
     result = train_clip(X, y, **kwargs)
-    return result.encoder, result.history
+    return result.encoder, CLIPHistory(**asdict(result.history), zero_shot=result.zero_shot)

@@ -483,7 +483,7 @@ def run_protocol(name: str, encoder: nn.Module, view: Any, **settings: Any) -> T
 
 
 def _pretraining_methods() -> dict[str, Callable[..., Any]]:
-    from transfer_lab.methods import contrastive, infomax, pretext, puzzles
+    from transfer_lab.methods import clip, contrastive, infomax, pretext, puzzles
 
     return {
         "simclr": contrastive.pretrain_simclr,
@@ -496,15 +496,16 @@ def _pretraining_methods() -> dict[str, Callable[..., Any]]:
         "cpc": infomax.pretrain_cpc,
         "jigsaw": puzzles.pretrain_jigsaw,
         "relative_position": puzzles.pretrain_relative_position,
+        "clip": clip.pretrain_clip,
     }
 
 
-#: Pretraining method names; ``supcon`` and ``supervised_source`` also need labels ``y``.
+#: Pretraining method names; ``supcon``, ``supervised_source`` and ``clip`` (its captions) also need labels ``y``.
 PRETRAINING_METHODS = (
     "simclr", "moco", "supcon", "rotation", "imputation", "supervised_source",
-    "dim", "cpc", "jigsaw", "relative_position",
+    "dim", "cpc", "jigsaw", "relative_position", "clip",
 )
-_NEEDS_LABELS = ("supcon", "supervised_source")
+_NEEDS_LABELS = ("supcon", "supervised_source", "clip")
 
 
 def pretrain(

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from transfer_lab.contracts import PRETRAINING_METHODS, EncoderParams, TrainingParams
 from transfer_lab.contracts import RuntimeParams as SharedRuntimeParams
 from transfer_lab.params import StrictModel
+from transfer_lab.sources.shifts import validate_shift
 
 #: The pretraining methods, one nested namespace each (``pretraining.<method>``); also the
 #: names of their checkpoints and result rows.
@@ -98,6 +99,38 @@ class JigsawParams(RelativePositionParams):
     permutation_seed: int = Field(0, ge=0)
 
 
+class CLIPParams(MethodParams):
+    """CLIP on captions generated from each training row's class word and a shift applied to
+    it (methods.clip.train_clip). ``shifts`` and ``held_out_shift`` per data kind."""
+
+    embed_dim: int = Field(64, ge=1)
+    shifts: dict[Literal["image", "signal"], dict[str, list[dict[str, Any]]]] = {
+        "image": {"rotated": [{"op": "rotate", "degrees": 30}], "thick": [{"op": "thicken", "size": 2}],
+                  "noisy": [{"op": "noise", "std": 0.2}]},
+        "signal": {"noisy": [{"op": "noise", "std": 0.5}], "scaled": [{"op": "scale", "factor": 1.5}]},
+    }
+    held_out_shift: dict[Literal["image", "signal"], str] = {"image": "rotated", "signal": "noisy"}
+    held_out_classes: list[int] = [5, 6, 7, 8, 9]  # never shown with the held-out shift
+
+    @model_validator(mode="after")
+    def _valid_shifts(self) -> CLIPParams:
+        for kind, shifts in self.shifts.items():
+            for name, steps in shifts.items():
+                validate_shift(steps, kind=kind)
+            held = self.held_out_shift.get(kind)
+            if held is not None and held not in shifts:
+                raise ValueError(f"held_out_shift.{kind} {held!r} is not one of shifts.{kind}: {sorted(shifts)}")
+        return self
+
+    def method_kwargs(self) -> dict[str, Any]:
+        return {"embed_dim": self.embed_dim}
+
+    def data_kwargs(self, kind: str) -> dict[str, Any]:
+        """The shifts and held-out combination for data of ``kind`` (image or signal)."""
+        held = self.held_out_shift.get(kind)
+        return {"shifts": self.shifts.get(kind, {}), "held_out_shift": held, "held_out_classes": self.held_out_classes if held else []}
+
+
 class SupervisedSourceParams(MethodParams):
     """Cross-entropy on a labelled source domain taken from the data pipeline's domain pairs
     (``training.patience``: early stopping on that domain's validation rows)."""
@@ -126,6 +159,7 @@ METHOD_PARAMS: dict[str, type[MethodParams]] = {
     "cpc": CPCParams,
     "jigsaw": JigsawParams,
     "relative_position": RelativePositionParams,
+    "clip": CLIPParams,
 }
 
 
@@ -144,6 +178,7 @@ class PretrainingParams(StrictModel):
     cpc: CPCParams = CPCParams()
     jigsaw: JigsawParams = JigsawParams()
     relative_position: RelativePositionParams = RelativePositionParams()
+    clip: CLIPParams = CLIPParams()
     tsne: TSNEParams = TSNEParams()
 
     def check_against(self, blocks: dict[str, Any]) -> None:
