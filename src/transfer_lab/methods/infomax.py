@@ -1,8 +1,9 @@
 r"""Mutual-information pretraining: Deep InfoMax and contrastive predictive coding.
 
-* :func:`pretrain_dim`: Deep InfoMax (Hjelm et al. 2019). The encoder's last feature map
-  :math:`C_\psi(x)` (the ``M \times M`` locations before the global pool; ``M`` positions of
-  a signal) and its global feature :math:`y = E_\psi(x)`; the objective (the seed chapter's
+* :func:`pretrain_dim`: Deep InfoMax (Hjelm et al. 2019). An intermediate feature map
+  :math:`C_\psi(x)` (the output of the first ``local_blocks`` blocks: ``M \times M`` locations
+  of an image, ``M`` positions of a signal; the global critic reads the last map before the
+  pool) and the global feature :math:`y = E_\psi(x)`; the objective (the seed chapter's
   eq. 6.5, Hjelm et al. eq. 7–8)
 
   .. math::
