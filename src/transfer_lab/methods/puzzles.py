@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from transfer_lab.methods.augment import data_kind
+from transfer_lab.methods.augment import build_augmenter, data_kind
 from transfer_lab.methods.encoders import build_encoder
 from transfer_lab.methods.training import TrainConfig, TrainHistory, fit
 
@@ -149,6 +149,11 @@ def _encoder_for(X: ArrayLike, encoder: nn.Module | None, encoder_kwargs: Mappin
     return encoder
 
 
+def _augmenter(X: ArrayLike, strength: float, device: Any):
+    """The default augmentations at ``strength`` (``0``: none), applied before tiling."""
+    return build_augmenter(None, data_kind(X), strength).to(device) if strength > 0 else (lambda x: x)
+
+
 def _crop_of(X: ArrayLike, crop: float) -> int:
     cell = min(s // g for s, g in zip(X.shape[2:], grid_of(X), strict=True))
     return max(1, min(cell, round(crop * cell)))
@@ -161,6 +166,7 @@ def pretrain_relative_position(
     encoder_kwargs: Mapping[str, Any] | None = None,
     crop: float = 0.75,
     hidden: int = 256,
+    strength: float = 0.0,
     config: TrainConfig,
     device: Any = "cpu",
 ) -> tuple[nn.Module, TrainHistory]:
@@ -178,6 +184,9 @@ def pretrain_relative_position(
         for MNIST-1D): the gap and jitter.
     hidden : int, default 256
         Width of the head.
+    strength : float, default 0.0
+        Strength of the default augmentations applied to the whole sample before it is cut
+        (``0``: none), as rotation prediction does against memorising the task.
     """
     encoder = _encoder_for(X, encoder, encoder_kwargs)
     grid = grid_of(X)
@@ -186,9 +195,10 @@ def pretrain_relative_position(
     lookup = {d: k for k, d in enumerate(offsets)}
     size = _crop_of(X, crop)
     model = TileClassifier(encoder, 2, len(offsets), hidden)
+    augment = _augmenter(X, strength, device)
 
     def step(m: TileClassifier, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        x = batch[0]
+        x = augment(batch[0])
         all_tiles, n = tiles(x, size), x.shape[0]
         a = torch.randint(0, len(cells), (n,))
         b = (a + torch.randint(1, len(cells), (n,))) % len(cells)  # any other cell, uniformly
@@ -210,6 +220,7 @@ def pretrain_jigsaw(
     n_permutations: int = 10,
     hidden: int = 256,
     permutation_seed: int = 0,
+    strength: float = 0.0,
     config: TrainConfig,
     device: Any = "cpu",
 ) -> tuple[nn.Module, TrainHistory]:
@@ -228,15 +239,18 @@ def pretrain_jigsaw(
     hidden : int, default 256
     permutation_seed : int, default 0
         The first permutation of Algorithm 1.
+    strength : float, default 0.0
+        As in :func:`pretrain_relative_position`.
     """
     encoder = _encoder_for(X, encoder, encoder_kwargs)
     n_tiles = len(_cells(X.shape[2:], grid_of(X)))
     permutations = torch.as_tensor(maximal_hamming_permutations(n_tiles, n_permutations, permutation_seed))
     size = _crop_of(X, crop)
     model = TileClassifier(encoder, n_tiles, n_permutations, hidden)
+    augment = _augmenter(X, strength, device)
 
     def step(m: TileClassifier, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        x = batch[0]
+        x = augment(batch[0])
         labels = torch.randint(0, n_permutations, (x.shape[0],))
         order = permutations[labels].to(x.device)  # (n, P): slot s shows tile order[s]
         shuffled = torch.gather(tiles(x, size), 1, order.view(*order.shape, *([1] * (x.dim() - 1))).expand(-1, -1, *x.shape[1:]))

@@ -90,6 +90,7 @@ class RelativePositionParams(MethodParams):
 
     crop: float = Field(0.75, gt=0.0, le=1.0)  # tile side / cell side: the gap and jitter
     hidden: int = Field(256, ge=1)
+    strength: float = Field(0.0, ge=0.0, le=3.0)  # augmentation before cutting; 0 = none
 
 
 class JigsawParams(RelativePositionParams):
