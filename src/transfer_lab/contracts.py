@@ -354,7 +354,16 @@ def select_domain_pair(
 
 #: The pretraining methods: ``pretraining.<method>`` writes the checkpoint folder
 #: ``pretraining.<method>.encoders`` that ``transfer.<method>`` reads.
-PRETRAINING_METHODS = ("simclr", "moco", "supcon", "rotation", "imputation", "supervised_source")
+PRETRAINING_METHODS = (
+    "simclr", "moco", "supcon", "rotation", "imputation", "supervised_source",
+    "dim", "cpc", "jigsaw", "relative_position", "clip",
+)
+#: The encoders that transfer (and the methods on pretrained features) take. CLIP is left
+#: out: its captions carry the label of every training row, so its encoder under a budget
+#: of 1 label per class would break the label-budget contract (every labelled row a method
+#: sees comes from the budget's subset). It is scored in pretraining instead: zero-shot
+#: accuracies and a linear probe with all labels.
+TRANSFERRED_ENCODERS = tuple(method for method in PRETRAINING_METHODS if method != "clip")
 
 
 def supcon_checkpoint_name(labels_per_class: str, seed: int) -> str:

@@ -211,7 +211,8 @@ def test_dispatch_and_errors(digits, source_encoder):
     with pytest.raises(ValueError, match="self-supervised"):
         pretrain("simclr", view.X_labeled, view.y_labeled)
     assert set(PRETRAINING_METHODS) == {
-        "simclr", "moco", "supcon", "rotation", "imputation", "supervised_source"
+        "simclr", "moco", "supcon", "rotation", "imputation", "supervised_source", "dim", "cpc",
+        "jigsaw", "relative_position", "clip",
     }
     enc, history = pretrain(
         "imputation", view.X_unlabeled[:64], encoder_kwargs={"width": 4, "out_features": 8},

@@ -484,7 +484,7 @@ def run_protocol(name: str, encoder: nn.Module, view: Any, **settings: Any) -> T
 
 
 def _pretraining_methods() -> dict[str, Callable[..., Any]]:
-    from transfer_lab.methods import contrastive, pretext
+    from transfer_lab.methods import clip, contrastive, infomax, pretext, puzzles
 
     return {
         "simclr": contrastive.pretrain_simclr,
@@ -493,12 +493,20 @@ def _pretraining_methods() -> dict[str, Callable[..., Any]]:
         "rotation": pretext.pretrain_rotation,
         "imputation": pretext.pretrain_imputation,
         "supervised_source": pretext.pretrain_supervised_source,
+        "dim": infomax.pretrain_dim,
+        "cpc": infomax.pretrain_cpc,
+        "jigsaw": puzzles.pretrain_jigsaw,
+        "relative_position": puzzles.pretrain_relative_position,
+        "clip": clip.pretrain_clip,
     }
 
 
-#: Pretraining method names; ``supcon`` and ``supervised_source`` also need labels ``y``.
-PRETRAINING_METHODS = ("simclr", "moco", "supcon", "rotation", "imputation", "supervised_source")
-_NEEDS_LABELS = ("supcon", "supervised_source")
+#: Pretraining method names; ``supcon``, ``supervised_source`` and ``clip`` (its captions) also need labels ``y``.
+PRETRAINING_METHODS = (
+    "simclr", "moco", "supcon", "rotation", "imputation", "supervised_source",
+    "dim", "cpc", "jigsaw", "relative_position", "clip",
+)
+_NEEDS_LABELS = ("supcon", "supervised_source", "clip")
 
 
 def pretrain(

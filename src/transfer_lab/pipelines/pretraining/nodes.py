@@ -9,6 +9,9 @@ method may see:
   (checkpoint ``contracts.supcon_checkpoint_name(budget, seed)``), so the transfer rows of a
   budget never profit from labels outside that budget's subset; identical subsets (``all``
   is the same for every seed) are pretrained once;
+* ``dim``, ``cpc``, ``jigsaw``, ``relative_position``: the training images, without labels;
+* ``clip``: the training images and captions generated from their labels and the shifts it
+  applies (so every training label); zero-shot scored on the test rows;
 * ``supervised_source``: the labelled training half of one side of a domain pair from the
   ``data`` pipeline (by default the shifted target domain, e.g. rotated digits), never the
   label-budget subsets of the base data.
@@ -33,6 +36,7 @@ from tqdm.auto import tqdm
 from transfer_lab.contracts import (
     DataParams, Dataset, DomainPair, data_provenance, select_domain_pair, supcon_checkpoint_name,
 )
+from transfer_lab.methods.clip import LINEAR_PROBE
 from transfer_lab.methods.encoders import build_encoder, encoder_checkpoint, encoder_from_checkpoint, encoder_settings
 from transfer_lab.methods.runtime import resolve_device, seed_everything, thread_limits
 from transfer_lab.methods.training import extract_features
@@ -76,6 +80,8 @@ def _pretrain(
     logger.info("%s: %d epochs in %.0f s, final loss %.4f", method, history.epochs_run, seconds, history.train_loss[-1])
     if history.val_score:
         meta.update(best_epoch=history.best_epoch, source_val_accuracy=float(history.best_score))
+    if getattr(history, "zero_shot", None):
+        meta["zero_shot"] = {name: float(value) for name, value in history.zero_shot.items()}
     return encoder_checkpoint(
         model, kind, input_shape, kwargs, method=method, dataset=dataset,
         loss_history=[float(v) for v in history.train_loss], epochs=history.epochs_run, seconds=float(seconds),
@@ -173,15 +179,43 @@ def pretrain_supervised_source(
     return _logged(base_dataset.name, {"supervised_source": checkpoint})
 
 
+def pretrain_clip(
+    base_dataset: Dataset, split_table: pd.DataFrame, settings: Mapping[str, Any],
+    encoder: Mapping[str, Any], runtime: Mapping[str, Any], data: Mapping[str, Any],
+) -> Checkpoints:
+    """CLIP on the training rows, captioned from their labels and the shifts it applies;
+    zero-shot accuracy scored on the test rows (clean, and the held-out class/shift combination).
+
+    Unlike the self-supervised methods this reads every training label (through the captions).
+    """
+    block, run = _settings("clip", settings), _runtime(runtime)
+    X, y = base_dataset.X, base_dataset.y
+    train, test = split_indices(split_table, "train"), split_indices(split_table, "test")
+    fit_kwargs = {"X_test": X[test], "y_test": y[test], "seed": run.seed, **block.data_kwargs(base_dataset.kind)}
+    with thread_limits(run.num_threads):
+        checkpoint = _pretrain(
+            "clip", X[train], y[train], block, encoder, run, run.seed, base_dataset.name, run.progress, fit_kwargs,
+            labels="captions_of_all_training_rows", provenance=_provenance(base_dataset, data),
+        )
+    return _logged(base_dataset.name, {"clip": checkpoint})
+
+
 def score_checkpoints(encoders: Checkpoints) -> pd.DataFrame:
-    """Result rows of a method's checkpoints: final loss, seconds and epochs (split ``train``)."""
+    """Result rows of a method's checkpoints: final loss, seconds and epochs (split ``train``);
+    CLIP's zero-shot accuracies (metric ``zero_shot_accuracy``, split = what was scored,
+    ``chance`` beside them)."""
     rows = []
     for checkpoint in encoders.values():
         meta = checkpoint["meta"]
-        for metric, value in (("final_loss", meta["loss_history"][-1]), ("seconds", meta["seconds"]), ("epochs", meta["epochs"])):
+        measured = [(m, v, "train") for m, v in (("final_loss", meta["loss_history"][-1]), ("seconds", meta["seconds"]), ("epochs", meta["epochs"]))]
+        measured += [
+            ("linear_probe_accuracy", v, "test") if split == LINEAR_PROBE else ("zero_shot_accuracy", v, split)
+            for split, v in meta.get("zero_shot", {}).items()
+        ]
+        for metric, value, split in measured:
             rows.append(result_row(
                 pipeline="pretraining", dataset=meta["dataset"], method=meta["method"], metric=metric, value=value,
-                split="train", labels_per_class=meta.get("labels_per_class"), seed=meta.get("subset_seed", meta["seed"]),
+                split=split, labels_per_class=meta.get("labels_per_class"), seed=meta.get("subset_seed", meta["seed"]),
             ))
     return results_frame(rows)
 

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from transfer_lab.contracts import PRETRAINING_METHODS, EncoderParams, TrainingParams
 from transfer_lab.contracts import RuntimeParams as SharedRuntimeParams
 from transfer_lab.params import StrictModel
+from transfer_lab.sources.shifts import validate_shift
 
 #: The pretraining methods, one nested namespace each (``pretraining.<method>``); also the
 #: names of their checkpoints and result rows.
 METHODS = PRETRAINING_METHODS
 #: The methods that see the training rows without labels.
-UNLABELLED = ("simclr", "moco", "rotation", "imputation")
+UNLABELLED = ("simclr", "moco", "rotation", "imputation", "dim", "cpc", "jigsaw", "relative_position")
 
 
 class RuntimeParams(SharedRuntimeParams):
@@ -64,6 +65,73 @@ class ImputationParams(MethodParams):
     hidden: int = Field(256, ge=1)
 
 
+class DIMParams(MethodParams):
+    """Deep InfoMax (methods.infomax.pretrain_dim): eq. 6.5's weights and the MI estimator."""
+
+    estimator: Literal["jsd", "dv", "infonce"] = "jsd"
+    alpha: float = Field(0.5, ge=0.0)  # global MI
+    beta: float = Field(1.0, ge=0.0)  # mean local MI over the feature map's locations
+    gamma: float = Field(0.0, ge=0.0)  # prior matching; 0 = off
+    embed_dim: int = Field(64, ge=1)
+    local_blocks: int = Field(1, ge=1)  # local features: output of the encoder's first blocks
+
+
+class CPCParams(MethodParams):
+    """Contrastive predictive coding (methods.infomax.pretrain_cpc)."""
+
+    strip_size: float = Field(0.375, gt=0.0, le=1.0)  # rows / time steps per strip, fraction of the side
+    stride: int = Field(1, ge=1)
+    steps: int = Field(2, ge=1)  # k: strips predicted ahead
+    context_dim: int = Field(64, ge=1)
+
+
+class RelativePositionParams(MethodParams):
+    """Relative position of two tiles (methods.puzzles.pretrain_relative_position)."""
+
+    crop: float = Field(0.75, gt=0.0, le=1.0)  # tile side / cell side: the gap and jitter
+    hidden: int = Field(256, ge=1)
+    strength: float = Field(0.0, ge=0.0, le=3.0)  # augmentation before cutting; 0 = none
+
+
+class JigsawParams(RelativePositionParams):
+    """Jigsaw puzzles over a maximal-Hamming permutation set (methods.puzzles.pretrain_jigsaw)."""
+
+    n_permutations: int = Field(10, ge=2, le=24)  # of the 4! orders of four tiles
+    permutation_seed: int = Field(0, ge=0)
+
+
+class CLIPParams(MethodParams):
+    """CLIP on captions generated from each training row's class word and a shift applied to
+    it (methods.clip.train_clip). ``shifts`` and ``held_out_shift`` per data kind."""
+
+    embed_dim: int = Field(64, ge=1)
+    shifts: dict[Literal["image", "signal"], dict[str, list[dict[str, Any]]]] = {
+        "image": {"rotated": [{"op": "rotate", "degrees": 30}], "thick": [{"op": "thicken", "size": 2}],
+                  "noisy": [{"op": "noise", "std": 0.2}]},
+        "signal": {"noisy": [{"op": "noise", "std": 0.5}], "scaled": [{"op": "scale", "factor": 1.5}]},
+    }
+    held_out_shift: dict[Literal["image", "signal"], str] = {"image": "rotated", "signal": "noisy"}
+    held_out_classes: list[int] = [5, 6, 7, 8, 9]  # never shown with the held-out shift
+
+    @model_validator(mode="after")
+    def _valid_shifts(self) -> CLIPParams:
+        for kind, shifts in self.shifts.items():
+            for name, steps in shifts.items():
+                validate_shift(steps, kind=kind)
+            held = self.held_out_shift.get(kind)
+            if held is not None and held not in shifts:
+                raise ValueError(f"held_out_shift.{kind} {held!r} is not one of shifts.{kind}: {sorted(shifts)}")
+        return self
+
+    def method_kwargs(self) -> dict[str, Any]:
+        return {"embed_dim": self.embed_dim}
+
+    def data_kwargs(self, kind: str) -> dict[str, Any]:
+        """The shifts and held-out combination for data of ``kind`` (image or signal)."""
+        held = self.held_out_shift.get(kind)
+        return {"shifts": self.shifts.get(kind, {}), "held_out_shift": held, "held_out_classes": self.held_out_classes if held else []}
+
+
 class SupervisedSourceParams(MethodParams):
     """Cross-entropy on a labelled source domain taken from the data pipeline's domain pairs
     (``training.patience``: early stopping on that domain's validation rows)."""
@@ -88,6 +156,11 @@ METHOD_PARAMS: dict[str, type[MethodParams]] = {
     "rotation": RotationParams,
     "imputation": ImputationParams,
     "supervised_source": SupervisedSourceParams,
+    "dim": DIMParams,
+    "cpc": CPCParams,
+    "jigsaw": JigsawParams,
+    "relative_position": RelativePositionParams,
+    "clip": CLIPParams,
 }
 
 
@@ -102,6 +175,11 @@ class PretrainingParams(StrictModel):
     rotation: RotationParams = RotationParams()
     imputation: ImputationParams = ImputationParams()
     supervised_source: SupervisedSourceParams = SupervisedSourceParams()
+    dim: DIMParams = DIMParams()
+    cpc: CPCParams = CPCParams()
+    jigsaw: JigsawParams = JigsawParams()
+    relative_position: RelativePositionParams = RelativePositionParams()
+    clip: CLIPParams = CLIPParams()
     tsne: TSNEParams = TSNEParams()
 
     def check_against(self, blocks: dict[str, Any]) -> None:

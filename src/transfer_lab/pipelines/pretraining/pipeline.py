@@ -8,8 +8,9 @@ of test features and the loss curve. The family then copies every checkpoint int
 into ``pretraining_results``.
 
 The methods differ only in what data their training node reads: the training rows
-(``simclr``, ``moco``, ``rotation``, ``imputation``), the label subsets (``supcon``) or a
-domain pair (``supervised_source``).
+(``simclr``, ``moco``, ``rotation``, ``imputation``, ``dim``, ``cpc``, ``jigsaw``,
+``relative_position``; ``clip`` with their labels, as captions), the label subsets
+(``supcon``) or a domain pair (``supervised_source``).
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             for m in UNLABELLED
         ),
         _method_template("supcon", nodes.pretrain_supcon, ["base_dataset", "label_subsets"], ["params:data"]),
+        _method_template("clip", nodes.pretrain_clip, ["base_dataset", "split_table"], ["params:data"]),
         _method_template(
             "supervised_source", nodes.pretrain_supervised_source, ["base_dataset", "domain_pairs"], ["params:data"]
         ),

@@ -11,12 +11,12 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from transfer_lab.contracts import PRETRAINING_METHODS, RuntimeParams, TrainingParams
+from transfer_lab.contracts import TRANSFERRED_ENCODERS, RuntimeParams, TrainingParams
 from transfer_lab.params import StrictModel
 
 #: The pretrained encoders transferred, one nested namespace each (``transfer.<encoder>``),
 #: each reading the checkpoint folder ``pretraining.<encoder>.encoders``.
-ENCODERS = PRETRAINING_METHODS
+ENCODERS = TRANSFERRED_ENCODERS
 #: Transfer protocols, in the order of the result rows ``<encoder>_<protocol>``.
 PROTOCOLS = ("linear_probe", "knn", "partial_freeze", "finetune")
 #: The domain-adaptation methods (nested namespaces ``transfer.domain_adaptation.<method>``)

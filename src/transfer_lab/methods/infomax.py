@@ -1,0 +1,337 @@
+r"""Mutual-information pretraining: Deep InfoMax and contrastive predictive coding.
+
+* :func:`pretrain_dim`: Deep InfoMax (Hjelm et al. 2019). An intermediate feature map
+  :math:`C_\psi(x)` (the output of the first ``local_blocks`` blocks: ``M \times M`` locations
+  of an image, ``M`` positions of a signal; the global critic reads the last map before the
+  pool) and the global feature :math:`y = E_\psi(x)`; the objective (the seed chapter's
+  eq. 6.5, Hjelm et al. eq. 7–8)
+
+  .. math::
+
+      \max_{\omega, \psi}\; \alpha\, \hat I_\omega(X; E_\psi(X))
+        + \frac{\beta}{M^2} \sum_{i=1}^{M^2} \hat I_\omega(C^{(i)}_\psi(X); E_\psi(X))
+        - \gamma\, \text{prior matching},
+
+  with :math:`\hat I` one of the estimators of :mod:`~transfer_lab.methods.mutual_information`
+  (JSD by default, DV or InfoNCE), the critics "encode-and-dot" (a score is the dot product
+  of an embedding of the local/global input and one of :math:`y`; Hjelm et al. App. A.2),
+  negatives the other images of the batch. The optional prior term is adversarial: a
+  discriminator tells :math:`\sigma(y)` from uniform samples and the encoder is trained
+  against it through a gradient reversal.
+* :func:`pretrain_cpc`: contrastive predictive coding (van den Oord et al. 2018). A sample is
+  cut into an ordered sequence of overlapping strips (rows of an image, time windows of a
+  signal); each strip, alone on a blank canvas of the input's size, goes through the
+  encoder, giving latents :math:`z_t`; a GRU summarises :math:`z_{\le t}` into
+  :math:`c_t`, and :math:`W_k c_t` predicts :math:`z_{t+k}` for :math:`k = 1..K` under the
+  InfoNCE loss (eq. 4) whose negatives are every other latent of the batch: other
+  positions of the same sample and every position of the other samples.
+
+Both return ``(encoder, history)`` like :mod:`~transfer_lab.methods.contrastive`; critics,
+discriminator, GRU and predictors are dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from transfer_lab.methods.augment import data_kind
+from transfer_lab.methods.dann import grad_reverse
+from transfer_lab.methods.encoders import build_encoder
+from transfer_lab.methods.mutual_information import ESTIMATORS, estimate
+from transfer_lab.methods.training import TrainConfig, TrainHistory, fit
+
+__all__ = [
+    "feature_map",
+    "local_scores",
+    "dim_objective",
+    "DeepInfoMax",
+    "pretrain_dim",
+    "strips",
+    "cpc_loss",
+    "CPC",
+    "pretrain_cpc",
+]
+
+ArrayLike = np.ndarray | torch.Tensor
+
+
+def _encoder_for(X: ArrayLike, encoder: nn.Module | None, encoder_kwargs: Mapping[str, Any] | None) -> nn.Module:
+    if len(X) == 0:
+        raise ValueError("X is empty; pretraining needs samples")
+    if encoder is None:
+        return build_encoder("auto", tuple(X.shape[1:]), **dict(encoder_kwargs or {}))
+    if encoder_kwargs:
+        raise ValueError("pass encoder or encoder_kwargs, not both")
+    return encoder
+
+
+def feature_map(encoder: nn.Module, x: torch.Tensor, n_blocks: int | None = None) -> torch.Tensor:
+    """The output of the encoder's first ``n_blocks`` blocks (default: every block but the
+    pooling head): ``(n, C, H, W)`` for images, ``(n, C, L)`` for signals."""
+    blocks = getattr(encoder, "blocks", None)
+    if blocks is None or len(blocks) < 2:
+        raise ValueError(f"{type(encoder).__name__} has no conv blocks before its head; Deep InfoMax needs a feature map")
+    n_blocks = len(blocks) - 1 if n_blocks is None else n_blocks
+    if not 1 <= n_blocks < len(blocks):
+        raise ValueError(f"n_blocks must be in [1, {len(blocks) - 1}], got {n_blocks}")
+    out = blocks[:n_blocks](x)
+    if out.dim() < 3:
+        raise ValueError("the encoder's blocks before the head give no spatial feature map (an MLP encoder?)")
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Deep InfoMax
+# --------------------------------------------------------------------------------------------
+
+
+def local_scores(local: torch.Tensor, global_: torch.Tensor) -> torch.Tensor:
+    """Encode-and-dot scores ``s[i, j, l] = <global_i, local_j at location l>``.
+
+    Parameters
+    ----------
+    local : (N, D, L) embedded local features (locations flattened)
+    global_ : (N, D) embedded global features
+    """
+    return torch.einsum("id,jdl->ijl", global_, local)
+
+
+def dim_objective(
+    global_scores: torch.Tensor, location_scores: torch.Tensor, alpha: float, beta: float, estimator: str = "jsd"
+) -> torch.Tensor:
+    r""":math:`\alpha \hat I_{global} + \frac{\beta}{M^2}\sum_l \hat I_{local, l}` (Hjelm et al.
+    2019, eq. 7–8) from score matrices whose diagonals are the joint pairs.
+
+    Parameters
+    ----------
+    global_scores : (N, N)
+        ``[i, j]``: the global critic on image ``j``'s input and image ``i``'s feature.
+    location_scores : (N, N, L)
+        ``[i, j, l]``: the local critic on image ``j``'s location ``l`` and image ``i``'s feature.
+    estimator : {"jsd", "dv", "infonce"}
+    """
+    local = torch.stack([estimate(estimator, location_scores[:, :, l]) for l in range(location_scores.shape[2])])
+    return alpha * estimate(estimator, global_scores) + beta * local.mean()
+
+
+class DeepInfoMax(nn.Module):
+    """Encoder plus DIM's critics (1x1 convolutions over the feature map, MLPs over the global
+    feature) and an optional prior discriminator."""
+
+    def __init__(
+        self, encoder: nn.Module, sample: torch.Tensor, embed_dim: int = 64, prior: bool = False, local_blocks: int = 1
+    ) -> None:
+        super().__init__()
+        self.encoder, self.local_blocks = encoder, local_blocks
+        with torch.no_grad():
+            was = encoder.training
+            encoder.eval()
+            local, fmap = feature_map(encoder, sample[:2], local_blocks), feature_map(encoder, sample[:2])
+            encoder.train(was)
+        channels, flat, conv = local.shape[1], fmap[0].numel(), nn.Conv2d if fmap.dim() == 4 else nn.Conv1d
+        d = encoder.out_features
+        self.local_embed = nn.Sequential(conv(channels, embed_dim, 1), nn.ReLU(), conv(embed_dim, embed_dim, 1))
+        self.local_feature = nn.Sequential(nn.Linear(d, embed_dim), nn.ReLU(), nn.Linear(embed_dim, embed_dim))
+        self.global_embed = nn.Sequential(nn.Flatten(), nn.Linear(flat, embed_dim), nn.ReLU(), nn.Linear(embed_dim, embed_dim))
+        self.global_feature = nn.Sequential(nn.Linear(d, embed_dim), nn.ReLU(), nn.Linear(embed_dim, embed_dim))
+        self.prior = nn.Sequential(nn.Linear(d, embed_dim), nn.ReLU(), nn.Linear(embed_dim, 1)) if prior else None
+
+    def scores(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(global (N, N), local (N, N, L), y)`` for a batch."""
+        blocks = self.encoder.blocks
+        local_map = blocks[: self.local_blocks](x)
+        fmap = blocks[self.local_blocks : -1](local_map)
+        y = blocks[-1](fmap)
+        local = self.local_embed(local_map).flatten(2)
+        return self.global_feature(y) @ self.global_embed(fmap).T, local_scores(local, self.local_feature(y)), y
+
+    def prior_loss(self, y: torch.Tensor) -> torch.Tensor:
+        """Discriminator cross-entropy, uniform samples (real) against sigmoid(y) (fake); the
+        gradient reaching the encoder is reversed, so the encoder maximises it."""
+        fake = self.prior(grad_reverse(torch.sigmoid(y)))
+        real = self.prior(torch.rand_like(y))
+        return F.binary_cross_entropy_with_logits(real, torch.ones_like(real)) + F.binary_cross_entropy_with_logits(
+            fake, torch.zeros_like(fake)
+        )
+
+
+def pretrain_dim(
+    X: ArrayLike,
+    *,
+    encoder: nn.Module | None = None,
+    encoder_kwargs: Mapping[str, Any] | None = None,
+    estimator: str = "jsd",
+    alpha: float = 0.5,
+    beta: float = 1.0,
+    gamma: float = 0.0,
+    embed_dim: int = 64,
+    local_blocks: int = 1,
+    config: TrainConfig,
+    device: Any = "cpu",
+) -> tuple[nn.Module, TrainHistory]:
+    """Pretrain an encoder with Deep InfoMax (Hjelm et al. 2019) on unlabelled samples.
+
+    Parameters
+    ----------
+    X : array or tensor
+        Unlabelled images ``(n, C, H, W)`` or signals ``(n, C, L)``; a conv encoder.
+    estimator : {"jsd", "dv", "infonce"}, default "jsd"
+        The MI estimator of both terms (Hjelm et al. found JSD the most stable).
+    alpha, beta, gamma : float, default 0.5, 1.0, 0.0
+        Weights of the global MI, the mean local MI and the prior-matching term (eq. 6.5);
+        ``gamma = 0`` switches the prior term (and its discriminator) off. The paper's
+        DIM(L) is ``(0, 1, 0.1)``, DIM(G) ``(1, 0, 1)``.
+    embed_dim : int, default 64
+        Width of the critics' embeddings.
+    local_blocks : int, default 1
+        The local features are the output of the encoder's first ``local_blocks`` blocks
+        (DIM takes them from an intermediate layer, whose small receptive fields make the
+        global feature keep what all locations share): 4x4 locations of an 8x8 digit, 20 of
+        an MNIST-1D signal.
+    config : TrainConfig
+    device : str or torch.device
+
+    Returns
+    -------
+    encoder : nn.Module
+    history : TrainHistory
+        ``train_loss``: the negative objective per epoch (the prior term added).
+    """
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"unknown estimator {estimator!r}; allowed: {', '.join(ESTIMATORS)}")
+    if min(alpha, beta, gamma) < 0 or alpha + beta == 0:
+        raise ValueError("alpha, beta, gamma must be >= 0 with alpha + beta > 0")
+    encoder = _encoder_for(X, encoder, encoder_kwargs)
+    sample = torch.as_tensor(np.asarray(X[:2]), dtype=torch.float32)
+    model = DeepInfoMax(encoder, sample, embed_dim, prior=gamma > 0, local_blocks=local_blocks)
+
+    def step(m: DeepInfoMax, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        global_scores, location_scores, y = m.scores(batch[0])
+        loss = -dim_objective(global_scores, location_scores, alpha, beta, estimator)
+        return loss + gamma * m.prior_loss(y) if gamma > 0 else loss
+
+    history = fit(model, (X,), config=config, device=device, step_fn=step, desc="dim")
+    return model.encoder, history
+
+
+# --------------------------------------------------------------------------------------------
+# Contrastive predictive coding
+# --------------------------------------------------------------------------------------------
+
+
+def strips(x: torch.Tensor, size: int, stride: int) -> torch.Tensor:
+    """The ordered overlapping strips of each sample, each alone on a blank canvas.
+
+    Images ``(n, C, H, W)``: rows ``t*stride .. t*stride+size`` (top to bottom); signals
+    ``(n, C, L)``: time steps. Returns ``(n, T, *x.shape[1:])`` with zeros outside strip ``t``,
+    so the encoder sees one strip at a time at the input size it was built for.
+    """
+    length = x.shape[2]
+    if not 1 <= size <= length or stride < 1:
+        raise ValueError(f"strip size must be in [1, {length}] and stride >= 1, got {size}, {stride}")
+    starts = range(0, length - size + 1, stride)
+    mask = torch.zeros(len(starts), length, dtype=x.dtype, device=x.device)
+    for t, start in enumerate(starts):
+        mask[t, start : start + size] = 1.0
+    shape = (1, len(starts), 1, length) + (1,) * (x.dim() - 3)
+    return x[:, None] * mask.view(shape)
+
+
+def cpc_loss(predictions: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    r"""InfoNCE of CPC (van den Oord et al. 2018, eq. 4) for every step ahead.
+
+    Parameters
+    ----------
+    predictions : (K, N, T, D)
+        ``predictions[k-1, i, t]``: :math:`W_k c_{i,t}`, the prediction of
+        :math:`z_{i, t+k}` (entries with :math:`t + k \ge T` are ignored).
+    z : (N, T, D)
+        The latents.
+
+    Returns
+    -------
+    The mean over k, i and t < T - k of
+    :math:`-\log \frac{\exp(z_{i,t+k}^\top W_k c_{i,t})}{\sum_{j, u} \exp(z_{j,u}^\top W_k c_{i,t})}`:
+    the positive against every latent of the batch (other positions, other samples).
+    """
+    k_max, n, t_len, _ = predictions.shape
+    if k_max >= t_len:
+        raise ValueError(f"{k_max} steps ahead need sequences longer than {t_len}")
+    bank = z.reshape(n * t_len, -1)
+    losses = []
+    for k in range(1, k_max + 1):
+        pred = predictions[k - 1, :, : t_len - k].reshape(-1, z.shape[-1])
+        target = (torch.arange(n, device=z.device)[:, None] * t_len + torch.arange(k, t_len, device=z.device)).reshape(-1)
+        losses.append(F.cross_entropy(pred @ bank.T, target, reduction="none"))
+    return torch.cat(losses).mean()
+
+
+class CPC(nn.Module):
+    """Encoder (strip -> z_t), GRU context (z_<=t -> c_t) and one linear predictor per step ahead."""
+
+    def __init__(self, encoder: nn.Module, steps: int, context_dim: int = 64) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.gru = nn.GRU(encoder.out_features, context_dim, batch_first=True)
+        self.predictors = nn.ModuleList(nn.Linear(context_dim, encoder.out_features, bias=False) for _ in range(steps))
+
+    def forward(self, sequence: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``sequence`` ``(N, T, ...)`` -> ``(predictions (K, N, T, D), z (N, T, D))``."""
+        n, t_len = sequence.shape[:2]
+        z = self.encoder(sequence.flatten(0, 1)).view(n, t_len, -1)
+        context, _ = self.gru(z)
+        return torch.stack([w(context) for w in self.predictors]), z
+
+
+def pretrain_cpc(
+    X: ArrayLike,
+    *,
+    encoder: nn.Module | None = None,
+    encoder_kwargs: Mapping[str, Any] | None = None,
+    strip_size: float = 0.375,
+    stride: int = 1,
+    steps: int = 2,
+    context_dim: int = 64,
+    config: TrainConfig,
+    device: Any = "cpu",
+) -> tuple[nn.Module, TrainHistory]:
+    """Pretrain an encoder with CPC (van den Oord et al. 2018) on unlabelled samples.
+
+    Parameters
+    ----------
+    X : array or tensor
+        Images (sequences of rows) or signals (sequences of time windows).
+    strip_size : float, default 0.375
+        Height (images) or length (signals) of a strip as a fraction of the sample's:
+        3 rows of an 8x8 digit, 15 steps of a 40-step MNIST-1D signal.
+    stride : int, default 1
+        Rows / time steps between consecutive strips (overlap defends against the trivial
+        continuation of a stroke across a strip border only partly; the paper's patches
+        overlap by half).
+    steps : int, default 2
+        K, how many strips ahead are predicted.
+    context_dim : int, default 64
+        GRU width.
+    config : TrainConfig
+    device : str or torch.device
+    """
+    encoder = _encoder_for(X, encoder, encoder_kwargs)
+    length = int(X.shape[2])
+    size = max(1, round(strip_size * length))
+    model = CPC(encoder, steps, context_dim)
+    if (length - size) // stride + 1 <= steps:
+        raise ValueError(f"strips of {size} every {stride} give too few positions for {steps} steps ahead")
+
+    def step(m: CPC, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        return cpc_loss(*m(strips(batch[0], size, stride)))
+
+    if data_kind(X) not in ("image", "signal"):
+        raise ValueError("CPC needs images or signals")
+    history = fit(model, (X,), config=config, device=device, step_fn=step, desc="cpc")
+    return model.encoder, history

@@ -1,0 +1,111 @@
+"""Deep InfoMax and CPC: losses against plain loops over the papers' equations, small fits."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from transfer_lab.methods import infomax
+from transfer_lab.methods.encoders import build_encoder
+from transfer_lab.methods.training import TrainConfig
+
+
+def _sp(z):
+    return math.log1p(math.exp(z))
+
+
+def _jsd_loop(s):
+    """Hjelm et al. eq. 4 over an (N, N) matrix: joint = diagonal, marginal = off-diagonal."""
+    n = len(s)
+    joint = sum(-_sp(-s[i][i]) for i in range(n)) / n
+    marginal = sum(_sp(s[i][j]) for i in range(n) for j in range(n) if i != j) / (n * (n - 1))
+    return joint - marginal
+
+
+def _nce_loop(s):
+    n = len(s)
+    return math.log(n) + sum(s[i][i] - math.log(sum(math.exp(s[i][j]) for j in range(n))) for i in range(n)) / n
+
+
+@pytest.mark.parametrize("estimator,loop", [("jsd", _jsd_loop), ("infonce", _nce_loop)])
+def test_dim_objective_is_eq_6_5_as_a_loop(estimator, loop):
+    generator = torch.Generator().manual_seed(0)
+    g, l = torch.randn(4, 4, generator=generator), torch.randn(4, 4, 3, generator=generator)
+    alpha, beta = 0.3, 1.7
+    expected = alpha * loop(g.tolist()) + beta / 3 * sum(loop(l[:, :, k].tolist()) for k in range(3))
+    assert infomax.dim_objective(g, l, alpha, beta, estimator).item() == pytest.approx(expected, abs=1e-5)
+
+
+def test_local_scores_are_dot_products_of_global_and_local_embeddings():
+    generator = torch.Generator().manual_seed(1)
+    local, global_ = torch.randn(3, 5, 4, generator=generator), torch.randn(3, 5, generator=generator)
+    s = infomax.local_scores(local, global_)
+    for i in range(3):
+        for j in range(3):
+            for k in range(4):
+                assert s[i, j, k].item() == pytest.approx(float(global_[i] @ local[j, :, k]), abs=1e-5)
+
+
+def test_cpc_loss_is_eq_4_as_a_loop():
+    generator = torch.Generator().manual_seed(2)
+    n, t_len, d, k_max = 2, 4, 3, 2
+    z, pred = torch.randn(n, t_len, d, generator=generator), torch.randn(k_max, n, t_len, d, generator=generator)
+    terms = []
+    for k in range(1, k_max + 1):
+        for i in range(n):
+            for t in range(t_len - k):
+                p = pred[k - 1, i, t]
+                denominator = sum(math.exp(float(z[j, u] @ p)) for j in range(n) for u in range(t_len))
+                terms.append(-(float(z[i, t + k] @ p) - math.log(denominator)))
+    assert infomax.cpc_loss(pred, z).item() == pytest.approx(sum(terms) / len(terms), abs=1e-5)
+
+
+def test_strips_keep_one_band_each_in_order():
+    x = torch.arange(64, dtype=torch.float32).view(1, 1, 8, 8) + 1
+    s = infomax.strips(x, 3, 2)
+    assert s.shape == (1, 3, 1, 8, 8)
+    for t in range(3):
+        rows = (s[0, t, 0] != 0).any(dim=1).nonzero().flatten().tolist()
+        assert rows == [2 * t, 2 * t + 1, 2 * t + 2]
+    signal = infomax.strips(torch.ones(2, 1, 40), 15, 5)
+    assert signal.shape == (2, 6, 1, 40) and signal[0, 1, 0].nonzero().flatten().tolist() == list(range(5, 20))
+
+
+def _blobs(n=96, seed=0):
+    """8x8 images: a bright square at one of two corners, noise elsewhere (structure to find)."""
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(0, 0.2, (n, 1, 8, 8)).astype(np.float32)
+    for i in range(n):
+        r = 0 if i % 2 else 4
+        X[i, 0, r : r + 4, r : r + 4] += 0.8
+    return X
+
+
+@pytest.mark.parametrize("estimator", ["jsd", "dv", "infonce"])
+def test_dim_training_raises_the_objective(estimator):
+    torch.manual_seed(0)
+    encoder = build_encoder("cnn2d", (1, 8, 8), width=4, out_features=8)
+    _, history = infomax.pretrain_dim(
+        _blobs(), encoder=encoder, estimator=estimator, gamma=0.1 if estimator == "jsd" else 0.0,
+        config=TrainConfig(epochs=8, batch_size=32, patience=None),
+    )
+    assert history.train_loss[-1] < history.train_loss[0]
+
+
+def test_cpc_training_lowers_its_loss_on_signals():
+    torch.manual_seed(0)
+    X = np.sin(np.linspace(0, 6, 40))[None, None] * np.random.default_rng(0).uniform(0.5, 1.5, (64, 1, 1))
+    encoder = build_encoder("cnn1d", (1, 40), width=4, out_features=8)
+    _, history = infomax.pretrain_cpc(
+        X.astype(np.float32), encoder=encoder, strip_size=0.25, stride=5, steps=2,
+        config=TrainConfig(epochs=6, batch_size=32, patience=None),
+    )
+    assert history.train_loss[-1] < history.train_loss[0]
+
+
+def test_dim_refuses_bad_settings():
+    with pytest.raises(ValueError):
+        infomax.pretrain_dim(_blobs(8), estimator="kl", config=TrainConfig(epochs=1))
+    with pytest.raises(ValueError):
+        infomax.pretrain_dim(_blobs(8), alpha=0, beta=0, config=TrainConfig(epochs=1))
