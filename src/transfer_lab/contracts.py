@@ -376,9 +376,10 @@ def supcon_checkpoint_name(labels_per_class: str, seed: int) -> str:
 # ---------------------------------------------------------------------------------------
 
 
-def data_fingerprint(dataset: Dataset, split: SplitParams) -> str:
-    """A hash of the data a model trained on: the dataset's arrays (dtype, shape, bytes)
-    and the split settings that choose its training rows."""
+def data_fingerprint(dataset: Dataset, split: SplitParams, domains: DomainsByKind | None = None) -> str:
+    """A hash of the data a model trained on: the dataset's arrays (dtype, shape, bytes),
+    the split settings that choose its training rows and, when given, the declared domain
+    shifts (``supervised_source`` trains on a shifted domain made from them)."""
     import hashlib
 
     digest = hashlib.blake2b(digest_size=12)
@@ -387,13 +388,15 @@ def data_fingerprint(dataset: Dataset, split: SplitParams) -> str:
         digest.update(f"{array.dtype.str}{array.shape};".encode())
         digest.update(array)
     digest.update(split.model_dump_json().encode())
+    if domains is not None:
+        digest.update(domains.model_dump_json().encode())
     return digest.hexdigest()
 
 
 def data_provenance(dataset: Dataset, data: DataParams) -> dict[str, Any]:
     """What a checkpoint records of its training data (``meta["provenance"]``): the
     dataset's name, the split seed and :func:`data_fingerprint`."""
-    return {"dataset": dataset.name, "split_seed": int(data.split.seed), "data_fingerprint": data_fingerprint(dataset, data.split)}
+    return {"dataset": dataset.name, "split_seed": int(data.split.seed), "data_fingerprint": data_fingerprint(dataset, data.split, data.domains)}
 
 
 def stale_reason(meta: Mapping[str, Any], expected: Mapping[str, Any]) -> str | None:
@@ -408,7 +411,7 @@ def stale_reason(meta: Mapping[str, Any], expected: Mapping[str, Any]) -> str | 
         return f"it was trained with split seed {recorded.get('split_seed')}, this run uses {expected['split_seed']}"
     if recorded.get("data_fingerprint") != expected["data_fingerprint"]:
         return (
-            f"it was trained on other data or splits of {expected['dataset']!r} (fingerprint "
+            f"it was trained on other data, splits or domain shifts of {expected['dataset']!r} (fingerprint "
             f"{recorded.get('data_fingerprint')}, this run's {expected['data_fingerprint']})"
         )
     return None

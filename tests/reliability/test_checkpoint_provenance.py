@@ -34,13 +34,15 @@ def test_the_provenance_changes_with_the_dataset_the_split_and_the_data():
         "one pixel": data_provenance(dataclasses.replace(base, X=np.where(np.arange(base.X.size).reshape(base.X.shape) == 5, 0.5, base.X).astype(np.float32)), data),
         "one label": data_provenance(dataclasses.replace(base, y=np.r_[base.y[:-1], 0]), data),
         "dtype": data_provenance(dataclasses.replace(base, X=base.X.astype(np.float64)), data),
+        # supervised_source trains on a shifted domain: another shift is other data
+        "domain shift": data_provenance(base, DataParams(domains={"image": {"shifts": {"rotated": [{"op": "rotate", "degrees": 45}]}}})),
     }
     for what, provenance in changed.items():
         assert stale_reason({"provenance": provenance}, reference) is not None, what
     assert stale_reason({"provenance": reference}, reference) is None
     assert "trained on dataset 'kmnist', this run uses 'digits'" in stale_reason({"provenance": changed["name"]}, reference)
     assert "split seed 3, this run uses 0" in stale_reason({"provenance": changed["split seed"]}, reference)
-    assert "other data or splits" in stale_reason({"provenance": changed["one pixel"]}, reference)
+    assert "other data, splits or domain shifts" in stale_reason({"provenance": changed["one pixel"]}, reference)
     assert "records no training data" in stale_reason({"dataset": "digits"}, reference)  # a checkpoint from before
 
 
