@@ -132,7 +132,7 @@ def test_unlabelled_rows_are_train_rows_and_never_labelled(tmp_path):
     assert (y[subsets["index"]] >= 0).all()
 
     class D:
-        X, kind = np.zeros((len(y), 1, 3), np.float32), "signal"
+        X, kind, n_classes = np.zeros((len(y), 1, 3), np.float32), "signal", 2
     D.y = y
     view = budget_view(D, split, subsets, "all", 0)
     assert (view.y_unlabeled == -1).sum() == 6 and (view.y_labeled >= 0).all()

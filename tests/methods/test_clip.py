@@ -72,10 +72,19 @@ def test_held_out_combination_is_never_shown_and_zero_shot_beats_chance():
     finally:
         clip.clip_loss = original
     assert shown and set(result.zero_shot) == {
-        "chance", "clean", "held_out_classes_clean", "held_out_combination", "held_out_combination_shift_prompt"
+        "chance", "clean", "held_out_classes_clean", "held_out_combination", "held_out_combination_shift_prompt",
+        clip.LINEAR_PROBE,
     }
     assert result.zero_shot["chance"] == 0.5
     assert result.zero_shot["clean"] > 0.8  # two prompts, "a flat" / "an upright"
+    # the probe beside it: logistic regression on the frozen image features, all labels
+    features = [result.encoder(torch.as_tensor(a)).detach().numpy() for a in (X, X_test)]
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(features[0])
+    expected = LogisticRegression(max_iter=2000).fit(scaler.transform(features[0]), y).score(scaler.transform(features[1]), y_test)
+    assert result.zero_shot[clip.LINEAR_PROBE] == pytest.approx(expected)
     assert result.history.train_loss[-1] < result.history.train_loss[0]
 
 
