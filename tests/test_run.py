@@ -18,6 +18,9 @@ from transfer_lab.reporting.results import PIPELINES
 def _kedro(project, *args, timeout=600):
     env = {k: v for k, v in os.environ.items() if k not in ("DO_NOT_TRACK", "KEDRO_DISABLE_TELEMETRY", "MLFLOW_RUN_ID", "MLFLOW_TRACKING_URI")}
     env["PYTHONUNBUFFERED"] = "1"
+    # Rich lays the log out for an 80-column console when not on a terminal and wraps the
+    # message column at ~40 characters; a wide one keeps each logged line on one line.
+    env["COLUMNS"] = "250"
     return subprocess.run(
         [sys.executable, "-m", "kedro", *args], cwd=project, env=env, stdin=subprocess.DEVNULL,
         capture_output=True, text=True, timeout=timeout,
