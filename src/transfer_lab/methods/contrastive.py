@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from transfer_lab.methods.augment import Augmenter, build_augmenter, data_kind
-from transfer_lab.methods.encoders import build_encoder
+from transfer_lab.methods.encoders import encoder_for
 from transfer_lab.methods.training import TrainConfig, TrainHistory, fit
 
 __all__ = [
@@ -343,15 +343,10 @@ def _prepare(
     strength: float,
     device: Any,
 ) -> tuple[nn.Module, Augmenter]:
-    if len(X) == 0:
-        raise ValueError("X is empty; pretraining needs samples")
-    kind = data_kind(X)
-    if encoder is None:
-        encoder = build_encoder("auto", tuple(X.shape[1:]), **dict(encoder_kwargs or {}))
-    elif encoder_kwargs:
-        raise ValueError("pass encoder or encoder_kwargs, not both")
-    augmenter = build_augmenter(augmentations, kind, strength).to(device)
-    return encoder, augmenter
+    # a shape the augmentations cannot take is refused before an encoder is built
+    kind = data_kind(X) if len(X) else None
+    encoder = encoder_for(X, encoder, encoder_kwargs)
+    return encoder, build_augmenter(augmentations, kind, strength).to(device)
 
 
 def pretrain_simclr(

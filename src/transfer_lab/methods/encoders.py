@@ -350,6 +350,18 @@ def build_encoder(kind: str, input_shape: Sequence[int], **kwargs) -> nn.Module:
     return MLPEncoder(input_dim=math.prod(shape), **kwargs)
 
 
+def encoder_for(X: Any, encoder: nn.Module | None, encoder_kwargs: Mapping[str, Any] | None) -> nn.Module:
+    """The encoder a pretraining method trains: ``encoder`` itself, or a fresh ``"auto"``
+    encoder for the samples' shape built with ``encoder_kwargs`` (not both)."""
+    if len(X) == 0:
+        raise ValueError("X is empty; pretraining needs samples")
+    if encoder is None:
+        return build_encoder("auto", tuple(X.shape[1:]), **dict(encoder_kwargs or {}))
+    if encoder_kwargs:
+        raise ValueError("pass encoder or encoder_kwargs, not both")
+    return encoder
+
+
 def encoder_settings(settings: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """``(kind, kwargs)`` for :func:`build_encoder` and :func:`encoder_checkpoint` from a
     parameters block ``{kind, width, depth, out_features}`` (absent keys: the encoders'

@@ -42,7 +42,7 @@ from torch import nn
 
 from transfer_lab.methods.augment import data_kind
 from transfer_lab.methods.dann import grad_reverse
-from transfer_lab.methods.encoders import build_encoder
+from transfer_lab.methods.encoders import encoder_for
 from transfer_lab.methods.mutual_information import ESTIMATORS, estimate
 from transfer_lab.methods.training import TrainConfig, TrainHistory, fit
 
@@ -60,15 +60,6 @@ __all__ = [
 
 ArrayLike = np.ndarray | torch.Tensor
 
-
-def _encoder_for(X: ArrayLike, encoder: nn.Module | None, encoder_kwargs: Mapping[str, Any] | None) -> nn.Module:
-    if len(X) == 0:
-        raise ValueError("X is empty; pretraining needs samples")
-    if encoder is None:
-        return build_encoder("auto", tuple(X.shape[1:]), **dict(encoder_kwargs or {}))
-    if encoder_kwargs:
-        raise ValueError("pass encoder or encoder_kwargs, not both")
-    return encoder
 
 
 def feature_map(encoder: nn.Module, x: torch.Tensor, n_blocks: int | None = None) -> torch.Tensor:
@@ -207,7 +198,7 @@ def pretrain_dim(
         raise ValueError(f"unknown estimator {estimator!r}; allowed: {', '.join(ESTIMATORS)}")
     if min(alpha, beta, gamma) < 0 or alpha + beta == 0:
         raise ValueError("alpha, beta, gamma must be >= 0 with alpha + beta > 0")
-    encoder = _encoder_for(X, encoder, encoder_kwargs)
+    encoder = encoder_for(X, encoder, encoder_kwargs)
     sample = torch.as_tensor(np.asarray(X[:2]), dtype=torch.float32)
     model = DeepInfoMax(encoder, sample, embed_dim, prior=gamma > 0, local_blocks=local_blocks)
 
@@ -321,7 +312,7 @@ def pretrain_cpc(
     config : TrainConfig
     device : str or torch.device
     """
-    encoder = _encoder_for(X, encoder, encoder_kwargs)
+    encoder = encoder_for(X, encoder, encoder_kwargs)
     length = int(X.shape[2])
     size = max(1, round(strip_size * length))
     model = CPC(encoder, steps, context_dim)

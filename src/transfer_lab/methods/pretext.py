@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from transfer_lab.methods.augment import build_augmenter, data_kind, random_region_mask
-from transfer_lab.methods.encoders import Classifier, build_encoder
+from transfer_lab.methods.encoders import Classifier, encoder_for
 from transfer_lab.methods.training import TrainConfig, TrainHistory, fit, fit_classifier
 
 __all__ = [
@@ -46,17 +46,6 @@ Steps = Sequence[Mapping[str, Any]] | None
 #: classes of the rotation / transformation-recognition task
 N_TRANSFORMS = 4
 
-
-def _encoder_for(
-    X: ArrayLike, encoder: nn.Module | None, encoder_kwargs: Mapping[str, Any] | None
-) -> nn.Module:
-    if len(X) == 0:
-        raise ValueError("X is empty; pretraining needs samples")
-    if encoder is None:
-        return build_encoder("auto", tuple(X.shape[1:]), **dict(encoder_kwargs or {}))
-    if encoder_kwargs:
-        raise ValueError("pass encoder or encoder_kwargs, not both")
-    return encoder
 
 
 # --------------------------------------------------------------------------------------------
@@ -128,7 +117,7 @@ def pretrain_rotation(
     encoder : nn.Module
     history : TrainHistory
     """
-    encoder = _encoder_for(X, encoder, encoder_kwargs)
+    encoder = encoder_for(X, encoder, encoder_kwargs)
     kind = data_kind(X)
     if kind == "image" and X.shape[-1] != X.shape[-2]:
         raise ValueError(f"rotation prediction needs square images, got {tuple(X.shape[-2:])}")
@@ -256,7 +245,7 @@ def pretrain_imputation(
     history : TrainHistory
         ``train_loss`` is the masked-region MSE per epoch.
     """
-    encoder = _encoder_for(X, encoder, encoder_kwargs)
+    encoder = encoder_for(X, encoder, encoder_kwargs)
     model = ContextEncoder(encoder, tuple(X.shape[1:]), hidden, bounded=data_kind(X) == "image")
     size = tuple(float(s) for s in mask_size)
 
@@ -311,7 +300,7 @@ def pretrain_supervised_source(
     """
     if len(X) != len(y):
         raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
-    encoder = _encoder_for(X, encoder, encoder_kwargs)
+    encoder = encoder_for(X, encoder, encoder_kwargs)
     n_classes = n_classes or int(np.max(np.asarray(y))) + 1
     model = Classifier(encoder, n_classes)
     history = fit_classifier(

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from transfer_lab.methods.augment import build_augmenter, data_kind
-from transfer_lab.methods.encoders import build_encoder
+from transfer_lab.methods.encoders import encoder_for
 from transfer_lab.methods.training import TrainConfig, TrainHistory, fit
 
 __all__ = [
@@ -139,15 +139,6 @@ class TileClassifier(nn.Module):
         return self.head(self.encoder(tile_batch.flatten(0, 1)).view(n, -1))
 
 
-def _encoder_for(X: ArrayLike, encoder: nn.Module | None, encoder_kwargs: Mapping[str, Any] | None) -> nn.Module:
-    if len(X) == 0:
-        raise ValueError("X is empty; pretraining needs samples")
-    if encoder is None:
-        return build_encoder("auto", tuple(X.shape[1:]), **dict(encoder_kwargs or {}))
-    if encoder_kwargs:
-        raise ValueError("pass encoder or encoder_kwargs, not both")
-    return encoder
-
 
 def _augmenter(X: ArrayLike, strength: float, device: Any):
     """The default augmentations at ``strength`` (``0``: none), applied before tiling."""
@@ -188,7 +179,7 @@ def pretrain_relative_position(
         Strength of the default augmentations applied to the whole sample before it is cut
         (``0``: none), as rotation prediction does against memorising the task.
     """
-    encoder = _encoder_for(X, encoder, encoder_kwargs)
+    encoder = encoder_for(X, encoder, encoder_kwargs)
     grid = grid_of(X)
     cells = torch.tensor(_cells(X.shape[2:], grid))
     offsets = relative_offsets(grid)
@@ -242,7 +233,7 @@ def pretrain_jigsaw(
     strength : float, default 0.0
         As in :func:`pretrain_relative_position`.
     """
-    encoder = _encoder_for(X, encoder, encoder_kwargs)
+    encoder = encoder_for(X, encoder, encoder_kwargs)
     n_tiles = len(_cells(X.shape[2:], grid_of(X)))
     permutations = torch.as_tensor(maximal_hamming_permutations(n_tiles, n_permutations, permutation_seed))
     size = _crop_of(X, crop)
