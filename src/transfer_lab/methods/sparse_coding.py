@@ -30,6 +30,8 @@ these many small batched operations unpredictably slow.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -288,18 +290,28 @@ def _fista(
         L = _lipschitz(G)
     if L <= 0:  # every atom is zero: the code is irrelevant, zero is optimal
         return torch.zeros_like(U0), 0
+    return _solve_in_chunks(U0, C.device, chunk_size, lambda sl: _fista_chunk(
+        C[sl], G, sq_norms[sl], alpha, L, U0[sl],
+        max_iter=max_iter, tol=tol, check_every=check_every, check_init=check_init,
+    ))
+
+
+def _solve_in_chunks(
+    U0: torch.Tensor, device: torch.device, chunk_size: int | None,
+    solve_chunk: Callable[[slice], tuple[torch.Tensor, int]],
+) -> tuple[torch.Tensor, int]:
+    """``solve_chunk(rows)`` over consecutive row chunks: every row's code and the most
+    iterations any chunk used."""
+    n = len(U0)
     if chunk_size is None:
         # On CPU a chunk whose iterates stay in cache is several times faster than one big
         # batch; a GPU wants the whole batch at once.
-        chunk_size = n if C.device.type != "cpu" else 2048
+        chunk_size = n if device.type != "cpu" else 2048
     out = torch.empty_like(U0)
     n_iter = 0
     for start in range(0, n, chunk_size):
         sl = slice(start, start + chunk_size)
-        out[sl], it = _fista_chunk(
-            C[sl], G, sq_norms[sl], alpha, L, U0[sl],
-            max_iter=max_iter, tol=tol, check_every=check_every, check_init=check_init,
-        )
+        out[sl], it = solve_chunk(sl)
         n_iter = max(n_iter, it)
     return out, n_iter
 
@@ -392,18 +404,10 @@ def _admm(
     eye = torch.eye(k, dtype=G.dtype, device=G.device)
     Minv = torch.linalg.inv((G + rho * eye).double()).to(G.dtype)
     Minv = 0.5 * (Minv + Minv.T)
-    if chunk_size is None:
-        chunk_size = n if C.device.type != "cpu" else 2048
-    out = torch.empty_like(U0)
-    n_iter = 0
-    for start in range(0, n, chunk_size):
-        sl = slice(start, start + chunk_size)
-        out[sl], it = _admm_chunk(
-            C[sl], G, sq_norms[sl], alpha, rho, C[sl] @ Minv, Minv, U0[sl],
-            max_iter=max_iter, tol=tol, check_every=check_every, check_init=check_init,
-        )
-        n_iter = max(n_iter, it)
-    return out, n_iter
+    return _solve_in_chunks(U0, C.device, chunk_size, lambda sl: _admm_chunk(
+        C[sl], G, sq_norms[sl], alpha, rho, C[sl] @ Minv, Minv, U0[sl],
+        max_iter=max_iter, tol=tol, check_every=check_every, check_init=check_init,
+    ))
 
 
 def _row_objective(U, C, G, sq_norms, alpha):
