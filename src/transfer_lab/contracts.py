@@ -94,19 +94,26 @@ class DomainsByKind(StrictModel):
 BUILTIN_DATASETS = ("digits", "mnist1d", "mnist", "fashion_mnist", "kmnist")
 
 
-def _split_words(value: Any) -> Any:
-    """``"1 10 all"`` (or ``["1 10 all"]``) → ``[1, 10, "all"]``; ``3`` → ``[3]``.
+def split_words(value: Any) -> Any:
+    """``"vat fixmatch"`` (or ``["vat fixmatch"]``) → ``["vat", "fixmatch"]``; anything else as given.
 
     ``kedro run --params`` splits its argument on commas, so a list of several values cannot
-    be written ``[1,10,all]`` there; spaces or semicolons separate them instead.
+    be written ``[a,b]`` there; spaces or semicolons separate them instead.
     """
     if isinstance(value, list) and len(value) == 1 and isinstance(value[0], str):
         value = value[0]
+    if isinstance(value, str):
+        return value.strip().strip("[]").replace(";", " ").split()
+    return value
+
+
+def _split_words(value: Any) -> Any:
+    """:func:`split_words` with numbers: ``"1 10 all"`` → ``[1, 10, "all"]``; ``3`` → ``[3]``."""
     if isinstance(value, int) and not isinstance(value, bool):
         return [value]  # ``data.seeds=3``: one value where a list is expected
-    if not isinstance(value, str):
+    words = split_words(value)
+    if words is value:  # not text: a list (or anything else) as given
         return value
-    words = value.strip().strip("[]").replace(";", " ").split()
     return [int(word) if word.lstrip("-").isdigit() else word for word in words]
 
 

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from transfer_lab.contracts import RuntimeParams, TrainingParams
+from transfer_lab.contracts import RuntimeParams, TrainingParams, split_words
 from transfer_lab.methods.regularisation.tangents import IMAGE_TANGENTS
 from transfer_lab.params import StrictModel
 
@@ -33,15 +33,6 @@ ENCODER_METHODS = ("l2_sp", "weight_decay")
 Tangent = Literal[IMAGE_TANGENTS]
 
 
-def _words(value: Any) -> Any:
-    """``"mlp dropout"`` → ``["mlp", "dropout"]`` (``kedro run --params`` splits on commas)."""
-    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], str):
-        value = value[0]
-    if isinstance(value, str):
-        return value.strip().strip("[]").replace(";", " ").split()
-    return value
-
-
 class RunParams(RuntimeParams):
     """How the method nodes run, and which methods (null: all)."""
 
@@ -50,7 +41,7 @@ class RunParams(RuntimeParams):
     @field_validator("selected", mode="before")
     @classmethod
     def _selected_words(cls, value: Any) -> Any:
-        return _words(value)
+        return split_words(value)
 
     def runs(self, method: str) -> bool:
         return self.selected is None or method in self.selected

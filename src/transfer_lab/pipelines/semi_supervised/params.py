@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from transfer_lab.contracts import RuntimeParams, TrainingParams
+from transfer_lab.contracts import RuntimeParams, TrainingParams, split_words
 from transfer_lab.methods.semi_supervised.factory import (
     BASE_LEARNERS,
     METHODS,
@@ -41,15 +41,6 @@ def _check_keys(params: dict[str, Any], allowed: set[str], what: str) -> None:
         raise ValueError(f"unknown {what} parameter(s) {unknown}; allowed: {sorted(allowed)}")
 
 
-def _words(value: Any) -> Any:
-    """``"vat fixmatch"`` → ``["vat", "fixmatch"]`` (``kedro run --params`` splits on commas)."""
-    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], str):
-        value = value[0]
-    if isinstance(value, str):
-        return value.strip().strip("[]").replace(";", " ").split()
-    return value
-
-
 class RunParams(RuntimeParams):
     """How the method nodes run, and which entries."""
 
@@ -59,7 +50,7 @@ class RunParams(RuntimeParams):
     @field_validator("selected", mode="before")
     @classmethod
     def _selected_words(cls, value: Any) -> Any:
-        return _words(value)
+        return split_words(value)
 
     def runs(self, name: str) -> bool:
         """Whether the entry ``name`` runs (``selected`` is null or lists it)."""
@@ -141,7 +132,7 @@ class PretrainedParams(StrictModel):
     @field_validator("encoders", "methods", mode="before")
     @classmethod
     def _word_lists(cls, value: Any) -> Any:
-        return _words(value)
+        return split_words(value)
 
 
 class SemiSupervisedParams(StrictModel):
