@@ -16,21 +16,15 @@ The methods differ only in what data their training node reads: the training row
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from functools import partial, update_wrapper
 
 from kedro.pipeline import Node, Pipeline
 
+from transfer_lab.pipelines import bind
 from transfer_lab.pipelines.pretraining import nodes
 from transfer_lab.pipelines.pretraining.params import METHODS, UNLABELLED
 from transfer_lab.reporting.results import concat_results
 
 SHARED_INPUTS = {"base_dataset", "split_table", "label_subsets", "domain_pairs"}
-
-
-def _bound(func: Callable, name: str) -> Callable:
-    """``func`` with its first argument bound: a partial pickles by reference (ParallelRunner),
-    and keeps ``func``'s name for Kedro's logs."""
-    return update_wrapper(partial(func, name), func)
 
 
 def _method_template(method: str, train: Callable, data: Sequence[str], data_params: Sequence[str] = ()) -> Pipeline:
@@ -56,7 +50,7 @@ def _method_template(method: str, train: Callable, data: Sequence[str], data_par
 def create_pipeline(**kwargs) -> Pipeline:
     methods = [
         *(
-            _method_template(m, _bound(nodes.pretrain_unlabelled, m), ["base_dataset", "split_table"], ["params:data"])
+            _method_template(m, bind(nodes.pretrain_unlabelled, m), ["base_dataset", "split_table"], ["params:data"])
             for m in UNLABELLED
         ),
         _method_template("supcon", nodes.pretrain_supcon, ["base_dataset", "label_subsets"], ["params:data"]),

@@ -11,10 +11,10 @@ runs them side by side; ``--namespaces regularisation.tangent_distance_1nn`` run
 
 from __future__ import annotations
 
-import functools
 
 from kedro.pipeline import Node, Pipeline
 
+from transfer_lab.pipelines import bind
 from transfer_lab.pipelines.regularisation import nodes
 from transfer_lab.pipelines.regularisation.params import ENCODER_METHODS, METHODS
 from transfer_lab.reporting.results import concat_results
@@ -25,7 +25,7 @@ SHARED_PARAMS = ("runtime", "training", "network", "attack")
 
 def method_pipeline(method: str) -> Pipeline:
     """The template: one method's node, under the namespace ``<method>``."""
-    run = functools.update_wrapper(functools.partial(nodes.run_method, method), nodes.run_method)
+    run = bind(nodes.run_method, method)
     encoders = ["pretrained_encoders"] if method in ENCODER_METHODS else []
     inputs = [*DATA, "params:settings", *(f"params:{block}" for block in SHARED_PARAMS), *encoders]
     template = Pipeline([Node(run, inputs, "rows", name="run", tags="train")])

@@ -12,10 +12,10 @@ semi_supervised.vat`` runs one.
 
 from __future__ import annotations
 
-import functools
 
 from kedro.pipeline import Node, Pipeline
 
+from transfer_lab.pipelines import bind
 from transfer_lab.methods.semi_supervised.factory import METHODS
 from transfer_lab.pipelines.semi_supervised import nodes
 from transfer_lab.reporting.results import concat_results
@@ -27,7 +27,7 @@ DATA_PARAMS = "params:data"  # the data block every family shares: checkpoints a
 
 def method_pipeline(method: str) -> Pipeline:
     """The template: one method's node, under the namespace ``<method>``."""
-    run = functools.update_wrapper(functools.partial(nodes.run_method, method), nodes.run_method)
+    run = bind(nodes.run_method, method)
     inputs = ["base_dataset", "split_table", "label_subsets", "pretrained_encoders", "params:entries"]
     inputs += [f"params:{block}" for block in SHARED_PARAMS] + [DATA_PARAMS]
     template = Pipeline([Node(run, inputs, ["rows", "rounds"], name="run", tags="train")])

@@ -22,10 +22,10 @@ Nodes take the parameter sub-block they use (``params:taskonomy.networks``, ...)
 """
 
 import warnings
-from functools import partial, update_wrapper
 
 from kedro.pipeline import Node, Pipeline
 
+from transfer_lab.pipelines import bind
 from transfer_lab.methods.tasks import TASKS
 from transfer_lab.pipelines.taskonomy import nodes
 
@@ -35,33 +35,27 @@ FEATURES = [f"{source}.features" for source in SOURCES]
 RUNTIME = "params:runtime"
 
 
-def _for_task(func, **task):
-    """``func`` with its task bound: a partial (picklable, for ParallelRunner) that keeps the
-    function's name, docstring and type hints for Kedro's logs and Kedro-Viz."""
-    return update_wrapper(partial(func, **task), func)
-
-
 def task_template(task: str) -> Pipeline:
     """The steps of one task, before namespacing: its network, the transfers into it, and the
     cheap estimates of its sources. Only the task bound into each node function differs."""
     return Pipeline(
         [
             Node(
-                _for_task(nodes.train_network, task=task),
+                bind(nodes.train_network, task=task),
                 ["task_data", "params:networks", "params:encoder", "params:head_hidden", RUNTIME],
                 ["network", "features"],
                 name="train",
                 tags="train",
             ),
             Node(
-                _for_task(nodes.run_transfers, target=task),
+                bind(nodes.run_transfers, target=task),
                 ["task_data", "network", "params:transfer", "params:encoder", "params:head_hidden", RUNTIME, *FEATURES],
                 "transfers",
                 name="transfer_to",
                 tags="train",
             ),
             Node(
-                _for_task(nodes.score_transferability, target=task),
+                bind(nodes.score_transferability, target=task),
                 ["task_data", "params:transferability", RUNTIME, *FEATURES],
                 "scores",
                 name="transferability",

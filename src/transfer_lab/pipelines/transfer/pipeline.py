@@ -10,11 +10,9 @@ are combined into ``transfer_results`` and drawn against the label budget.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import partial, update_wrapper
-
 from kedro.pipeline import Node, Pipeline
 
+from transfer_lab.pipelines import bind
 from transfer_lab.pipelines.transfer import nodes
 from transfer_lab.pipelines.transfer.params import ADAPTATION, ENCODERS
 from transfer_lab.reporting.results import concat_results
@@ -24,18 +22,12 @@ PROTOCOL_PARAMS = ["params:protocols", "params:linear_probe", "params:knn", "par
 ENCODER_PARAMS = "params:pretraining.encoder"  # the architecture scratch and DANN rebuild
 
 
-def _bound(func: Callable, name: str) -> Callable:
-    """``func`` with its first argument bound: a partial pickles by reference (ParallelRunner),
-    and keeps ``func``'s name for Kedro's logs."""
-    return update_wrapper(partial(func, name), func)
-
-
 def _encoder_template(encoder: str) -> Pipeline:
     """Every protocol on the pretrained encoder(s) of one pretraining method."""
     return Pipeline(
         [
             Node(
-                _bound(nodes.transfer_encoder, encoder),
+                bind(nodes.transfer_encoder, encoder),
                 ["encoders", *BUDGET_DATA, *PROTOCOL_PARAMS, "params:runtime", "params:data"],
                 "rows",
                 name="run_protocols",
@@ -68,7 +60,7 @@ def _adaptation_template(method: str, settings: str) -> Pipeline:
     return Pipeline(
         [
             Node(
-                _bound(nodes.adapt_domains, method), ["domain_pairs", "params:settings", *shared], "rows",
+                bind(nodes.adapt_domains, method), ["domain_pairs", "params:settings", *shared], "rows",
                 name="adapt", tags="train",
             )
         ],
