@@ -65,7 +65,7 @@ def test_domain_adaptation_rows(ci_run):
 def test_transfer_refuses_missing_or_foreign_encoders(ci_run):
     project, catalog = ci_run
     with working_directory(project):  # the catalog's paths are relative to the project
-        names = ("base_dataset", "split_table", "label_subsets", "params:transfer.protocols", "params:transfer.linear_probe",
+        names = ("base_dataset", "split_table", "label_subsets", "params:transfer.protocols", "params:transfer.probe_only", "params:transfer.linear_probe",
                  "params:transfer.knn", "params:transfer.partial_freeze", "params:transfer.finetune", "params:transfer.runtime", "params:data")
         inputs = [catalog.load(name) for name in names]
     with pytest.raises(ValueError, match="no pretrained encoder 'supcon_lpc1_seed0'"):
@@ -96,3 +96,16 @@ def test_pretraining_and_transfer_run_on_mnist1d(project):
     assert np.isfinite(accuracy["value"]).all()
     _check_adaptation_rows(results, "mnist1d->mnist1d_noisy", seeds=(0,))
     assert set(pd.read_csv(project / "data/08_reporting/pretraining_results.csv")["dataset"]) == {"mnist1d"}
+
+
+def test_probe_only_encoders_get_the_frozen_protocols_only(ci_run):
+    project, catalog = ci_run
+    with working_directory(project):
+        names = ("base_dataset", "split_table", "label_subsets", "params:transfer.linear_probe", "params:transfer.knn",
+                 "params:transfer.partial_freeze", "params:transfer.finetune", "params:transfer.runtime", "params:data")
+        data, split, subsets, *blocks, runtime, data_params = [catalog.load(name) for name in names]
+    encoders = EncoderCheckpointsDataset(str(project / "data/06_models/encoders")).load()
+    all_protocols = ["linear_probe", "knn", "partial_freeze", "finetune"]
+    rows = nodes.transfer_encoder("simclr", encoders, data, split, subsets, all_protocols, ["simclr"], *blocks,
+                                  runtime, data_params)
+    assert set(rows["method"]) == {"simclr_linear_probe", "simclr_knn"}

@@ -100,16 +100,19 @@ def _loaded(loaded: dict, encoders: Mapping[str, dict], encoder: str, budget: st
 
 def transfer_encoder(
     encoder: str, encoders: Mapping[str, dict], base_dataset: Dataset, split_table: pd.DataFrame,
-    label_subsets: pd.DataFrame, protocols: Sequence[str], linear_probe: Mapping[str, Any], knn: Mapping[str, Any],
-    partial_freeze: Mapping[str, Any], finetune: Mapping[str, Any], runtime: Mapping[str, Any], data: Mapping[str, Any],
+    label_subsets: pd.DataFrame, protocols: Sequence[str], probe_only: Sequence[str], linear_probe: Mapping[str, Any],
+    knn: Mapping[str, Any], partial_freeze: Mapping[str, Any], finetune: Mapping[str, Any], runtime: Mapping[str, Any],
+    data: Mapping[str, Any],
 ) -> pd.DataFrame:
-    """Every protocol of ``protocols`` on one pretrained encoder, every budget and seed.
+    """Every protocol of ``protocols`` on one pretrained encoder, every budget and seed; only
+    the frozen ones (linear probe, kNN) for an encoder listed in ``probe_only``.
 
     ``supcon`` has one encoder per label subset: the rows of a budget use the encoder trained
     on that budget's labels only. Every other method has one encoder named after it.
     """
     given = {"linear_probe": linear_probe, "knn": knn, "partial_freeze": partial_freeze, "finetune": finetune}
-    blocks = {p: parse_params(PROTOCOL_PARAMS[p], given[p], f"transfer.{p}") for p in protocols}
+    blocks = {p: parse_params(PROTOCOL_PARAMS[p], given[p], f"transfer.{p}") for p in protocols
+              if encoder not in probe_only or p in FROZEN_PROTOCOLS}
     run, expected = _runtime(runtime), data_provenance(base_dataset, parse_params(DataParams, data, "data"))
     device, rows, loaded = resolve_device(run.device), [], {}
     with thread_limits(run.num_threads):

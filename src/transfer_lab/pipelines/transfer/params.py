@@ -105,6 +105,9 @@ class TransferParams(StrictModel):
     protocols: list[Literal["linear_probe", "knn", "partial_freeze", "finetune"]] = Field(
         default_factory=lambda: list(PROTOCOLS), min_length=1
     )
+    # Encoders that get only the frozen protocols (linear_probe, knn) in this run: fine-tuning
+    # an encoder costs ~100x its probes (issue 12), so a run can skip it where it adds little.
+    probe_only: list[Literal[ENCODERS]] = Field(default_factory=list)  # type: ignore[valid-type]
     linear_probe: LinearProbeParams = LinearProbeParams()
     knn: KNNParams = KNNParams()
     partial_freeze: PartialFreezeParams = PartialFreezeParams()

@@ -18,7 +18,7 @@ from transfer_lab.pipelines.transfer.params import ADAPTATION, ENCODERS
 from transfer_lab.reporting.results import concat_results
 
 BUDGET_DATA = ["base_dataset", "split_table", "label_subsets"]
-PROTOCOL_PARAMS = ["params:protocols", "params:linear_probe", "params:knn", "params:partial_freeze", "params:finetune"]
+PROTOCOL_PARAMS = ["params:protocols", "params:probe_only", "params:linear_probe", "params:knn", "params:partial_freeze", "params:finetune"]
 ENCODER_PARAMS = "params:pretraining.encoder"  # the architecture scratch and DANN rebuild
 
 
