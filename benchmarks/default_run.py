@@ -136,10 +136,15 @@ def main() -> None:
                         help="also run SequentialRunner on the same code (default) or not")
     parser.add_argument("--pipelines", default=None, help="passed to kedro run --pipelines")
     parser.add_argument("--params", default=None, help="passed to kedro run --params")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="run the copies in this (new) folder and keep them: data/08_reporting for the README")
     args = parser.parse_args()
     env = "ci" if args.quick else "base"
     extra = (["--pipelines", args.pipelines] if args.pipelines else []) + (["--params", args.params] if args.params else [])
-    with tempfile.TemporaryDirectory(prefix="default_run_") as tmp:
+    if args.keep is not None:
+        args.keep.mkdir(parents=True)  # fails when it exists: never mixes two runs' outputs
+    with tempfile.TemporaryDirectory(prefix="default_run_") as scratch:
+        tmp = args.keep or scratch
         ours = measure(OURS_RUNNER, env, extra, Path(tmp))
         report(ours)
         base = measure(BASELINE_RUNNER, env, extra, Path(tmp)) if args.baseline == "sequential" else None
