@@ -36,6 +36,23 @@ class _DropUntypedPyfuncAdvice(logging.Filter):
 logging.getLogger("py.warnings").addFilter(_DropUntypedPyfuncAdvice())
 
 
+class _VizTrackingNoticeAsInfo(logging.Filter):
+    """Logs kedro-viz's "Workflow tracking is disabled ..." at INFO instead of WARNING.
+
+    kedro-viz says it on every run with ``ParallelRunner`` (what ``make run`` uses) or with
+    ``--pipelines``: its run-status file is written for full sequential runs only. That is
+    information about Kedro-Viz, not a problem with the run, so it stays, one level down.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.WARNING and record.getMessage().startswith("Workflow tracking is disabled"):
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+logging.getLogger("kedro_viz.integrations.kedro.run_hooks").addFilter(_VizTrackingNoticeAsInfo())
+
+
 def declared_sources(config_loader) -> list[str]:
     """The source names under ``raw_sources`` in the catalog (a user's own data sets among
     them), which ``data.dataset`` may name; none when the catalog cannot be read here."""
