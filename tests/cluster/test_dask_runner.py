@@ -254,7 +254,7 @@ def test_a_worker_killed_mid_node_fails_the_run_cleanly(cluster, tracking_server
     model_output = shared / "07_model_output/dictionary"
     finished = {p.name for p in model_output.glob("*") if not p.name.startswith(".")} if model_output.exists() else set()
     assert "dictionary_self_taught_rows.parquet" not in finished
-    assert not (shared / "06_models/dictionary/self_taught_dictionaries.pkl").exists()
+    assert not (shared / "06_models/dictionary/self_taught_dictionaries.npz").exists()
     assert not (shared / "08_reporting/dictionary_results.csv").exists()
     assert not (shared / ".run.lock").exists()  # released on the failure
 
