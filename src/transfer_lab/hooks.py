@@ -15,6 +15,7 @@ from typing import Any
 from kedro.framework.hooks import hook_impl
 from kedro.framework.project import pipelines as project_pipelines
 
+from transfer_lab.data_root import DEFAULT_DATA_ROOT, REPORT_NAME, DataRoot
 from transfer_lab.params import validate_parameters
 
 logger = logging.getLogger(__name__)
@@ -153,30 +154,28 @@ def results_datasets(names) -> list[str]:
 
 class RunSummaryHook:
     """Ends the log of every run with what it found: per family the best method per label
-    budget and the wall time, where the report is, and the MLflow run.
+    budget and the wall time, where the report is (under the run's data root), and the MLflow run.
 
     Wall time per family is the sum of its nodes' times, measured by node hooks; those do
     not run under ``ParallelRunner``, whose summary gives the total only.
     """
 
     def __init__(self) -> None:
+        self._data_root = DataRoot(DEFAULT_DATA_ROOT, Path.cwd())  # the run's, from its context
         self._reset()
 
     def _reset(self) -> None:
         self._start = time.perf_counter()
         self._node_start: dict[str, float] = {}
         self._family_seconds: dict[str, float] = defaultdict(float)
-        self._project_path = Path.cwd()
 
     @hook_impl
     def after_context_created(self, context) -> None:
-        self._project_path = Path(context.project_path)
+        self._data_root = DataRoot.from_config(context.config_loader, context.project_path)
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
-        project_path = self._project_path
         self._reset()
-        self._project_path = project_path
 
     @hook_impl
     def before_node_run(self, node) -> None:
@@ -197,13 +196,13 @@ class RunSummaryHook:
             from transfer_lab.reporting import run_summary
 
             results = {name.removesuffix("_results"): catalog.load(name) for name in results_datasets(pipeline.all_outputs())}
-            report = self._project_path / run_summary.REPORT_PATH
-            fresh = report.is_file() and report.stat().st_mtime >= time.time() - (time.perf_counter() - self._start)
+            written = self._data_root.modified(REPORT_NAME)
+            fresh = written is not None and written >= time.time() - (time.perf_counter() - self._start)
             run = mlflow.active_run()
             mlflow_run = f"run '{run.info.run_name}' ({run.info.run_id})" if run is not None else None
             lines = run_summary.summary_lines(
                 results, dict(self._family_seconds), time.perf_counter() - self._start,
-                run_summary.REPORT_PATH if fresh else None, mlflow_run,
+                self._data_root.location(REPORT_NAME) if fresh else None, mlflow_run,
             )
         except Exception as error:  # the summary never fails a finished run
             logger.warning("No run summary: %s", error)

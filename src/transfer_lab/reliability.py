@@ -10,10 +10,11 @@ Two Kedro hooks, registered in ``settings.py``:
   run with the host, pid and process start time that ran it, and at the start of a run
   marks KILLED the runs of this experiment left RUNNING by a dead process on this host
   (SIGKILL, power loss).
-* :class:`DataFolderLockHook` — ``data/.run.lock`` (pid, host, start time, command),
-  created atomically before the MLflow run starts: a second ``kedro run`` on the same data
-  folder stops at once with one line naming the first; the lock goes on every exit path,
-  and a lock left by a dead process on this host does not block.
+* :class:`DataFolderLockHook` — ``<data root>/.run.lock`` (``globals.yml``'s ``data_root``,
+  default ``data/``; pid, host, start time, command), created atomically before the MLflow
+  run starts (through fsspec for a URL data root: :class:`RemoteDataFolderLock`): a second
+  ``kedro run`` on the same data root stops at once with one line naming the first; the
+  lock goes on every exit path, and a lock left by a dead process on this host does not block.
 
 Nothing here touches the pipelines: the hooks see only the run's parameters and MLflow.
 """
@@ -36,6 +37,8 @@ from typing import Any
 
 import click
 from kedro.framework.hooks import hook_impl
+
+from transfer_lab.data_root import DEFAULT_DATA_ROOT, DataRoot
 
 logger = logging.getLogger(__name__)
 
@@ -309,7 +312,7 @@ class DataFolderLock:
     def _holder_alive(self, holder: dict[str, Any]) -> bool:
         if not holder:
             try:  # an unreadable lock younger than a minute may be a run starting up
-                return time.time() - self.path.stat().st_mtime < 60
+                return time.time() - self._written() < 60
             except FileNotFoundError:
                 return False
         if holder.get("host") != socket.gethostname():
@@ -319,6 +322,9 @@ class DataFolderLock:
         except (TypeError, ValueError):
             return False
         return pid != os.getpid() and pid_alive(pid, holder.get("pid_started"))
+
+    def _written(self) -> float:
+        return self.path.stat().st_mtime
 
     def _remove_stale(self, holder: dict[str, Any] | None) -> None:
         if holder is None:
@@ -367,8 +373,99 @@ class DataFolderLock:
         return self._held
 
 
+class RemoteDataFolderLock(DataFolderLock):
+    """The same lock on a data root that is an fsspec URL (``s3://``, ``gcs://``, ...).
+
+    The lock file is created with fsspec's exclusive mode ``xb`` after a check that it is
+    absent: atomic where the filesystem enforces ``xb`` (s3fs with S3's conditional writes,
+    the in-memory filesystem); where it does not, two runs starting at the same moment may
+    both pass. A filesystem that refuses ``xb`` gets the lock written plainly, with a warning
+    saying so. A holder on another host is always taken as alive: remove its lock by hand.
+    """
+
+    def __init__(self, url: str, command: str | None = None) -> None:
+        from fsspec.core import url_to_fs
+
+        self.folder = url.rstrip("/")
+        self.path = f"{self.folder}/{LOCK_NAME}"  # shown to the user
+        self.fs, self._lock_path = url_to_fs(self.path)
+        self.command = command if command is not None else " ".join(["kedro", *sys.argv[1:]])
+        self._held = False
+
+    def acquire(self) -> None:
+        mine = (json.dumps(self.info()) + "\n").encode()
+        for _ in range(5):
+            try:
+                if self.fs.exists(self._lock_path):
+                    raise FileExistsError(self.path)
+                self._create(mine)
+                self._held = True
+                return
+            except FileExistsError:
+                holder = self.read()
+                if holder is not None and self._holder_alive(holder):
+                    raise RunLockError(self.describe_holder(holder)) from None
+                self._remove_stale(holder)
+        raise RunLockError(f"could not lock {self.path}: it keeps reappearing; is another run starting?")
+
+    def _create(self, content: bytes) -> None:
+        try:
+            with self.fs.open(self._lock_path, "xb") as handle:
+                handle.write(content)
+            return
+        except (NotImplementedError, ValueError) as refused:
+            logger.warning(
+                "%s cannot create a file exclusively (%s): the run lock %s is written without that "
+                "guarantee; two runs starting at the same moment could both take it.",
+                type(self.fs).__name__, refused, self.path,
+            )
+        with self.fs.open(self._lock_path, "wb") as handle:
+            handle.write(content)
+
+    def read(self) -> dict[str, Any] | None:
+        try:
+            return json.loads(self.fs.cat_file(self._lock_path))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            return {}
+
+    def _written(self) -> float:
+        try:
+            return self.fs.modified(self._lock_path).timestamp()
+        except (NotImplementedError, AttributeError):
+            return time.time()  # age unknown: an unreadable lock is taken as young
+
+    def _remove_stale(self, holder: dict[str, Any] | None) -> None:
+        if holder is None or self.read() != holder:
+            return  # gone or replaced meanwhile: look again
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm_file(self._lock_path)
+        logger.warning(
+            "Removed a stale run lock %s (pid %s on %s, started %s): its process is gone.",
+            self.path, holder.get("pid"), holder.get("host"), holder.get("started"),
+        )
+
+    def release(self) -> None:
+        if not self._held:
+            return
+        self._held = False
+        holder = self.read()
+        if holder and holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname():
+            with contextlib.suppress(FileNotFoundError):
+                self.fs.rm_file(self._lock_path)
+
+
+def data_root_lock(root: DataRoot, command: str | None = None) -> DataFolderLock:
+    """The run lock of a data root: a local folder's, or one through fsspec for a URL."""
+    if root.remote:
+        return RemoteDataFolderLock(root.value, command)
+    return DataFolderLock(root.local_path, command)
+
+
 class DataFolderLockHook:
-    """Holds ``<project>/data/.run.lock`` while a pipeline runs (see the module docstring).
+    """Holds ``<data root>/.run.lock`` while a pipeline runs (see the module docstring); the
+    data root is ``globals.yml``'s ``data_root`` (default ``data``, in the project folder).
 
     ``tryfirst`` on ``before_pipeline_run``: a refused run stops before kedro-mlflow opens
     an MLflow run. The lock goes after the pipeline, on an error, and at exit (Ctrl-C,
@@ -378,11 +475,18 @@ class DataFolderLockHook:
     def __init__(self) -> None:
         self._lock: DataFolderLock | None = None
         self._atexit_registered = False
+        self._data_root: DataRoot | None = None
+
+    @hook_impl
+    def after_context_created(self, context) -> None:
+        self._data_root = DataRoot.from_config(context.config_loader, context.project_path)
 
     @hook_impl(tryfirst=True)
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
-        project = Path(run_params.get("project_path") or Path.cwd())
-        lock = DataFolderLock(project / "data")
+        root = self._data_root
+        if root is None:  # no context seen (a hook driven by hand): the default data root
+            root = DataRoot(DEFAULT_DATA_ROOT, Path(run_params.get("project_path") or Path.cwd()))
+        lock = data_root_lock(root)
         lock.acquire()
         self._lock = lock
         if not self._atexit_registered:

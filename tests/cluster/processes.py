@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
@@ -31,15 +31,15 @@ def quiet_env(**extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def process(args: list[str], log: Path, cwd: Path, env: dict[str, str]):
-    """A process in its own session, stopped (TERM, then KILL) on exit."""
+def process(args: list[str], log: Path, cwd: Path, env: dict[str, str], grace: float = 10):
+    """A process in its own session, stopped (TERM, then KILL after ``grace`` s) on exit."""
     handle = open(log, "w")
     proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=handle, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, start_new_session=True)
     try:
         yield proc
     finally:
-        stop(proc)
+        stop(proc, grace)
         handle.close()
 
 
@@ -55,38 +55,78 @@ def stop(proc: subprocess.Popen, grace: float = 10) -> None:
 
 class DaskCluster:
     """``dask scheduler`` + ``dask worker`` processes on 127.0.0.1 (workers without a nanny,
-    so a killed worker stays dead). ``worker_env`` must make the project importable."""
+    so a killed worker stays dead until :meth:`ensure_workers` starts another in its place).
+    ``worker_env`` must make the project importable."""
 
     def __init__(self, root: Path, n_workers: int, worker_env: dict[str, str], scheduler_env: dict[str, str]):
         self.root, self.n_workers = root, n_workers
         self.worker_env, self.scheduler_env = worker_env, scheduler_env
         self.address = f"tcp://127.0.0.1:{free_port()}"
-        self.workers: dict[str, subprocess.Popen] = {}  # address -> process
+        self.workers: dict[str, subprocess.Popen] = {}  # address -> process, dead ones included
+        self._procs: list[subprocess.Popen] = []
+        self._logs: list = []
+        self._started = 0
+
+    def _start(self, args: list[str], log: Path) -> subprocess.Popen:
+        handle = open(log, "w")
+        self._logs.append(handle)
+        proc = subprocess.Popen(args, cwd=self._cwd, env=self.worker_env if args[1] == "worker" else self.scheduler_env,
+                                stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        self._procs.append(proc)
+        return proc
+
+    def _start_worker(self) -> None:
+        port = free_port()
+        name = f"w{self._started}"
+        self._started += 1
+        self.workers[f"tcp://127.0.0.1:{port}"] = self._start(
+            [str(BIN / "dask"), "worker", self.address, "--nthreads", "1", "--no-nanny", "--no-dashboard",
+             "--host", "127.0.0.1", "--worker-port", str(port), "--name", name], self.root / f"worker_{name}.log")
+
+    def ensure_workers(self, timeout: float = 90) -> None:
+        """Start a worker in place of each one that died; wait until all have joined."""
+        from distributed import Client
+
+        for address, proc in list(self.workers.items()):
+            if proc.poll() is not None:
+                del self.workers[address]
+        for _ in range(self.n_workers - len(self.workers)):
+            self._start_worker()
+        with Client(self.address, timeout=timeout) as client:
+            client.wait_for_workers(self.n_workers, timeout=timeout)
 
     @contextmanager
     def running(self, timeout: float = 90):
-        from distributed import Client
-
-        cwd = self.root / "worker_cwd"  # not the project: data must come from the data root
-        cwd.mkdir(parents=True, exist_ok=True)
-        with ExitStack() as stack:
-            port = self.address.rsplit(":", 1)[1]
-            stack.enter_context(process(
-                [str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard"],
-                self.root / "scheduler.log", cwd, self.scheduler_env))
-            for i in range(self.n_workers):
-                worker_port = free_port()
-                proc = stack.enter_context(process(
-                    [str(BIN / "dask"), "worker", self.address, "--nthreads", "1", "--no-nanny",
-                     "--no-dashboard", "--host", "127.0.0.1", "--worker-port", str(worker_port), "--name", f"w{i}"],
-                    self.root / f"worker{i}.log", cwd, self.worker_env))
-                self.workers[f"tcp://127.0.0.1:{worker_port}"] = proc
-            with Client(self.address, timeout=timeout) as client:
-                client.wait_for_workers(self.n_workers, timeout=timeout)
+        self._cwd = self.root / "worker_cwd"  # not the project: data must come from the data root
+        self._cwd.mkdir(parents=True, exist_ok=True)
+        try:
+            self._start([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", self.address.rsplit(":", 1)[1],
+                         "--no-dashboard"], self.root / "scheduler.log")
+            self.ensure_workers(timeout)
             yield self
+        finally:
+            stop_all(self._procs)
+            for handle in self._logs:
+                handle.close()
 
     def logs(self) -> str:
         return "\n".join(p.read_text()[-3000:] for p in sorted(self.root.glob("*.log")))
+
+
+def stop_all(procs: list[subprocess.Popen], grace: float = 10) -> None:
+    """TERM every process group at once, then KILL what is left after ``grace`` seconds."""
+    running = [proc for proc in procs if proc.poll() is None]
+    for proc in running:
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for proc in running:
+        try:
+            proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            with suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(grace)
 
 
 @contextmanager
@@ -96,7 +136,10 @@ def mlflow_server(root: Path, timeout: float = 120):
     root.mkdir(parents=True, exist_ok=True)
     args = [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
             "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}", "--artifacts-destination", str(root / "artifacts")]
-    with process(args, root / "mlflow.log", root, quiet_env()) as proc:
+    # grace 3 s: after TERM the `mlflow` command took 4 s to exit when idle and >= 10 s at the
+    # end of the module (its server had logged its shutdown 10 s before the KILL); the store
+    # is this test's own
+    with process(args, root / "mlflow.log", root, quiet_env(), grace=3) as proc:
         uri = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + timeout
         while True:

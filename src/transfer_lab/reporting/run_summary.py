@@ -17,9 +17,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from transfer_lab.data_root import DEFAULT_DATA_ROOT, REPORT_NAME
 from transfer_lab.reporting.results import aggregate_results, budget_sort_key
 
-REPORT_PATH = Path("data/08_reporting/report.html")
+#: the report under the default data root; a run's own is ``DataRoot.location(REPORT_NAME)``
+REPORT_PATH = Path(DEFAULT_DATA_ROOT) / REPORT_NAME
 # The measurements a summary ranks methods by: (metric, splits); higher is better for each.
 HEADLINES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("accuracy", ("test", "target_test")),
@@ -113,7 +115,7 @@ def summary_lines(
     results: Mapping[str, pd.DataFrame],
     family_seconds: Mapping[str, float],
     total_seconds: float,
-    report: Path | None,
+    report: Path | str | None,
     mlflow_run: str | None,
 ) -> list[str]:
     """The end-of-run summary: per family the best method per budget and its wall time,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from kedro.framework.hooks import hook_impl
 
 from kedro_mlflow.framework.hooks.mlflow_hook import MlflowHook
 
+from transfer_lab.data_root import REPORT_NAME, DataRoot
 from transfer_lab.params import validate_parameters
 from transfer_lab.reporting import run_summary, tracking
 from transfer_lab.reporting.results import PIPELINES
@@ -47,6 +49,7 @@ class TrackedMlflowHook(MlflowHook):
     """
 
     _exported: tuple[str, ...] = ()
+    _data_root = DataRoot()  # the run's, from its context (after_context_created)
 
     @hook_impl
     def after_context_created(self, context) -> None:
@@ -57,6 +60,7 @@ class TrackedMlflowHook(MlflowHook):
         self._params = tracking.canonical_params(parameters, validate_parameters(parameters, declared_sources(context.config_loader)))
         self._env = context.env
         self._project_path = Path(context.project_path)
+        self._data_root = DataRoot.from_config(context.config_loader, context.project_path)
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
@@ -141,10 +145,21 @@ class TrackedMlflowHook(MlflowHook):
             logged += tracking.log_results(catalog.load(name), name)
         if "leaderboard" in outputs:
             tracking.log_table(catalog.load("leaderboard"), "tables/leaderboard.csv")
-        report = self._project_path / run_summary.REPORT_PATH
-        if report.is_file() and report.stat().st_mtime >= getattr(self, "_started", 0):
-            tracking.log_artifact_file(report)
+        written = self._data_root.modified(REPORT_NAME)
+        if written is not None and written >= getattr(self, "_started", 0):
+            self._log_report()
         logger.debug("Logged %d metric values from %s", logged, ", ".join(results_datasets(outputs)))
+
+    def _log_report(self) -> None:
+        """The report under the data root, as an artifact: a remote one is copied here first."""
+        if not self._data_root.remote:
+            tracking.log_artifact_file(self._data_root.local_path / REPORT_NAME)
+            return
+        fs, path = self._data_root.filesystem(REPORT_NAME)
+        with tempfile.TemporaryDirectory() as folder:
+            local = Path(folder) / Path(REPORT_NAME).name
+            fs.get_file(path, str(local))
+            tracking.log_artifact_file(local)
 
     def _forget(self) -> None:
         for name in self._exported:
