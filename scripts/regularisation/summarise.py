@@ -1,4 +1,8 @@
-"""Combine the per-method base-size tables, print the measured comparisons, draw the figures."""
+"""Print the regularisation family's measured comparisons as markdown (the README's tables).
+
+    python scripts/regularisation/summarise.py                 # measure.py's tables in /tmp/s14measure
+    python scripts/regularisation/summarise.py RUN/data/08_reporting/regularisation_results.csv
+"""
 import sys
 from pathlib import Path
 import pandas as pd
@@ -10,13 +14,19 @@ from transfer_lab.reporting.readme import markdown_table
 def md(frame):
     return markdown_table([frame.index.name or '', *map(str, frame.columns)], [[str(i), *map(str, r)] for i, r in zip(frame.index, frame.to_numpy())])
 
-out = Path("/tmp/s14measure")
-tables = [pd.read_csv(p, dtype={"labels_per_class": str}, keep_default_na=False) for p in sorted(out.glob("*.csv")) if p.stem not in ("summary",)]
-results = concat_results(*tables)
-accuracy_figure, adversarial_figure, summary = nodes.report(results, {"epsilon": 0.1})
-accuracy_figure.savefig(out / "regularisation_accuracy.png", dpi=110)
-adversarial_figure.savefig(out / "regularisation_adversarial.png", dpi=110)
-summary.to_csv(out / "summary.csv", index=False)
+def read(path):
+    return pd.read_csv(path, dtype={"labels_per_class": str}, keep_default_na=False)
+
+
+if len(sys.argv) > 1:  # a run's results table: its figures are the run's own
+    results = read(sys.argv[1])
+else:
+    out = Path("/tmp/s14measure")
+    results = concat_results(*[read(p) for p in sorted(out.glob("*.csv")) if p.stem not in ("summary",)])
+    accuracy_figure, adversarial_figure, summary = nodes.report(results, {"epsilon": 0.1})
+    accuracy_figure.savefig(out / "regularisation_accuracy.png", dpi=110)
+    adversarial_figure.savefig(out / "regularisation_adversarial.png", dpi=110)
+    summary.to_csv(out / "summary.csv", index=False)
 board = aggregate_results([results])
 test = board[board["split"] == "test"]
 def table(metric, methods):
