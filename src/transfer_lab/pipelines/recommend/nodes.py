@@ -45,12 +45,14 @@ def score_encoders(
     user_encoders: Mapping[str, dict], recommend: Mapping[str, Any],
 ) -> pd.DataFrame:
     """LogME, LEEP, NCE, H-score and kNN of every candidate encoder on the labelled rows of
-    each budget and seed, and their mean-rank order (``recommend_scores.csv``)."""
+    each budget and seed, and their mean-rank order (``recommend_scores.csv``); at one label
+    per class, cluster agreement over all train rows ranks instead."""
     params = parse_params(RecommendParams, recommend, "recommend")
     checkpoints = {**pretrained_encoders, **{f"user_{name}": c for name, c in user_encoders.items()}}
     with thread_limits(params.runtime.num_threads):
         features = _features(base_dataset, split_table, checkpoints, params.scoring, params.seed)
-        scores = rec.score_budgets(features, base_dataset.y, _subsets(label_subsets), max_rows=params.scoring.max_rows, seed=params.seed)
+        scores = rec.score_budgets(features, base_dataset.y, _subsets(label_subsets), max_rows=params.scoring.max_rows, seed=params.seed,
+                                   train_rows=split_indices(split_table, "train"), transductive_below=params.scoring.transductive_below)
     logger.info("Scored %d candidate encoders on %s: %s", len(features), base_dataset.name, ", ".join(features))
     return scores.assign(dataset=base_dataset.name)
 
