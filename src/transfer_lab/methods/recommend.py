@@ -18,8 +18,9 @@ Three pieces, each usable without Kedro:
   information (Strehl & Ghosh, JMLR 2002). The unlabelled rows' own labels are never read.
 * **Predicted accuracy with an interval.** :func:`fit_calibration` regresses the measured
   linear-probe test accuracy on the mean-rank position and the kNN score over data sets
-  already verified (never the data set being predicted); the interval is the 90 % quantile
-  of the absolute residuals. Without such history the interval is ``nan``.
+  already verified (never the data set being predicted), per label budget where that
+  budget has history (:func:`predict_accuracy`); the interval is the 90 % quantile of the
+  absolute residuals. Without such history the interval is ``nan``.
 * **Methods by evidence.** :func:`rank_methods` ranks the protocols and semi-supervised
   methods of the results tables by their mean test accuracy at the same label budget over
   the data sets measured (mean, spread and count reported, never extrapolated).
@@ -43,7 +44,7 @@ TRANSDUCTIVE = "cluster_agreement"  # ranks alone where it is defined (see :func
 BUILTIN_ENCODERS = ("pixels", "pca", "random_cnn")
 
 __all__ = [
-    "BUILTIN_ENCODERS", "Calibration", "SCORES", "TRANSDUCTIVE", "candidate_features", "cluster_agreement", "fit_calibration", "knn_score",
+    "BUILTIN_ENCODERS", "Calibration", "SCORES", "TRANSDUCTIVE", "candidate_features", "cluster_agreement", "fit_calibration", "knn_score", "predict_accuracy",
     "rank_by_scores", "rank_correlation", "rank_methods", "regret", "resize_inputs", "score_features",
 ]
 
@@ -221,6 +222,26 @@ def fit_calibration(history: pd.DataFrame, exclude: str | None = None, min_rows:
     residuals = np.abs(b - A @ coef)
     return Calibration(float(coef[0]), float(coef[1]), float(coef[2]), float(np.quantile(residuals, 0.9)),
                        len(rows), tuple(sorted(rows["dataset"].unique())))
+
+
+def predict_accuracy(frame: pd.DataFrame, history: pd.DataFrame, exclude: str | None = None) -> pd.DataFrame:
+    """``frame`` (scores with ``relative_position``) with ``predicted``, ``halfwidth`` and
+    ``calibrated_on``: each budget calibrated on the other data sets' rows *of the same
+    budget* (its own law and interval: one label per class is not five), the rows of all
+    budgets pooled where that budget has too little history; ``nan`` without any."""
+    frame = frame.assign(predicted=np.nan, halfwidth=np.nan, calibrated_on="")
+    pooled = fit_calibration(history, exclude=exclude)
+    budgets = history["labels_per_class"].astype(str) if history is not None and not history.empty else None
+    for budget in frame["labels_per_class"].astype(str).unique():
+        fit = (fit_calibration(history[budgets == budget], exclude=exclude) if budgets is not None else None) or pooled
+        if fit is None:
+            continue
+        rows = frame["labels_per_class"].astype(str) == budget
+        frame.loc[rows, "predicted"] = fit.predict(frame.loc[rows, "relative_position"].to_numpy(float),
+                                                   frame.loc[rows, "knn"].to_numpy(dtype=float))
+        frame.loc[rows, "halfwidth"] = fit.halfwidth
+        frame.loc[rows, "calibrated_on"] = " ".join(fit.datasets)
+    return frame
 
 
 def relative_position(position: pd.Series, count: pd.Series) -> np.ndarray:

@@ -139,3 +139,19 @@ def test_one_label_per_class_is_ranked_by_cluster_agreement_not_the_five_scores(
     assert without[rec.TRANSDUCTIVE].isna().all()
     assert rec._transductive_rows(one, train, max_rows=10, seed=0).tolist()[:1] == [0]
     assert len(rec._transductive_rows(one, train, max_rows=10, seed=0)) == 10
+
+
+def test_each_budget_gets_its_own_calibration_and_interval_pooled_where_it_has_no_history():
+    rng = np.random.default_rng(8)
+    laws = {"1": (0.3, -0.1), "5": (0.8, -0.3)}  # intercept, slope on relative position (kNN 0)
+    rows = [{"dataset": d, "labels_per_class": b, "relative_position": p, "knn": 0.0, "measured": a + s * p}
+            for d in ("a", "b") for b, (a, s) in laws.items() for p in rng.uniform(size=8)]
+    rows += [{"dataset": "held", "labels_per_class": "1", "relative_position": 0.5, "knn": 0.0, "measured": 9.0}]
+    frame = pd.DataFrame({"labels_per_class": ["1", "5", "10"], "relative_position": [0.5] * 3, "knn": [np.nan] * 3})
+    out = rec.predict_accuracy(frame, pd.DataFrame(rows), exclude="held").set_index("labels_per_class")
+    assert out.loc["1", "predicted"] == pytest.approx(0.25) and out.loc["5", "predicted"] == pytest.approx(0.65)
+    assert out.loc["1", "halfwidth"] == pytest.approx(0.0, abs=1e-9) and out.loc["5", "calibrated_on"] == "a b"
+    pooled = rec.fit_calibration(pd.DataFrame(rows), exclude="held")  # budget 10: no history of its own
+    assert out.loc["10", "predicted"] == pytest.approx(pooled.predict(np.array([0.5]), np.array([0.0]))[0])
+    assert out.loc["10", "halfwidth"] == pytest.approx(pooled.halfwidth) and pooled.halfwidth > 0.1
+    assert rec.predict_accuracy(frame, pd.DataFrame(), exclude="held")["predicted"].isna().all()

@@ -75,16 +75,15 @@ def _history(calibration: Mapping[str, Callable[[], pd.DataFrame] | pd.DataFrame
 
 def predict(scores: pd.DataFrame, calibration: Mapping[str, Any], base_dataset: Dataset) -> pd.DataFrame:
     """Predicted linear-probe accuracy of every candidate, budget and seed, with its interval,
-    from the calibration of the *other* data sets verified so far (``nan`` without one)."""
-    fit = rec.fit_calibration(_history(calibration), exclude=base_dataset.name)
+    from the calibration of the *other* data sets verified so far, per budget where it has
+    history (``nan`` without any)."""
     frame = scores.copy()
     frame["candidates"] = frame.groupby(["labels_per_class", "seed"])["encoder"].transform("size")
     frame["relative_position"] = rec.relative_position(frame["position"], frame["candidates"])
-    if fit is None:
+    frame = rec.predict_accuracy(frame, _history(calibration), exclude=base_dataset.name)
+    if frame["predicted"].isna().all():
         logger.info("No calibration from other verified data sets yet: predicted accuracies are left empty")
-        return frame.assign(predicted=np.nan, halfwidth=np.nan, calibrated_on="")
-    frame["predicted"] = fit.predict(frame["relative_position"].to_numpy(), frame["knn"].to_numpy(dtype=float))
-    return frame.assign(halfwidth=fit.halfwidth, calibrated_on=" ".join(fit.datasets))
+    return frame
 
 
 def recommend_choices(predictions: pd.DataFrame, method_ranking: pd.DataFrame, recommend: Mapping[str, Any]) -> tuple[pd.DataFrame, plt.Figure]:
