@@ -9,10 +9,18 @@ Three pieces, each usable without Kedro:
   NCE, H-score (``methods.transferability``) and a leave-one-out 1-NN accuracy on the
   *labelled rows of one budget only*; :func:`rank_by_scores` orders the encoders by their
   mean rank over the scores (each score votes once; higher is better for all five).
+* **One label per class: transductive.** With a single labelled row per class the five
+  scores are noise (the kNN score is undefined; held out, they chose an encoder 11 points
+  worse than the best). :func:`cluster_agreement` then ranks instead: labels spread from the
+  few labelled rows over each encoder's kNN graph of *all* train rows (label spreading, Zhou
+  et al., NIPS 2004, as ``sklearn.semi_supervised.LabelSpreading``), compared with the
+  k-means partition (k = number of classes) of the same rows by normalised mutual
+  information (Strehl & Ghosh, JMLR 2002). The unlabelled rows' own labels are never read.
 * **Predicted accuracy with an interval.** :func:`fit_calibration` regresses the measured
   linear-probe test accuracy on the mean-rank position and the kNN score over data sets
-  already verified (never the data set being predicted); the interval is the 90 % quantile
-  of the absolute residuals. Without such history the interval is ``nan``.
+  already verified (never the data set being predicted), per label budget where that
+  budget has history (:func:`predict_accuracy`); the interval is the 90 % quantile of the
+  absolute residuals. Without such history the interval is ``nan``.
 * **Methods by evidence.** :func:`rank_methods` ranks the protocols and semi-supervised
   methods of the results tables by their mean test accuracy at the same label budget over
   the data sets measured (mean, spread and count reported, never extrapolated).
@@ -32,10 +40,11 @@ from scipy.stats import spearmanr
 from transfer_lab.methods.transferability import h_score, leep, logme, nce, source_posterior
 
 SCORES = ("logme", "leep", "nce", "h_score", "knn")
+TRANSDUCTIVE = "cluster_agreement"  # ranks alone where it is defined (see :func:`score_budgets`)
 BUILTIN_ENCODERS = ("pixels", "pca", "random_cnn")
 
 __all__ = [
-    "BUILTIN_ENCODERS", "Calibration", "SCORES", "candidate_features", "fit_calibration", "knn_score",
+    "BUILTIN_ENCODERS", "Calibration", "SCORES", "TRANSDUCTIVE", "candidate_features", "cluster_agreement", "fit_calibration", "knn_score", "predict_accuracy",
     "rank_by_scores", "rank_correlation", "rank_methods", "regret", "resize_inputs", "score_features",
 ]
 
@@ -126,13 +135,52 @@ def score_features(features: np.ndarray, labels: np.ndarray, *, seed: int = 0) -
     return {name: float(scores[name]) for name in SCORES}
 
 
+def _standardised(features: np.ndarray) -> np.ndarray:
+    F = np.asarray(features, dtype=np.float64)
+    keep = F.std(0) > 1e-12
+    F = F[:, keep] if keep.any() else F[:, :1]
+    return (F - F.mean(0)) / (F.std(0) + 1e-8)
+
+
+def cluster_agreement(
+    features: np.ndarray, partial_labels: np.ndarray, n_classes: int, *, n_neighbors: int = 10, alpha: float = 0.8,
+    seed: int = 0,
+) -> float:
+    """Transductive score of one encoder from very few labels: NMI between the labels
+    spread from the labelled rows over the kNN graph of all rows and the k-means partition
+    (``k = n_classes``) of the same rows; 1 when the classes seeded by the labels are the
+    feature space's clusters, near 0 when unrelated.
+
+    ``partial_labels`` holds a class ``0..n_classes-1`` for a labelled row and ``-1`` for an
+    unlabelled one (whose true label this function therefore never sees). Features are
+    standardised first, so the score is invariant to shifting and scaling each feature.
+    """
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import normalized_mutual_info_score
+    from sklearn.semi_supervised import LabelSpreading
+
+    Z = _standardised(features)
+    partial = np.asarray(partial_labels)
+    if (partial >= 0).sum() == 0 or len(Z) <= n_classes:
+        return float("nan")
+    spread = LabelSpreading(kernel="knn", n_neighbors=min(n_neighbors, len(Z) - 1), alpha=alpha, max_iter=100)
+    transduction = spread.fit(Z, partial).transduction_
+    clusters = KMeans(n_classes, n_init=3, random_state=seed).fit(Z).labels_
+    return float(normalized_mutual_info_score(clusters, transduction))
+
+
 def rank_by_scores(scores: pd.DataFrame, group: Sequence[str] = ("labels_per_class", "seed")) -> pd.DataFrame:
     """``scores`` with ``mean_rank`` (1 = best; the mean over the scores defined of each
     score's rank among the encoders of the group) and ``position`` (1, 2, ... by mean rank,
-    ties broken by LogME)."""
+    ties broken by LogME). A group whose ``cluster_agreement`` is defined for every encoder
+    is ranked by it alone (its ``mean_rank`` is that score's rank)."""
     frame = scores.copy()
     ranks = frame.groupby(list(group))[list(SCORES)].rank(ascending=False, method="average")
     frame["mean_rank"] = ranks.mean(axis=1, skipna=True)
+    if TRANSDUCTIVE in frame:
+        defined = frame[TRANSDUCTIVE].notna().groupby([frame[g] for g in group]).transform("all")
+        transductive = frame.groupby(list(group))[TRANSDUCTIVE].rank(ascending=False, method="average")
+        frame["mean_rank"] = frame["mean_rank"].where(~defined, transductive)
     frame = frame.sort_values([*group, "mean_rank", "logme"], ascending=[True] * len(group) + [True, False])
     frame["position"] = frame.groupby(list(group)).cumcount() + 1
     return frame.reset_index(drop=True)
@@ -174,6 +222,26 @@ def fit_calibration(history: pd.DataFrame, exclude: str | None = None, min_rows:
     residuals = np.abs(b - A @ coef)
     return Calibration(float(coef[0]), float(coef[1]), float(coef[2]), float(np.quantile(residuals, 0.9)),
                        len(rows), tuple(sorted(rows["dataset"].unique())))
+
+
+def predict_accuracy(frame: pd.DataFrame, history: pd.DataFrame, exclude: str | None = None) -> pd.DataFrame:
+    """``frame`` (scores with ``relative_position``) with ``predicted``, ``halfwidth`` and
+    ``calibrated_on``: each budget calibrated on the other data sets' rows *of the same
+    budget* (its own law and interval: one label per class is not five), the rows of all
+    budgets pooled where that budget has too little history; ``nan`` without any."""
+    frame = frame.assign(predicted=np.nan, halfwidth=np.nan, calibrated_on="")
+    pooled = fit_calibration(history, exclude=exclude)
+    budgets = history["labels_per_class"].astype(str) if history is not None and not history.empty else None
+    for budget in frame["labels_per_class"].astype(str).unique():
+        fit = (fit_calibration(history[budgets == budget], exclude=exclude) if budgets is not None else None) or pooled
+        if fit is None:
+            continue
+        rows = frame["labels_per_class"].astype(str) == budget
+        frame.loc[rows, "predicted"] = fit.predict(frame.loc[rows, "relative_position"].to_numpy(float),
+                                                   frame.loc[rows, "knn"].to_numpy(dtype=float))
+        frame.loc[rows, "halfwidth"] = fit.halfwidth
+        frame.loc[rows, "calibrated_on"] = " ".join(fit.datasets)
+    return frame
 
 
 def relative_position(position: pd.Series, count: pd.Series) -> np.ndarray:
@@ -235,21 +303,47 @@ def usable(encoder: str, labels_per_class: str, seed: int) -> bool:
     return not encoder.startswith("supcon_lpc") or encoder == f"supcon_lpc{labels_per_class}_seed{seed}"
 
 
+def _transductive_rows(rows: np.ndarray, train_rows: np.ndarray, max_rows: int, seed: int) -> np.ndarray:
+    """The labelled ``rows`` and at most ``max_rows`` train rows in all (a fixed draw of the others)."""
+    others = np.setdiff1d(train_rows, rows)
+    if len(rows) + len(others) > max_rows:
+        others = np.random.default_rng(seed).choice(others, max(0, max_rows - len(rows)), replace=False)
+    return np.sort(np.concatenate([rows, others]))
+
+
+def _cluster_scores(
+    features: Mapping[str, np.ndarray], y: np.ndarray, rows: np.ndarray, train_rows: np.ndarray | None,
+    transductive_below: int, max_rows: int, seed: int,
+) -> dict[str, float]:
+    """:func:`cluster_agreement` of every encoder where the budget has fewer than
+    ``transductive_below`` labelled rows in some class (else ``nan``); only ``y[rows]`` is read."""
+    classes, counts = np.unique(y[rows], return_counts=True)
+    if train_rows is None or counts.min() >= transductive_below:
+        return {name: float("nan") for name in features}
+    pool = _transductive_rows(rows, train_rows, max_rows, seed)
+    partial = np.full(len(pool), -1)
+    partial[np.isin(pool, rows)] = np.searchsorted(classes, y[pool[np.isin(pool, rows)]])
+    return {name: cluster_agreement(F[pool], partial, len(classes), seed=seed) for name, F in features.items()}
+
+
 def score_budgets(
     features: Mapping[str, np.ndarray], y: np.ndarray, subsets: Sequence[tuple[str, int, np.ndarray]],
-    *, max_rows: int = 2000, seed: int = 0,
+    *, max_rows: int = 2000, seed: int = 0, train_rows: np.ndarray | None = None, transductive_below: int = 2,
 ) -> pd.DataFrame:
     """:func:`score_features` of every usable encoder on the labelled rows of each
-    ``(labels_per_class, seed, rows)``, at most ``max_rows`` rows (a fixed random draw)."""
+    ``(labels_per_class, seed, rows)``, at most ``max_rows`` rows (a fixed random draw);
+    with ``train_rows``, a budget with fewer than ``transductive_below`` labelled rows in a
+    class also gets :func:`cluster_agreement` over the train rows, which then ranks it."""
     records = []
     for budget, subset_seed, rows in subsets:
         if len(rows) > max_rows:
             rows = np.sort(np.random.default_rng(seed).choice(rows, max_rows, replace=False))
-        for name, F in features.items():
-            if usable(name, budget, subset_seed):
-                scores = score_features(F[rows], y[rows], seed=seed)
-                records.append({"encoder": name, "labels_per_class": budget, "seed": subset_seed,
-                                "labelled_rows": len(rows), **scores})
+        candidates = {name: F for name, F in features.items() if usable(name, budget, subset_seed)}
+        transductive = _cluster_scores(candidates, y, rows, train_rows, transductive_below, max_rows, seed)
+        for name, F in candidates.items():
+            scores = score_features(F[rows], y[rows], seed=seed)
+            records.append({"encoder": name, "labels_per_class": budget, "seed": subset_seed,
+                            "labelled_rows": len(rows), **scores, TRANSDUCTIVE: transductive[name]})
     return rank_by_scores(pd.DataFrame(records))
 
 
@@ -322,8 +416,10 @@ def recommendation_table(predictions: pd.DataFrame, method_ranking: pd.DataFrame
         encoders = group.groupby("encoder").agg(mean_rank=("mean_rank", "mean"), predicted=("predicted", "mean"),
                                                 halfwidth=("halfwidth", "mean"), seeds=("seed", "nunique"),
                                                 calibrated_on=("calibrated_on", "first"))
+        transductive = TRANSDUCTIVE in group and group[TRANSDUCTIVE].notna().all()
+        basis = f"by {TRANSDUCTIVE.replace('_', ' ')}" if transductive else f"over {len(SCORES)} scores"
         for rank, (name, row) in enumerate(encoders.sort_values("mean_rank").head(1 + runners_up).iterrows(), start=1):
-            evidence = f"mean rank {row.mean_rank:.2f} over {len(SCORES)} scores, {int(row.seeds)} seed(s)"
+            evidence = f"mean rank {row.mean_rank:.2f} {basis}, {int(row.seeds)} seed(s)"
             calibrated = row.calibrated_on if isinstance(row.calibrated_on, str) else ""
             evidence += f"; calibrated on {calibrated}" if calibrated else "; no calibration yet"
             records.append({"labels_per_class": budget, "kind": "encoder", "rank": rank, "choice": name,

@@ -99,3 +99,59 @@ def test_verification_measures_the_top_choices_and_summarises_regret():
     summary = rec.summarise_verification(measured)
     assert summary.loc[0, "recommended"] == "good" and summary.loc[0, "regret"] == 0.0
     assert measured.set_index("encoder").loc["good", "measured"] > 0.9
+
+
+def _blobs(seed: int = 5, per_class: int = 30, classes: int = 3):
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(classes), per_class)
+    centres = rng.normal(scale=6.0, size=(classes, 4))
+    return centres[y] + rng.normal(size=(len(y), 4)), y
+
+
+def test_cluster_agreement_is_one_on_separated_classes_and_never_reads_unlabelled_labels():
+    F, y = _blobs()
+    labelled = np.array([0, 30, 60])  # one row per class
+    partial = np.full(len(y), -1)
+    partial[labelled] = y[labelled]
+    good = rec.cluster_agreement(F, partial, 3)
+    assert good == pytest.approx(1.0)  # spread labels = the k-means partition = the classes
+    # invariant: standardised first, so shifting and scaling each feature changes nothing
+    assert rec.cluster_agreement(F * [3.0, 0.1, 1.0, 7.0] + 5.0, partial, 3) == pytest.approx(good)
+    noise = rec.cluster_agreement(np.random.default_rng(6).normal(size=F.shape), partial, 3)
+    assert noise < 0.5 < good
+
+
+def test_one_label_per_class_is_ranked_by_cluster_agreement_not_the_five_scores():
+    F, y = _blobs(per_class=20)
+    rng = np.random.default_rng(7)
+    features = {"blobs": F, "noise": rng.normal(size=F.shape)}
+    train, one, five = np.arange(len(y)), np.array([0, 20, 40]), np.r_[0:5, 20:25, 40:45]
+    ranked = rec.score_budgets(features, y, [("1", 0, one), ("5", 0, five)], train_rows=train)
+    at_one, at_five = ranked[ranked["labels_per_class"] == "1"], ranked[ranked["labels_per_class"] == "5"]
+    assert at_one[rec.TRANSDUCTIVE].notna().all() and at_five[rec.TRANSDUCTIVE].isna().all()
+    assert at_one.iloc[0]["encoder"] == "blobs" and at_one.iloc[0]["mean_rank"] == 1.0
+    assert at_five.iloc[0]["encoder"] == "blobs"  # the five scores still rank budgets of 5
+    scrambled = y.copy()  # the unlabelled train rows' true labels scrambled: the scores cannot change
+    scrambled[np.setdiff1d(train, one)] = rng.permutation(scrambled[np.setdiff1d(train, one)])
+    again = rec.score_budgets(features, scrambled, [("1", 0, one)], train_rows=train)
+    assert again[rec.TRANSDUCTIVE].tolist() == at_one[rec.TRANSDUCTIVE].tolist()
+    without = rec.score_budgets(features, y, [("1", 0, one)])  # no train rows given: as before
+    assert without[rec.TRANSDUCTIVE].isna().all()
+    assert rec._transductive_rows(one, train, max_rows=10, seed=0).tolist()[:1] == [0]
+    assert len(rec._transductive_rows(one, train, max_rows=10, seed=0)) == 10
+
+
+def test_each_budget_gets_its_own_calibration_and_interval_pooled_where_it_has_no_history():
+    rng = np.random.default_rng(8)
+    laws = {"1": (0.3, -0.1), "5": (0.8, -0.3)}  # intercept, slope on relative position (kNN 0)
+    rows = [{"dataset": d, "labels_per_class": b, "relative_position": p, "knn": 0.0, "measured": a + s * p}
+            for d in ("a", "b") for b, (a, s) in laws.items() for p in rng.uniform(size=8)]
+    rows += [{"dataset": "held", "labels_per_class": "1", "relative_position": 0.5, "knn": 0.0, "measured": 9.0}]
+    frame = pd.DataFrame({"labels_per_class": ["1", "5", "10"], "relative_position": [0.5] * 3, "knn": [np.nan] * 3})
+    out = rec.predict_accuracy(frame, pd.DataFrame(rows), exclude="held").set_index("labels_per_class")
+    assert out.loc["1", "predicted"] == pytest.approx(0.25) and out.loc["5", "predicted"] == pytest.approx(0.65)
+    assert out.loc["1", "halfwidth"] == pytest.approx(0.0, abs=1e-9) and out.loc["5", "calibrated_on"] == "a b"
+    pooled = rec.fit_calibration(pd.DataFrame(rows), exclude="held")  # budget 10: no history of its own
+    assert out.loc["10", "predicted"] == pytest.approx(pooled.predict(np.array([0.5]), np.array([0.0]))[0])
+    assert out.loc["10", "halfwidth"] == pytest.approx(pooled.halfwidth) and pooled.halfwidth > 0.1
+    assert rec.predict_accuracy(frame, pd.DataFrame(), exclude="held")["predicted"].isna().all()

@@ -104,11 +104,14 @@ def test_table_data_semi_supervised_recommend(project):
 
 
 def test_npz_data_recommend_predicts_from_the_verified_data_sets(project):
-    _run(project, "data,recommend", "data.dataset=my_arrays,data.label_budgets=2 all,recommend.verify=true")
+    _run(project, "data,recommend", "data.dataset=my_arrays,data.label_budgets=1 2 all,recommend.verify=true")
     recommendation = _reporting(project, "recommendation.csv")
     best = recommendation[(recommendation["kind"] == "encoder") & (recommendation["rank"] == 1)]
     assert best["predicted_accuracy"].between(0, 1).all() and (best["high"] > best["low"]).all()
+    # budget 1 has no history of its own: the law pooled over the other budgets predicts it
     assert best["evidence"].str.contains("calibrated on my_images my_table").all()
+    one = best.set_index(best["labels_per_class"].astype(str))["evidence"]
+    assert "by cluster agreement" in one["1"] and "over 5 scores" in one["2"]  # one label per class: transductive
     verified = _reporting(project, "recommend_verification_summary.csv")
     assert set(verified["dataset"]) == {"my_arrays"} and verified["abs_error"].notna().all()
 

@@ -45,12 +45,14 @@ def score_encoders(
     user_encoders: Mapping[str, dict], recommend: Mapping[str, Any],
 ) -> pd.DataFrame:
     """LogME, LEEP, NCE, H-score and kNN of every candidate encoder on the labelled rows of
-    each budget and seed, and their mean-rank order (``recommend_scores.csv``)."""
+    each budget and seed, and their mean-rank order (``recommend_scores.csv``); at one label
+    per class, cluster agreement over all train rows ranks instead."""
     params = parse_params(RecommendParams, recommend, "recommend")
     checkpoints = {**pretrained_encoders, **{f"user_{name}": c for name, c in user_encoders.items()}}
     with thread_limits(params.runtime.num_threads):
         features = _features(base_dataset, split_table, checkpoints, params.scoring, params.seed)
-        scores = rec.score_budgets(features, base_dataset.y, _subsets(label_subsets), max_rows=params.scoring.max_rows, seed=params.seed)
+        scores = rec.score_budgets(features, base_dataset.y, _subsets(label_subsets), max_rows=params.scoring.max_rows, seed=params.seed,
+                                   train_rows=split_indices(split_table, "train"), transductive_below=params.scoring.transductive_below)
     logger.info("Scored %d candidate encoders on %s: %s", len(features), base_dataset.name, ", ".join(features))
     return scores.assign(dataset=base_dataset.name)
 
@@ -73,16 +75,15 @@ def _history(calibration: Mapping[str, Callable[[], pd.DataFrame] | pd.DataFrame
 
 def predict(scores: pd.DataFrame, calibration: Mapping[str, Any], base_dataset: Dataset) -> pd.DataFrame:
     """Predicted linear-probe accuracy of every candidate, budget and seed, with its interval,
-    from the calibration of the *other* data sets verified so far (``nan`` without one)."""
-    fit = rec.fit_calibration(_history(calibration), exclude=base_dataset.name)
+    from the calibration of the *other* data sets verified so far, per budget where it has
+    history (``nan`` without any)."""
     frame = scores.copy()
     frame["candidates"] = frame.groupby(["labels_per_class", "seed"])["encoder"].transform("size")
     frame["relative_position"] = rec.relative_position(frame["position"], frame["candidates"])
-    if fit is None:
+    frame = rec.predict_accuracy(frame, _history(calibration), exclude=base_dataset.name)
+    if frame["predicted"].isna().all():
         logger.info("No calibration from other verified data sets yet: predicted accuracies are left empty")
-        return frame.assign(predicted=np.nan, halfwidth=np.nan, calibrated_on="")
-    frame["predicted"] = fit.predict(frame["relative_position"].to_numpy(), frame["knn"].to_numpy(dtype=float))
-    return frame.assign(halfwidth=fit.halfwidth, calibrated_on=" ".join(fit.datasets))
+    return frame
 
 
 def recommend_choices(predictions: pd.DataFrame, method_ranking: pd.DataFrame, recommend: Mapping[str, Any]) -> tuple[pd.DataFrame, plt.Figure]:

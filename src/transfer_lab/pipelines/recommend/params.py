@@ -15,6 +15,9 @@ class ScoringParams(StrictModel):
     random_width: int = Field(16, ge=1)  # the ``random_cnn`` candidate's width
     max_rows: int = Field(2000, ge=10)  # labelled rows scored per budget at most (the kNN score is quadratic)
     exclude: list[str] = Field(default_factory=list)  # candidate names (or name prefixes) left out
+    # a budget with fewer labelled rows than this in some class is ranked by cluster agreement
+    # (labels spread over all train rows vs k-means; methods.recommend.cluster_agreement)
+    transductive_below: int = Field(2, ge=1)
 
 
 class VerifyParams(StrictModel):
