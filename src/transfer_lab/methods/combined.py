@@ -83,7 +83,7 @@ class CombinedSettings:
     """How :func:`run` trains (the teacher's choices come from a :class:`Candidate`)."""
 
     config: TrainConfig = field(default_factory=TrainConfig)
-    encoder_lr: float = 1e-3
+    encoder_lr: float = 1e-4
     strength: float = 0.5
     rounds: int = 2  # teacher → student rounds; 0 = the teacher alone
     n_classes: int | None = None

@@ -67,12 +67,19 @@ def test_choose_marks_the_best_mean_validation_accuracy_per_budget():
     assert chosen.to_dict() == {"1": [10], "10": [5]}
 
 
-def test_the_ablation_table_takes_the_free_variants_from_the_stages():
+def test_the_final_stage_is_chosen_on_val_and_the_ablation_table_lists_every_stage():
     stages = pd.DataFrame({
         "dataset": "digits", "variant": "combined", "labels_per_class": "1", "seed": [0, 0, 0, 1, 1, 1],
-        "stage": ["teacher_1", "student_1", "teacher_2"] * 2, "val_accuracy": [0.8, 0.9, 0.95, 0.7, 0.8, 0.85],
-        "accuracy": [0.8, 0.9, 0.9, 0.6, 0.8, 0.8], "precision": np.nan, "seconds": 1.0,
+        "stage": ["teacher_1", "student_1", "teacher_2"] * 2, "val_accuracy": [0.8, 0.9, 0.95, 0.7, 0.8, 0.7],
+        "accuracy": [0.8, 0.9, 0.9, 0.6, 0.8, 0.8], "precision": [0.9, np.nan, 0.95, 0.8, np.nan, 0.85], "seconds": 1.0,
     })
-    table = nodes.combined_ablation_table(stages, pd.DataFrame(columns=nodes.STAGE_COLUMNS)).set_index("variant")
-    assert np.isclose(table.loc["combined", "val_mean"], 0.9) and np.isclose(table.loc["no_student", "test_mean"], 0.7)
-    assert table.loc["no_second_round", "n_seeds"] == 2
+    chosen = nodes.choose_stage(stages)
+    assert chosen.loc[chosen["selected"], "stage"].tolist() == ["student_1", "student_1"]  # mean val 0.85 > 0.825 > 0.75
+    rows = pd.DataFrame(nodes._result_rows(chosen))
+    test = rows[rows["metric"] == "accuracy"]["value"].tolist()
+    assert test == [0.9, 0.8]
+    precision = rows[rows["metric"] == "pseudo_label_precision"]["value"].tolist()
+    assert precision == [0.9, 0.8]  # the teacher before the chosen student
+    table = nodes.combined_ablation_table(chosen, pd.DataFrame(columns=nodes.STAGE_COLUMNS)).set_index("variant")
+    assert np.isclose(table.loc["combined", "test_mean"], 0.85) and np.isclose(table.loc["only_teacher_1", "test_mean"], 0.7)
+    assert table.loc["only_teacher_2", "n_seeds"] == 2

@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 METHOD = "combined"
 SELECTION_COLUMNS = ["labels_per_class", "seed", "encoder", "n_neighbors", "assignment", "val_accuracy", "selected"]
 STAGE_COLUMNS = ["dataset", "variant", "labels_per_class", "seed", "stage", "val_accuracy", "accuracy", "precision", "seconds"]
+# every stage's table also says which stage the validation split chose (``choose_stage``)
 
 
 def _views(dataset: Dataset, split_table: pd.DataFrame, labels: Mapping[str, Any]) -> list[BudgetView]:
@@ -116,14 +117,29 @@ def _stage_records(dataset: str, variant: str, view: BudgetView, result: combine
     ]
 
 
-def _result_rows(dataset: str, view: BudgetView, stages: list[dict]) -> list[dict]:
-    final, teachers = stages[-1], [s for s in stages if s["stage"].startswith("teacher")]
-    measured = [("accuracy", "test", final["accuracy"]), ("val_accuracy", "val", final["val_accuracy"]),
-                ("seconds", "train", sum(s["seconds"] for s in stages)),
-                ("pseudo_label_precision", "unlabeled", teachers[-1]["precision"])]
-    return [result_row(pipeline="combined", dataset=dataset, method=METHOD, metric=m, value=v, split=split,
-                       labels_per_class=view.labels_per_class, seed=view.seed)
-            for m, split, v in measured if pd.notna(v)]
+def choose_stage(stages: pd.DataFrame) -> pd.DataFrame:
+    """The stages with ``selected`` marking, per variant and budget, the stage of best mean
+    validation accuracy over seeds (ties: the earlier, cheaper stage): the final classifier."""
+    if stages.empty:
+        return stages.assign(selected=pd.Series(dtype=bool))
+    keys = ["variant", "labels_per_class"]
+    means = stages.groupby([*keys, "stage"], sort=False)["val_accuracy"].mean().reset_index()
+    best = means.loc[means.groupby(keys, sort=False)["val_accuracy"].idxmax(), [*keys, "stage"]]
+    marked = stages.merge(best.assign(selected=True), on=[*keys, "stage"], how="left")
+    return marked.assign(selected=marked["selected"].fillna(False).astype(bool))
+
+
+def _result_rows(stages: pd.DataFrame) -> list[dict]:
+    """``combined_results`` rows of the chosen stage (its pseudo-labels: the last teacher's before it)."""
+    rows = []
+    for (budget, seed), runs in stages.groupby(["labels_per_class", "seed"], sort=False):
+        final = runs[runs["selected"]].iloc[0]
+        teachers = runs.loc[: final.name][runs.loc[: final.name, "stage"].str.startswith("teacher")]
+        measured = [("accuracy", "test", final["accuracy"]), ("val_accuracy", "val", final["val_accuracy"]),
+                    ("seconds", "train", runs["seconds"].sum()), ("pseudo_label_precision", "unlabeled", teachers["precision"].iloc[-1])]
+        rows += [result_row(pipeline="combined", dataset=final["dataset"], method=METHOD, metric=m, value=v, split=split,
+                            labels_per_class=budget, seed=int(seed)) for m, split, v in measured if pd.notna(v)]
+    return rows
 
 
 def train(
@@ -131,12 +147,12 @@ def train(
     labels: Mapping[str, Any], student: Mapping[str, Any], training: Mapping[str, Any], runtime: Mapping[str, Any],
     data: Mapping[str, Any],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The chosen teacher and its students on every budget and seed: ``combined_results``
-    (method ``combined``) and every stage's accuracies (``stages``)."""
+    """The chosen teacher and its students on every budget and seed: every stage's accuracies
+    (``stages``, the val-chosen final stage ``selected``) and its rows (``combined_results``)."""
     rounds = parse_params(StudentParams, student, "combined.student")
     fit = parse_params(TrainingParams, training, "combined.training")
     settings = parse_params(RuntimeParams, runtime, "combined.runtime")
-    chosen, rows, stages = _chosen(selection), [], []
+    chosen, stages = _chosen(selection), []
     with thread_limits(settings.num_threads):
         checkpoints = _checkpoints(pretrained_encoders, sorted({c.encoder for c in chosen.values()}), base_dataset, data)
         for view in (v for v in _views(base_dataset, split_table, labels) if v.labels_per_class in chosen):
@@ -145,9 +161,9 @@ def train(
             how = _settings(rounds, fit, settings, view.seed, base_dataset.n_classes)
             result = combined.run(encoder, combined.without_held_out_labels(view), candidate, how)
             stages += _stage_records(base_dataset.name, METHOD, view, result)
-            rows += _result_rows(base_dataset.name, view, stages[-len(result.stages):])
             logger.info("combined: %s labels/class, seed %s: %s", view.labels_per_class, view.seed, candidate)
-    return results_frame(rows), pd.DataFrame(stages, columns=STAGE_COLUMNS)
+    stages = choose_stage(pd.DataFrame(stages, columns=STAGE_COLUMNS))
+    return results_frame(_result_rows(stages)), stages
 
 
 def _variant(name: str, checkpoint: dict, view: BudgetView, candidate: combined.Candidate, how: Any, device: Any):
@@ -169,7 +185,8 @@ def ablate(
     ablation: Mapping[str, Any], runtime: Mapping[str, Any], data: Mapping[str, Any],
 ) -> pd.DataFrame:
     """Remove one ingredient at a time: the stages of ``train`` give the runs without the
-    second round and without a student; ``combined.ablation.enabled`` reruns the others."""
+    second round and without a student (``only_<stage>``); ``combined.ablation.enabled``
+    reruns the others, each with its own val-chosen stage."""
     plan = parse_params(AblationParams, ablation, "combined.ablation")
     rounds = parse_params(StudentParams, student, "combined.student")
     fit, settings = parse_params(TrainingParams, training, "combined.training"), parse_params(RuntimeParams, runtime, "combined.runtime")
@@ -183,20 +200,20 @@ def ablate(
                 how = _settings(rounds, fit, settings, view.seed, base_dataset.n_classes)
                 encoder, seen, c, how = _variant(name, checkpoints[c.encoder], view, c, how, resolve_device(settings.device))
                 result = combined.run(encoder, combined.without_held_out_labels(seen), c, how)
-                records += _stage_records(base_dataset.name, name, seen, result)[-1:]
+                records += _stage_records(base_dataset.name, name, seen, result)
     return combined_ablation_table(stages, pd.DataFrame(records, columns=STAGE_COLUMNS))
 
 
 def combined_ablation_table(stages: pd.DataFrame, reruns: pd.DataFrame) -> pd.DataFrame:
-    """Mean and std over seeds of the final test and val accuracy per variant and budget;
-    ``no_second_round`` and ``no_student`` are the stages ``student_1`` and ``teacher_1`` of
-    the full run (when they are not its last stage)."""
-    last = stages.groupby(["labels_per_class", "seed"], sort=False).tail(1)
-    finals = [last.assign(variant="combined")]
-    for removed, stage in (("no_second_round", "student_1"), ("no_student", "teacher_1")):
-        if stage not in set(last["stage"]):
-            finals.append(stages[stages["stage"] == stage].assign(variant=removed))
-    table = pd.concat([f for f in [*finals, reruns] if len(f)], ignore_index=True) if len(last) else reruns
+    """Mean and std over seeds of the test and val accuracy per variant and budget: each
+    variant's val-chosen stage (``choose_stage``), and every stage of the full run alone
+    (``only_teacher_1`` = label propagation alone, ``only_student_1`` = one round, ...)."""
+    runs = [stages[stages["selected"]].assign(variant="combined")] if len(stages) else []
+    runs += [stages[stages["stage"] == stage].assign(variant=f"only_{stage}") for stage in stages["stage"].unique()]
+    if len(reruns):
+        chosen = choose_stage(reruns)
+        runs.append(chosen[chosen["selected"]])
+    table = pd.concat(runs, ignore_index=True) if runs else pd.DataFrame(columns=STAGE_COLUMNS)
     grouped = table.groupby(["variant", "labels_per_class"], sort=False)
     return grouped.agg(test_mean=("accuracy", "mean"), test_std=("accuracy", "std"), val_mean=("val_accuracy", "mean"),
                        val_std=("val_accuracy", "std"), n_seeds=("seed", "nunique")).reset_index()

@@ -57,7 +57,7 @@ class SelectionParams(StrictModel):
 
 class StudentParams(StrictModel):
     rounds: int = Field(2, ge=0)  # teacher → student rounds; 0 = label propagation alone
-    encoder_lr: float = Field(1e-3, gt=0)  # the pretrained blocks' learning rate (the head: training.lr)
+    encoder_lr: float = Field(1e-4, gt=0)  # the pretrained blocks' learning rate (the head: training.lr)
     strength: float = Field(0.5, ge=0)  # augmentation strength (methods.augment)
 
 
