@@ -266,7 +266,8 @@ def run(encoder: nn.Module, view: Any, candidate: Candidate, settings: CombinedS
     n_classes = settings.n_classes or int(max(view.y_labeled.max(), view.y_val.max())) + 1
     stages = [_teacher_stage(encoder, view, candidate, n_classes, "teacher_1")]
     model = None
-    for round_ in range(1, settings.rounds + 1):
+    rounds = settings.rounds if len(view.X_unlabeled) else min(settings.rounds, 1)  # every label: one student
+    for round_ in range(1, rounds + 1):
         if model is not None:
             stages.append(_teacher_stage(model.encoder, view, candidate, n_classes, f"teacher_{round_}"))
         start = time.perf_counter()
