@@ -13,7 +13,10 @@ data = sys.argv[1]
 results = pd.read_csv(f"{data}/08_reporting/combined_results.csv")
 selection = pd.read_csv(f"{data}/08_reporting/combined_selection.csv")
 stages = pd.read_csv(f"{data}/07_model_output/combined/stages.csv")
-ablation = pd.read_csv(f"{data}/08_reporting/combined_ablation.csv")
+try:
+    ablation = pd.read_csv(f"{data}/08_reporting/combined_ablation.csv")
+except FileNotFoundError:  # a run without the ablate node
+    ablation = None
 
 
 def pm(values: pd.Series) -> str:
@@ -46,6 +49,8 @@ print("| --- | --- | --- | " + " | ".join("---" for _ in table.columns) + " |")
 for (budget, encoder, k), row in table.iterrows():
     print(f"| {budget} | {encoder} | {k} | " + " | ".join(f"{v:.4f}" for v in row) + " |")
 
+if ablation is None:
+    sys.exit(0)
 print("\nAblation (test accuracy, mean ± std over seeds; val mean):\n")
 print("| variant | labels/class | test | val | seeds |")
 print("| --- | --- | --- | --- | --- |")
