@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import PROJECT_ROOT, make_project_copy
 
 PIPELINES = PROJECT_ROOT / "src" / "transfer_lab" / "pipelines"
-FAMILIES = ("data", "dictionary", "pretraining", "transfer", "semi_supervised", "taskonomy", "regularisation", "evaluation", "recommend")
+FAMILIES = ("data", "dictionary", "pretraining", "transfer", "semi_supervised", "taskonomy", "regularisation", "evaluation", "recommend", "combined")
 #: families whose work fans out per method / encoder / task, each unit a nested namespace
 FAN_OUT = ("pretraining", "transfer", "semi_supervised", "taskonomy", "regularisation")
 #: longest node function (def line to last line, docstring included); longer belongs in methods/ or reporting/

@@ -32,6 +32,7 @@ PIPELINES: tuple[str, ...] = (
     "taskonomy",
     "semi_supervised",
     "regularisation",
+    "combined",
 )
 # The columns that identify a measurement once seeds are averaged away.
 LEADERBOARD_KEYS: tuple[str, ...] = ("pipeline", "dataset", "method", "labels_per_class", "metric", "split")

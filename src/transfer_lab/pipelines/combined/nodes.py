@@ -1,0 +1,224 @@
+"""Nodes of the ``combined`` pipeline: select the teacher on validation, train, ablate.
+
+The method lives in ``methods.combined``, the figure in ``reporting.figures_combined``.
+Every node builds its budget views from ``combined.labels`` (the draw of
+``sources.splits.label_subsets``, so seed ``s`` labels the same rows as in every family) and
+hands ``methods.combined`` only views without the unlabelled and test rows' labels
+(``without_held_out_labels``); those labels are read afterwards, to measure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+import torch
+
+from transfer_lab.contracts import DataParams, Dataset, TrainingParams, data_provenance, stale_reason
+from transfer_lab.methods import combined
+from transfer_lab.methods.encoders import build_encoder, encoder_from_checkpoint
+from transfer_lab.methods.runtime import resolve_device, thread_limits
+from transfer_lab.methods.training import extract_features
+from transfer_lab.params import parse_params
+from transfer_lab.pipelines.combined.params import (
+    AblationParams, LabelParams, RuntimeParams, SelectionParams, StudentParams,
+)
+from transfer_lab.reporting import figures_combined as figures
+from transfer_lab.reporting.results import result_row, results_frame
+from transfer_lab.sources.splits import BudgetView, budget_view, budgets_and_seeds, label_subsets
+
+logger = logging.getLogger(__name__)
+
+METHOD = "combined"
+SELECTION_COLUMNS = ["labels_per_class", "seed", "encoder", "n_neighbors", "assignment", "val_accuracy", "selected"]
+STAGE_COLUMNS = ["dataset", "variant", "labels_per_class", "seed", "stage", "val_accuracy", "accuracy", "precision", "seconds"]
+# every stage's table also says which stage the validation split chose (``choose_stage``)
+
+
+def _views(dataset: Dataset, split_table: pd.DataFrame, labels: Mapping[str, Any]) -> list[BudgetView]:
+    """Every (budget, seed) of ``combined.labels`` with its own subsets; budgets run in order."""
+    chosen = parse_params(LabelParams, labels, "combined.labels")
+    subsets = label_subsets(dataset.y, split_table, chosen.budgets, chosen.seeds)
+    return [budget_view(dataset, split_table, subsets, b, s) for b, s in budgets_and_seeds(subsets)]
+
+
+def _checkpoints(
+    pretrained_encoders: Mapping[str, dict], names: list[str], dataset: Dataset, data: Mapping[str, Any]
+) -> dict[str, dict]:
+    """The listed checkpoints that exist and were trained on this run's data (one line per skip)."""
+    expected = data_provenance(dataset, parse_params(DataParams, data, "data"))
+    found = {}
+    for name in names:
+        checkpoint = pretrained_encoders.get(name)
+        reason = "not in pretrained_encoders" if checkpoint is None else stale_reason(checkpoint.get("meta", {}), expected)
+        if reason is None:
+            found[name] = checkpoint
+        else:
+            logger.warning("combined: encoder %r skipped: %s", name, reason)
+    return found
+
+
+def _choose(records: list[dict]) -> pd.DataFrame:
+    """Mark, per budget, the candidate with the best mean validation accuracy over seeds (ties:
+    the first candidate in the parameters' order)."""
+    table = pd.DataFrame(records, columns=SELECTION_COLUMNS[:-1])
+    table["labels_per_class"] = table["labels_per_class"].astype(str)
+    keys = ["encoder", "n_neighbors", "assignment"]
+    means = table.groupby(["labels_per_class", *keys], sort=False)["val_accuracy"].mean().reset_index()
+    best = means.loc[means.groupby("labels_per_class", sort=False)["val_accuracy"].idxmax(), ["labels_per_class", *keys]]
+    marked = table.merge(best.assign(selected=True), on=["labels_per_class", *keys], how="left")
+    return marked.assign(selected=marked["selected"].fillna(False).astype(bool))[SELECTION_COLUMNS]
+
+
+def select_teacher(
+    base_dataset: Dataset, split_table: pd.DataFrame, pretrained_encoders: Mapping[str, dict],
+    labels: Mapping[str, Any], selection: Mapping[str, Any], runtime: Mapping[str, Any], data: Mapping[str, Any],
+) -> pd.DataFrame:
+    """Validation accuracy of every candidate teacher (encoder × k × assignment) on every
+    budget and seed, and the chosen one per budget (``selected``): the selection, as a table."""
+    choice = parse_params(SelectionParams, selection, "combined.selection")
+    settings = parse_params(RuntimeParams, runtime, "combined.runtime")
+    with thread_limits(settings.num_threads):
+        checkpoints = _checkpoints(pretrained_encoders, choice.encoders, base_dataset, data)
+        device = resolve_device(settings.device)
+        features = {n: functools.partial(extract_features, encoder_from_checkpoint(c, device)) for n, c in checkpoints.items()}
+        candidates = [combined.Candidate(e, k, a) for e in features for k in choice.n_neighbors for a in choice.assignments]
+        views = [combined.without_held_out_labels(v) for v in _views(base_dataset, split_table, labels)]
+        records = combined.select(features, views, candidates, base_dataset.n_classes)
+    if not records:
+        logger.warning("combined: no usable encoder of %s: nothing selected (run the pretraining pipeline)", choice.encoders)
+    return _choose(records)
+
+
+def _chosen(selection: pd.DataFrame) -> dict[str, combined.Candidate]:
+    rows = selection[selection["selected"]].drop_duplicates("labels_per_class")
+    return {str(r.labels_per_class): combined.Candidate(r.encoder, int(r.n_neighbors), r.assignment) for r in rows.itertuples()}
+
+
+def _settings(student: StudentParams, training: TrainingParams, runtime: RuntimeParams, seed: int, n_classes: int):
+    return combined.CombinedSettings(
+        config=training.to_train_config(seed, progress=runtime.progress), encoder_lr=student.encoder_lr,
+        strength=student.strength, rounds=student.rounds, n_classes=n_classes, device=str(resolve_device(runtime.device)),
+    )
+
+
+def _stage_records(dataset: str, variant: str, view: BudgetView, result: combined.CombinedResult) -> list[dict]:
+    """One record per stage: val accuracy, test accuracy and pseudo-label precision (measured here)."""
+    measured = combined.measure(result, view)
+    return [
+        {"dataset": dataset, "variant": variant, "labels_per_class": view.labels_per_class, "seed": view.seed,
+         "stage": s["stage"], "val_accuracy": s["val_accuracy"], "accuracy": measured[f"{s['stage']}_accuracy"],
+         "precision": measured.get(f"{s['stage']}_precision", float("nan")), "seconds": s["seconds"]}
+        for s in result.stages
+    ]
+
+
+def choose_stage(stages: pd.DataFrame) -> pd.DataFrame:
+    """The stages with ``selected`` marking, per variant and budget, the stage of best mean
+    validation accuracy over seeds (ties: the earlier, cheaper stage): the final classifier."""
+    if stages.empty:
+        return stages.assign(selected=pd.Series(dtype=bool))
+    keys = ["variant", "labels_per_class"]
+    means = stages.groupby([*keys, "stage"], sort=False)["val_accuracy"].mean().reset_index()
+    best = means.loc[means.groupby(keys, sort=False)["val_accuracy"].idxmax(), [*keys, "stage"]]
+    marked = stages.merge(best.assign(selected=True), on=[*keys, "stage"], how="left")
+    return marked.assign(selected=marked["selected"].fillna(False).astype(bool))
+
+
+def _result_rows(stages: pd.DataFrame) -> list[dict]:
+    """``combined_results`` rows of the chosen stage (its pseudo-labels: the last teacher's before it)."""
+    rows = []
+    for (budget, seed), runs in stages.groupby(["labels_per_class", "seed"], sort=False):
+        final = runs[runs["selected"]].iloc[0]
+        teachers = runs.loc[: final.name][runs.loc[: final.name, "stage"].str.startswith("teacher")]
+        measured = [("accuracy", "test", final["accuracy"]), ("val_accuracy", "val", final["val_accuracy"]),
+                    ("seconds", "train", runs["seconds"].sum()), ("pseudo_label_precision", "unlabeled", teachers["precision"].iloc[-1])]
+        rows += [result_row(pipeline="combined", dataset=final["dataset"], method=METHOD, metric=m, value=v, split=split,
+                            labels_per_class=budget, seed=int(seed)) for m, split, v in measured if pd.notna(v)]
+    return rows
+
+
+def train(
+    base_dataset: Dataset, split_table: pd.DataFrame, pretrained_encoders: Mapping[str, dict], selection: pd.DataFrame,
+    labels: Mapping[str, Any], student: Mapping[str, Any], training: Mapping[str, Any], runtime: Mapping[str, Any],
+    data: Mapping[str, Any],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The chosen teacher and its students on every budget and seed: every stage's accuracies
+    (``stages``, the val-chosen final stage ``selected``) and its rows (``combined_results``)."""
+    rounds = parse_params(StudentParams, student, "combined.student")
+    fit = parse_params(TrainingParams, training, "combined.training")
+    settings = parse_params(RuntimeParams, runtime, "combined.runtime")
+    chosen, stages = _chosen(selection), []
+    with thread_limits(settings.num_threads):
+        checkpoints = _checkpoints(pretrained_encoders, sorted({c.encoder for c in chosen.values()}), base_dataset, data)
+        for view in (v for v in _views(base_dataset, split_table, labels) if v.labels_per_class in chosen):
+            candidate = chosen[view.labels_per_class]
+            encoder = encoder_from_checkpoint(checkpoints[candidate.encoder], resolve_device(settings.device))
+            how = _settings(rounds, fit, settings, view.seed, base_dataset.n_classes)
+            result = combined.run(encoder, combined.without_held_out_labels(view), candidate, how)
+            stages += _stage_records(base_dataset.name, METHOD, view, result)
+            logger.info("combined: %s labels/class, seed %s: %s", view.labels_per_class, view.seed, candidate)
+    stages = choose_stage(pd.DataFrame(stages, columns=STAGE_COLUMNS))
+    return results_frame(_result_rows(stages)), stages
+
+
+def _variant(name: str, checkpoint: dict, view: BudgetView, candidate: combined.Candidate, how: Any, device: Any):
+    """(encoder, view, candidate, settings) of the run without one ingredient."""
+    encoder = encoder_from_checkpoint(checkpoint, device)
+    if name == "no_assignment":  # the teacher's argmax: no class mass normalisation, no balancing
+        return encoder, view, dataclasses.replace(candidate, assignment="argmax"), how
+    if name == "no_unlabeled":  # the student learns the labelled rows only
+        return encoder, dataclasses.replace(view, X_unlabeled=view.X_unlabeled[:0], y_unlabeled=view.y_unlabeled[:0]), \
+            candidate, dataclasses.replace(how, rounds=min(how.rounds, 1))
+    torch.manual_seed(view.seed)  # no_pretraining: the same network, randomly initialised
+    spec = checkpoint["encoder"]
+    return build_encoder(spec["kind"], spec["input_shape"], **spec.get("kwargs", {})).to(device), view, candidate, how
+
+
+def ablate(
+    base_dataset: Dataset, split_table: pd.DataFrame, pretrained_encoders: Mapping[str, dict], selection: pd.DataFrame,
+    stages: pd.DataFrame, labels: Mapping[str, Any], student: Mapping[str, Any], training: Mapping[str, Any],
+    ablation: Mapping[str, Any], runtime: Mapping[str, Any], data: Mapping[str, Any],
+) -> pd.DataFrame:
+    """Remove one ingredient at a time: the stages of ``train`` give the runs without the
+    second round and without a student (``only_<stage>``); ``combined.ablation.enabled``
+    reruns the others, each with its own val-chosen stage."""
+    plan = parse_params(AblationParams, ablation, "combined.ablation")
+    rounds = parse_params(StudentParams, student, "combined.student")
+    fit, settings = parse_params(TrainingParams, training, "combined.training"), parse_params(RuntimeParams, runtime, "combined.runtime")
+    chosen, records = _chosen(selection), []
+    with thread_limits(settings.num_threads):
+        checkpoints = _checkpoints(pretrained_encoders, sorted({c.encoder for c in chosen.values()}), base_dataset, data)
+        views = [v for v in _views(base_dataset, split_table, labels) if v.labels_per_class in chosen] if plan.enabled else []
+        for name in plan.variants if plan.enabled else []:
+            for view in views:
+                c = chosen[view.labels_per_class]
+                how = _settings(rounds, fit, settings, view.seed, base_dataset.n_classes)
+                encoder, seen, c, how = _variant(name, checkpoints[c.encoder], view, c, how, resolve_device(settings.device))
+                result = combined.run(encoder, combined.without_held_out_labels(seen), c, how)
+                records += _stage_records(base_dataset.name, name, seen, result)
+    return combined_ablation_table(stages, pd.DataFrame(records, columns=STAGE_COLUMNS))
+
+
+def combined_ablation_table(stages: pd.DataFrame, reruns: pd.DataFrame) -> pd.DataFrame:
+    """Mean and std over seeds of the test and val accuracy per variant and budget: each
+    variant's val-chosen stage (``choose_stage``), and every stage of the full run alone
+    (``only_teacher_1`` = label propagation alone, ``only_student_1`` = one round, ...)."""
+    runs = [stages[stages["selected"]].assign(variant="combined")] if len(stages) else []
+    runs += [stages[stages["stage"] == stage].assign(variant=f"only_{stage}") for stage in stages["stage"].unique()]
+    if len(reruns):
+        chosen = choose_stage(reruns)
+        runs.append(chosen[chosen["selected"]])
+    table = pd.concat(runs, ignore_index=True) if runs else pd.DataFrame(columns=STAGE_COLUMNS)
+    grouped = table.groupby(["variant", "labels_per_class"], sort=False)
+    return grouped.agg(test_mean=("accuracy", "mean"), test_std=("accuracy", "std"), val_mean=("val_accuracy", "mean"),
+                       val_std=("val_accuracy", "std"), n_seeds=("seed", "nunique")).reset_index()
+
+
+def report(results: pd.DataFrame, ablation: pd.DataFrame) -> Any:
+    """The ablation figure: test accuracy per variant and budget."""
+    return figures.ablation_figure(ablation)

@@ -1,0 +1,86 @@
+"""Schema of ``parameters_combined.yml`` (the ``combined`` key).
+
+Sub-blocks, each read by the nodes that use it:
+
+* ``runtime`` — device, threads, progress bars (:class:`~transfer_lab.contracts.RuntimeParams`);
+* ``training`` — the students' training (:class:`~transfer_lab.contracts.TrainingParams`);
+* ``labels`` — the label budgets and seeds (its own: the headline is a mean over 5 seeds,
+  more than the data pipeline's default; the subsets are drawn as ``sources.splits.label_subsets``
+  draws them, so a seed gives the same labelled rows as in every other family);
+* ``selection`` — the teacher candidates the validation split chooses among;
+* ``student`` — the student rounds;
+* ``ablation`` — the optional run that removes one ingredient at a time.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from transfer_lab.contracts import RuntimeParams, TrainingParams, _split_words
+from transfer_lab.params import StrictModel
+
+Assignment = Literal["argmax", "class_mass", "balanced"]
+
+
+class LabelParams(StrictModel):
+    budgets: list[int | Literal["all"]] = Field(default_factory=lambda: [1, 10], min_length=1)
+    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4], min_length=1)
+
+    @field_validator("budgets", "seeds", mode="before")
+    @classmethod
+    def _numbers(cls, value: Any) -> Any:
+        return _split_words(value)  # kedro run --params "combined.labels.seeds=0 1 2"
+
+
+class SelectionParams(StrictModel):
+    """Every combination is a candidate teacher; the best mean validation accuracy over the
+    seeds of a budget wins (ties: the first in this order)."""
+
+    encoders: list[str] = Field(default_factory=lambda: ["simclr", "moco"], min_length=1)
+    n_neighbors: list[int] = Field(default_factory=lambda: [5, 10, 20], min_length=1)
+    assignments: list[Assignment] = Field(default_factory=lambda: ["argmax", "class_mass", "balanced"], min_length=1)
+
+    @field_validator("encoders", "n_neighbors", "assignments", mode="before")
+    @classmethod
+    def _words(cls, value: Any) -> Any:
+        return _split_words(value)
+
+    @field_validator("n_neighbors")
+    @classmethod
+    def _positive(cls, values: list[int]) -> list[int]:
+        if any(k < 1 for k in values):
+            raise ValueError("every n_neighbors must be >= 1")
+        return values
+
+
+class StudentParams(StrictModel):
+    rounds: int = Field(2, ge=0)  # teacher → student rounds; 0 = label propagation alone
+    encoder_lr: float = Field(1e-4, gt=0)  # the pretrained blocks' learning rate (the head: training.lr)
+    strength: float = Field(0.5, ge=0)  # augmentation strength (methods.augment)
+
+
+class AblationParams(StrictModel):
+    enabled: bool = False  # the reruns cost about twice the train node
+    # each removes one ingredient; no_second_round and no_student come free from the stages
+    variants: list[Literal["no_assignment", "no_unlabeled", "no_pretraining"]] = Field(
+        default_factory=lambda: ["no_assignment", "no_unlabeled", "no_pretraining"]
+    )
+
+    @field_validator("variants", mode="before")
+    @classmethod
+    def _words(cls, value: Any) -> Any:
+        return _split_words(value)
+
+
+class CombinedParams(StrictModel):
+    runtime: RuntimeParams = RuntimeParams()
+    training: TrainingParams = TrainingParams()
+    labels: LabelParams = LabelParams()
+    selection: SelectionParams = SelectionParams()
+    student: StudentParams = StudentParams()
+    ablation: AblationParams = AblationParams()
+
+
+SCHEMA = {"combined": CombinedParams}

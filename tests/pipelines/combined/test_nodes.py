@@ -1,0 +1,85 @@
+"""The combined family's nodes: the selection is a val-only choice, and neither the selection
+nor the training reads the test split (shuffled test labels change only test accuracies)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.datasets import load_digits
+
+from transfer_lab.contracts import DataParams, Dataset, data_provenance
+from transfer_lab.methods.encoders import build_encoder, encoder_checkpoint
+from transfer_lab.pipelines.combined import nodes
+from transfer_lab.sources.splits import split_indices, stratified_split
+
+KWARGS = {"width": 4, "depth": 2, "out_features": 16}
+LABELS = {"budgets": [1], "seeds": [0, 1]}
+SELECTION = {"encoders": ["tiny", "absent"], "n_neighbors": [5, 10], "assignments": ["argmax", "balanced"]}
+RUNTIME = {"device": "cpu", "progress": False}
+STUDENT, TRAINING = {"rounds": 1}, {"epochs": 2, "batch_size": 128}
+
+
+def _data(shuffle_test: bool) -> tuple[Dataset, pd.DataFrame, dict]:
+    digits = load_digits(n_class=3)
+    X, y = (digits.images / 16.0).astype(np.float32)[:, None], digits.target.copy()
+    split = stratified_split(y, 0.2, 0.2, 0)
+    if shuffle_test:
+        test = split_indices(split, "test")
+        y[test] = np.random.default_rng(3).permutation(y[test])
+    dataset = Dataset("digits", "image", X, y, declared_classes=3)
+    torch.manual_seed(0)
+    encoder = build_encoder("auto", (1, 8, 8), **KWARGS)
+    # the same weights, recorded as trained on this data (the fingerprint hashes every label)
+    checkpoint = encoder_checkpoint(encoder, "auto", (1, 8, 8), KWARGS, provenance=data_provenance(dataset, DataParams()))
+    return dataset, split, {"tiny": checkpoint}
+
+
+def _run(shuffle_test: bool) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    dataset, split, encoders = _data(shuffle_test)
+    selection = nodes.select_teacher(dataset, split, encoders, LABELS, SELECTION, RUNTIME, {})
+    results, stages = nodes.train(dataset, split, encoders, selection, LABELS, STUDENT, TRAINING, RUNTIME, {})
+    return selection, results, stages
+
+
+def test_the_selection_and_the_training_do_not_read_the_test_labels():
+    selection, results, stages = _run(shuffle_test=False)
+    selection_s, results_s, stages_s = _run(shuffle_test=True)
+    pd.testing.assert_frame_equal(selection, selection_s)
+    assert selection["selected"].sum() == 2  # one candidate per budget, on both seeds
+    pd.testing.assert_series_equal(stages["val_accuracy"], stages_s["val_accuracy"])
+    pd.testing.assert_series_equal(stages["precision"], stages_s["precision"])
+    val = results[results["split"] == "val"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(val, results_s[results_s["split"] == "val"].reset_index(drop=True))
+    # the test accuracies are measured on the (shuffled) test labels
+    assert not np.allclose(stages["accuracy"], stages_s["accuracy"])
+    assert set(results["method"]) == {"combined"} and set(results["pipeline"]) == {"combined"}
+
+
+def test_choose_marks_the_best_mean_validation_accuracy_per_budget():
+    records = [
+        {"labels_per_class": b, "seed": s, "encoder": "e", "n_neighbors": k, "assignment": "argmax", "val_accuracy": v}
+        for b, s, k, v in [("1", 0, 5, 0.9), ("1", 1, 5, 0.5), ("1", 0, 10, 0.7), ("1", 1, 10, 0.8),
+                           ("10", 0, 5, 0.9), ("10", 1, 5, 0.9), ("10", 0, 10, 0.7), ("10", 1, 10, 0.95)]
+    ]
+    table = nodes._choose(records)
+    chosen = table[table["selected"]].groupby("labels_per_class")["n_neighbors"].unique()
+    assert chosen.to_dict() == {"1": [10], "10": [5]}
+
+
+def test_the_final_stage_is_chosen_on_val_and_the_ablation_table_lists_every_stage():
+    stages = pd.DataFrame({
+        "dataset": "digits", "variant": "combined", "labels_per_class": "1", "seed": [0, 0, 0, 1, 1, 1],
+        "stage": ["teacher_1", "student_1", "teacher_2"] * 2, "val_accuracy": [0.8, 0.9, 0.95, 0.7, 0.8, 0.7],
+        "accuracy": [0.8, 0.9, 0.9, 0.6, 0.8, 0.8], "precision": [0.9, np.nan, 0.95, 0.8, np.nan, 0.85], "seconds": 1.0,
+    })
+    chosen = nodes.choose_stage(stages)
+    assert chosen.loc[chosen["selected"], "stage"].tolist() == ["student_1", "student_1"]  # mean val 0.85 > 0.825 > 0.75
+    rows = pd.DataFrame(nodes._result_rows(chosen))
+    test = rows[rows["metric"] == "accuracy"]["value"].tolist()
+    assert test == [0.9, 0.8]
+    precision = rows[rows["metric"] == "pseudo_label_precision"]["value"].tolist()
+    assert precision == [0.9, 0.8]  # the teacher before the chosen student
+    table = nodes.combined_ablation_table(chosen, pd.DataFrame(columns=nodes.STAGE_COLUMNS)).set_index("variant")
+    assert np.isclose(table.loc["combined", "test_mean"], 0.85) and np.isclose(table.loc["only_teacher_1", "test_mean"], 0.7)
+    assert table.loc["only_teacher_2", "n_seeds"] == 2
