@@ -12,7 +12,7 @@ import pandas as pd
 data = sys.argv[1]
 results = pd.read_csv(f"{data}/08_reporting/combined_results.csv")
 selection = pd.read_csv(f"{data}/08_reporting/combined_selection.csv")
-stages = pd.read_csv(f"{data}/07_model_output/combined/stages.csv")
+stages = pd.read_csv(f"{data}/08_reporting/combined_stages.csv")
 try:
     ablation = pd.read_csv(f"{data}/08_reporting/combined_ablation.csv")
 except FileNotFoundError:  # a run without the ablate node
