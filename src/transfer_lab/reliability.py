@@ -282,22 +282,27 @@ class DataFolderLock:
         }
 
     def acquire(self) -> None:
+        """Take the lock; a stale one is removed and the take retried (a few times)."""
+        mine = (json.dumps(self.info()) + "\n").encode()
+        for _ in range(5):
+            try:
+                self._take(mine)
+                self._held = True
+                return
+            except FileExistsError:
+                holder = self.read()
+                if holder is not None and self._holder_alive(holder):
+                    raise RunLockError(self.describe_holder(holder)) from None
+                self._remove_stale(holder)
+        raise RunLockError(f"could not lock {self.path}: it keeps reappearing; is another run starting?")
+
+    def _take(self, content: bytes) -> None:
+        """Create the lock file with ``content`` atomically, or raise ``FileExistsError``."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        mine = self.info()
-        temporary = self.folder / f".run.lock.{mine['pid']}.tmp"
-        temporary.write_text(json.dumps(mine) + "\n")
+        temporary = self.folder / f".run.lock.{os.getpid()}.tmp"
+        temporary.write_bytes(content)
         try:
-            for _ in range(5):
-                try:
-                    os.link(temporary, self.path)
-                    self._held = True
-                    return
-                except FileExistsError:
-                    holder = self.read()
-                    if holder is not None and self._holder_alive(holder):
-                        raise RunLockError(self.describe_holder(holder)) from None
-                    self._remove_stale(holder)
-            raise RunLockError(f"could not lock {self.path}: it keeps reappearing; is another run starting?")
+            os.link(temporary, self.path)
         finally:
             temporary.unlink(missing_ok=True)
 
@@ -392,23 +397,9 @@ class RemoteDataFolderLock(DataFolderLock):
         self.command = command if command is not None else " ".join(["kedro", *sys.argv[1:]])
         self._held = False
 
-    def acquire(self) -> None:
-        mine = (json.dumps(self.info()) + "\n").encode()
-        for _ in range(5):
-            try:
-                if self.fs.exists(self._lock_path):
-                    raise FileExistsError(self.path)
-                self._create(mine)
-                self._held = True
-                return
-            except FileExistsError:
-                holder = self.read()
-                if holder is not None and self._holder_alive(holder):
-                    raise RunLockError(self.describe_holder(holder)) from None
-                self._remove_stale(holder)
-        raise RunLockError(f"could not lock {self.path}: it keeps reappearing; is another run starting?")
-
-    def _create(self, content: bytes) -> None:
+    def _take(self, content: bytes) -> None:
+        if self.fs.exists(self._lock_path):
+            raise FileExistsError(self.path)
         try:
             with self.fs.open(self._lock_path, "xb") as handle:
                 handle.write(content)
