@@ -107,7 +107,7 @@ def split_words(value: Any) -> Any:
     return value
 
 
-def _split_words(value: Any) -> Any:
+def split_number_words(value: Any) -> Any:
     """:func:`split_words` with numbers: ``"1 10 all"`` → ``[1, 10, "all"]``; ``3`` → ``[3]``."""
     if isinstance(value, int) and not isinstance(value, bool):
         return [value]  # ``data.seeds=3``: one value where a list is expected
@@ -115,6 +115,27 @@ def _split_words(value: Any) -> Any:
     if words is value:  # not text: a list (or anything else) as given
         return value
     return [int(word) if word.lstrip("-").isdigit() else word for word in words]
+
+
+def label_budgets(budgets: Any) -> Any:
+    """Label budgets as a validator reads them (space-separated words allowed): positive
+    integers (labels per class) and/or ``"all"``, each once; a ValueError says what is wrong."""
+    budgets = split_number_words(budgets)
+    if not isinstance(budgets, list):
+        raise ValueError("must be a list of positive integers and/or 'all', e.g. [1, 5, 10, 50, all]")
+    for budget in budgets:
+        ok = budget == "all" or (isinstance(budget, int) and not isinstance(budget, bool) and budget > 0)
+        if not ok:
+            raise ValueError(f"each budget must be a positive integer (labels per class) or 'all' (got {budget!r})")
+    if len(set(map(str, budgets))) != len(budgets):
+        raise ValueError(f"budgets must be unique (got {budgets!r})")
+    return budgets
+
+
+def unique_seeds(seeds: list[int]) -> list[int]:
+    if any(seed < 0 for seed in seeds) or len(set(seeds)) != len(seeds):
+        raise ValueError("seeds must be unique non-negative integers")
+    return seeds
 
 
 class DataParams(StrictModel):
@@ -135,28 +156,17 @@ class DataParams(StrictModel):
     @field_validator("label_budgets", mode="before")
     @classmethod
     def _budgets(cls, budgets: Any) -> Any:
-        budgets = _split_words(budgets)
-        if not isinstance(budgets, list):
-            raise ValueError("must be a list of positive integers and/or 'all', e.g. [1, 5, 10, 50, all]")
-        for budget in budgets:
-            ok = budget == "all" or (isinstance(budget, int) and not isinstance(budget, bool) and budget > 0)
-            if not ok:
-                raise ValueError(f"each budget must be a positive integer (labels per class) or 'all' (got {budget!r})")
-        if len(set(map(str, budgets))) != len(budgets):
-            raise ValueError(f"budgets must be unique (got {budgets!r})")
-        return budgets
+        return label_budgets(budgets)
 
     @field_validator("seeds", mode="before")
     @classmethod
     def _seed_words(cls, seeds: Any) -> Any:
-        return _split_words(seeds)
+        return split_number_words(seeds)
 
     @field_validator("seeds")
     @classmethod
     def _seeds(cls, seeds: list[int]) -> list[int]:
-        if any(seed < 0 for seed in seeds) or len(set(seeds)) != len(seeds):
-            raise ValueError("seeds must be unique non-negative integers")
-        return seeds
+        return unique_seeds(seeds)
 
     @field_validator("mnist1d")
     @classmethod

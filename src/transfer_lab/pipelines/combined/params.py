@@ -18,7 +18,9 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from transfer_lab.contracts import RuntimeParams, TrainingParams, _split_words
+from transfer_lab.contracts import (
+    RuntimeParams, TrainingParams, label_budgets, split_number_words, unique_seeds,
+)
 from transfer_lab.params import StrictModel
 
 Assignment = Literal["argmax", "class_mass", "balanced"]
@@ -28,10 +30,20 @@ class LabelParams(StrictModel):
     budgets: list[int | Literal["all"]] = Field(default_factory=lambda: [1, 10], min_length=1)
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4], min_length=1)
 
-    @field_validator("budgets", "seeds", mode="before")
+    @field_validator("budgets", mode="before")
     @classmethod
-    def _numbers(cls, value: Any) -> Any:
-        return _split_words(value)  # kedro run --params "combined.labels.seeds=0 1 2"
+    def _budgets(cls, value: Any) -> Any:
+        return label_budgets(value)  # the checks of data.label_budgets
+
+    @field_validator("seeds", mode="before")
+    @classmethod
+    def _seed_words(cls, value: Any) -> Any:
+        return split_number_words(value)  # kedro run --params "combined.labels.seeds=0 1 2"
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, seeds: list[int]) -> list[int]:
+        return unique_seeds(seeds)
 
 
 class SelectionParams(StrictModel):
@@ -45,7 +57,7 @@ class SelectionParams(StrictModel):
     @field_validator("encoders", "n_neighbors", "assignments", mode="before")
     @classmethod
     def _words(cls, value: Any) -> Any:
-        return _split_words(value)
+        return split_number_words(value)
 
     @field_validator("n_neighbors")
     @classmethod
@@ -71,7 +83,7 @@ class AblationParams(StrictModel):
     @field_validator("variants", mode="before")
     @classmethod
     def _words(cls, value: Any) -> Any:
-        return _split_words(value)
+        return split_number_words(value)
 
 
 class CombinedParams(StrictModel):
