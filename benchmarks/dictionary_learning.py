@@ -45,7 +45,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 from _common import emit, machine, set_threads, tiled_digits  # noqa: E402
 from _timing import best_of, single_thread  # noqa: E402
 from sklearn.decomposition import MiniBatchDictionaryLearning as SkMiniBatch  # noqa: E402

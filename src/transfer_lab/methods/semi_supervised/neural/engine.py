@@ -391,8 +391,10 @@ def run(
         x_val = as_tensor(arrays.X_val, device)
         y_val = as_tensor(arrays.y_val, device).long()
 
-        def val_fn(m: nn.Module) -> float:
+        def val_accuracy(m: nn.Module) -> float:
             return accuracy(m, x_val, y_val, device)
+
+        val_fn = val_accuracy
 
     x_u_monitor = as_tensor(arrays.X_unlabeled, device) if len(arrays.X_unlabeled) else None
     y_u_monitor = arrays.y_unlabeled  # monitoring only: never passed to a loss or target
