@@ -17,7 +17,9 @@ r"""Mutual-information pretraining: Deep InfoMax and contrastive predictive codi
   of an embedding of the local/global input and one of :math:`y`; Hjelm et al. App. A.2),
   negatives the other images of the batch. The optional prior term is adversarial: a
   discriminator tells :math:`\sigma(y)` from uniform samples and the encoder is trained
-  against it through a gradient reversal.
+  against it through a gradient reversal. With ``strength > 0`` the global feature of one
+  augmented view is paired with the local features of another view of the same image
+  (AMDIM, Bachman et al. 2019), the same estimators and critics.
 * :func:`pretrain_cpc`: contrastive predictive coding (van den Oord et al. 2018). A sample is
   cut into an ordered sequence of overlapping strips (rows of an image, time windows of a
   signal); each strip, alone on a blank canvas of the input's size, goes through the
