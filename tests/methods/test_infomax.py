@@ -109,3 +109,45 @@ def test_dim_refuses_bad_settings():
         infomax.pretrain_dim(_blobs(8), estimator="kl", config=TrainConfig(epochs=1))
     with pytest.raises(ValueError):
         infomax.pretrain_dim(_blobs(8), alpha=0, beta=0, config=TrainConfig(epochs=1))
+
+
+def test_dim_two_views_pair_the_global_feature_of_one_with_the_maps_of_the_other():
+    """AMDIM's multi-view DIM (Bachman et al. 2019): y of view a, local / last maps of view b."""
+    torch.manual_seed(0)
+    x = torch.as_tensor(_blobs(6))
+    other = torch.flip(x, dims=[3])
+    model = infomax.DeepInfoMax(build_encoder("cnn2d", (1, 8, 8), width=4, out_features=8), x, embed_dim=5).eval()
+    with torch.no_grad():
+        same = model.scores(x, x)
+        single = model.scores(x)
+        g, loc, y = model.scores(x, other)
+        g_other, loc_other, y_other = model.scores(other)
+    for a, b in zip(same, single, strict=True):
+        torch.testing.assert_close(a, b)
+    torch.testing.assert_close(y, single[2])  # the global feature is of x
+    with torch.no_grad():  # the critics read view b's maps against view a's feature
+        fmap = model.encoder.blocks[:-1](other)
+        local = model.local_embed(model.encoder.blocks[:1](other)).flatten(2)
+        torch.testing.assert_close(g, model.global_feature(y) @ model.global_embed(fmap).T)
+        torch.testing.assert_close(loc, infomax.local_scores(local, model.local_feature(y)))
+    assert not torch.allclose(g, g_other)
+
+
+def test_dim_with_two_augmented_views_raises_the_objective():
+    torch.manual_seed(0)
+    encoder = build_encoder("cnn2d", (1, 8, 8), width=4, out_features=8)
+    _, history = infomax.pretrain_dim(
+        _blobs(), encoder=encoder, estimator="infonce", strength=0.5,
+        config=TrainConfig(epochs=8, batch_size=32, patience=None),
+    )
+    assert history.train_loss[-1] < history.train_loss[0]
+
+
+def test_cpc_with_augmentation_lowers_its_loss_on_images():
+    torch.manual_seed(0)
+    encoder = build_encoder("cnn2d", (1, 8, 8), width=4, out_features=8)
+    _, history = infomax.pretrain_cpc(
+        _blobs(), encoder=encoder, strip_size=0.375, stride=1, steps=2, strength=0.5,
+        config=TrainConfig(epochs=6, batch_size=32, patience=None),
+    )
+    assert history.train_loss[-1] < history.train_loss[0]

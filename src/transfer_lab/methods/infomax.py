@@ -17,7 +17,9 @@ r"""Mutual-information pretraining: Deep InfoMax and contrastive predictive codi
   of an embedding of the local/global input and one of :math:`y`; Hjelm et al. App. A.2),
   negatives the other images of the batch. The optional prior term is adversarial: a
   discriminator tells :math:`\sigma(y)` from uniform samples and the encoder is trained
-  against it through a gradient reversal.
+  against it through a gradient reversal. With ``strength > 0`` the global feature of one
+  augmented view is paired with the local features of another view of the same image
+  (AMDIM, Bachman et al. 2019), the same estimators and critics.
 * :func:`pretrain_cpc`: contrastive predictive coding (van den Oord et al. 2018). A sample is
   cut into an ordered sequence of overlapping strips (rows of an image, time windows of a
   signal); each strip, alone on a blank canvas of the input's size, goes through the
@@ -40,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from transfer_lab.methods.augment import data_kind
+from transfer_lab.methods.augment import build_augmenter, data_kind
 from transfer_lab.methods.dann import grad_reverse
 from transfer_lab.methods.encoders import encoder_for
 from transfer_lab.methods.mutual_information import ESTIMATORS, estimate
@@ -133,12 +135,21 @@ class DeepInfoMax(nn.Module):
         self.global_feature = nn.Sequential(nn.Linear(d, embed_dim), nn.ReLU(), nn.Linear(embed_dim, embed_dim))
         self.prior = nn.Sequential(nn.Linear(d, embed_dim), nn.ReLU(), nn.Linear(embed_dim, 1)) if prior else None
 
-    def scores(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(global (N, N), local (N, N, L), y)`` for a batch."""
+    def scores(
+        self, x: torch.Tensor, other: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(global (N, N), local (N, N, L), y)`` for a batch.
+
+        With ``other`` (a second augmented view of the same images, AMDIM's setting), the
+        global feature ``y`` is of ``x`` and the local / last feature maps the critics pair it
+        with are of ``other``; without it, all come from ``x`` (Hjelm et al.)."""
         blocks = self.encoder.blocks
         local_map = blocks[: self.local_blocks](x)
         fmap = blocks[self.local_blocks : -1](local_map)
         y = blocks[-1](fmap)
+        if other is not None:
+            local_map = blocks[: self.local_blocks](other)
+            fmap = blocks[self.local_blocks : -1](local_map)
         local = self.local_embed(local_map).flatten(2)
         return self.global_feature(y) @ self.global_embed(fmap).T, local_scores(local, self.local_feature(y)), y
 
@@ -163,6 +174,7 @@ def pretrain_dim(
     gamma: float = 0.0,
     embed_dim: int = 64,
     local_blocks: int = 1,
+    strength: float = 0.0,
     config: TrainConfig,
     device: Any = "cpu",
 ) -> tuple[nn.Module, TrainHistory]:
@@ -185,6 +197,12 @@ def pretrain_dim(
         (DIM takes them from an intermediate layer, whose small receptive fields make the
         global feature keep what all locations share): 4x4 locations of an 8x8 digit, 20 of
         an MNIST-1D signal.
+    strength : float, default 0.0
+        ``0``: the paper's DIM, local and global features of the same image. ``> 0``: two
+        independently augmented views of each image (the default augmentations at this
+        strength), the global feature of one against the local features of the other —
+        the multi-view extension of Bachman et al. 2019 (AMDIM, "Learning representations
+        by maximizing mutual information across views", Sec. 3.2), same estimators.
     config : TrainConfig
     device : str or torch.device
 
@@ -201,9 +219,11 @@ def pretrain_dim(
     encoder = encoder_for(X, encoder, encoder_kwargs)
     sample = torch.as_tensor(np.asarray(X[:2]), dtype=torch.float32)
     model = DeepInfoMax(encoder, sample, embed_dim, prior=gamma > 0, local_blocks=local_blocks)
+    augment = build_augmenter(None, data_kind(X), strength).to(device) if strength > 0 else None
 
     def step(m: DeepInfoMax, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        global_scores, location_scores, y = m.scores(batch[0])
+        views = (batch[0], None) if augment is None else (augment(batch[0]), augment(batch[0]))
+        global_scores, location_scores, y = m.scores(*views)
         loss = -dim_objective(global_scores, location_scores, alpha, beta, estimator)
         return loss + gamma * m.prior_loss(y) if gamma > 0 else loss
 
@@ -289,6 +309,7 @@ def pretrain_cpc(
     stride: int = 1,
     steps: int = 2,
     context_dim: int = 64,
+    strength: float = 0.0,
     config: TrainConfig,
     device: Any = "cpu",
 ) -> tuple[nn.Module, TrainHistory]:
@@ -309,10 +330,15 @@ def pretrain_cpc(
         K, how many strips ahead are predicted.
     context_dim : int, default 64
         GRU width.
+    strength : float, default 0.0
+        Strength of the default augmentations applied to each sample before it is cut into
+        strips (``0``: none), as CPC v2 augments its patches (Hénaff et al. 2020, "Data-
+        efficient image recognition with contrastive predictive coding", Sec. 4.1).
     config : TrainConfig
     device : str or torch.device
     """
     encoder = encoder_for(X, encoder, encoder_kwargs)
+    augment = build_augmenter(None, data_kind(X), strength).to(device) if strength > 0 else (lambda x: x)
     length = int(X.shape[2])
     size = max(1, round(strip_size * length))
     model = CPC(encoder, steps, context_dim)
@@ -320,7 +346,7 @@ def pretrain_cpc(
         raise ValueError(f"strips of {size} every {stride} give too few positions for {steps} steps ahead")
 
     def step(m: CPC, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        return cpc_loss(*m(strips(batch[0], size, stride)))
+        return cpc_loss(*m(strips(augment(batch[0]), size, stride)))
 
     if data_kind(X) not in ("image", "signal"):
         raise ValueError("CPC needs images or signals")

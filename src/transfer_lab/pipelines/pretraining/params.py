@@ -74,6 +74,7 @@ class DIMParams(MethodParams):
     gamma: float = Field(0.0, ge=0.0)  # prior matching; 0 = off
     embed_dim: int = Field(64, ge=1)
     local_blocks: int = Field(1, ge=1)  # local features: output of the encoder's first blocks
+    strength: float = Field(0.0, ge=0.0, le=3.0)  # > 0: two augmented views (AMDIM); 0 = one image (DIM)
 
 
 class CPCParams(MethodParams):
@@ -83,6 +84,7 @@ class CPCParams(MethodParams):
     stride: int = Field(1, ge=1)
     steps: int = Field(2, ge=1)  # k: strips predicted ahead
     context_dim: int = Field(64, ge=1)
+    strength: float = Field(0.0, ge=0.0, le=3.0)  # augmentation before cutting strips (CPC v2); 0 = none
 
 
 class RelativePositionParams(MethodParams):
