@@ -19,8 +19,15 @@ Three pieces, each usable without Kedro:
 * **Predicted accuracy with an interval.** :func:`fit_calibration` regresses the measured
   linear-probe test accuracy on the mean-rank position and the kNN score over data sets
   already verified (never the data set being predicted), per label budget where that
-  budget has history (:func:`predict_accuracy`); the interval is the 90 % quantile of the
-  absolute residuals. Without such history the interval is ``nan``.
+  budget has history (:func:`predict_accuracy`). The interval is split-conformal: every
+  history row's residual comes from the law fitted *without its data set*
+  (:func:`lodo_residuals`), divided by √(p(1−p)) of its prediction (floored at 0.1), each data
+  set weighing once; the half-width is that score's conformal 90 % quantile
+  (:func:`conformal_quantile`) times the new prediction's √(p(1−p)). Without such history
+  the interval is ``nan``.
+* **Choices run for real.** :func:`rank_choices` orders encoder × method choices (the
+  runnable feature-level methods ordered by the leaderboard, :func:`order_methods`);
+  :func:`verify_method_choices` runs the top ones and a few others (:func:`method_accuracy`).
 * **Methods by evidence.** :func:`rank_methods` ranks the protocols and semi-supervised
   methods of the results tables by their mean test accuracy at the same label budget over
   the data sets measured (mean, spread and count reported, never extrapolated).
@@ -44,8 +51,10 @@ TRANSDUCTIVE = "cluster_agreement"  # ranks alone where it is defined (see :func
 BUILTIN_ENCODERS = ("pixels", "pca", "random_cnn")
 
 __all__ = [
-    "BUILTIN_ENCODERS", "Calibration", "SCORES", "TRANSDUCTIVE", "candidate_features", "cluster_agreement", "fit_calibration", "knn_score", "predict_accuracy",
-    "rank_by_scores", "rank_correlation", "rank_methods", "regret", "resize_inputs", "score_features",
+    "BUILTIN_ENCODERS", "Calibration", "INTERVAL_SCALES", "LINEAR_PROBE", "SCORES", "TRANSDUCTIVE", "candidate_features", "cluster_agreement",
+    "conformal_quantile", "fit_calibration", "interval_scale", "knn_score", "lodo_residuals", "method_accuracy", "order_methods",
+    "predict_accuracy", "rank_by_scores", "rank_choices", "rank_correlation", "rank_methods", "regret", "resize_inputs", "score_features",
+    "verify_method_choices",
 ]
 
 
@@ -143,7 +152,7 @@ def _standardised(features: np.ndarray) -> np.ndarray:
 
 
 def cluster_agreement(
-    features: np.ndarray, partial_labels: np.ndarray, n_classes: int, *, n_neighbors: int = 10, alpha: float = 0.8,
+    features: np.ndarray, partial_labels: np.ndarray, n_classes: int, *, n_neighbors: int = 7, alpha: float = 0.99,
     seed: int = 0,
 ) -> float:
     """Transductive score of one encoder from very few labels: NMI between the labels
@@ -154,6 +163,8 @@ def cluster_agreement(
     ``partial_labels`` holds a class ``0..n_classes-1`` for a labelled row and ``-1`` for an
     unlabelled one (whose true label this function therefore never sees). Features are
     standardised first, so the score is invariant to shifting and scaling each feature.
+    ``n_neighbors`` = 7 (``LabelSpreading``'s default) and ``alpha`` = 0.99 (Zhou et al.'s value):
+    fixed a priori, never chosen on a data set of this project.
     """
     from sklearn.cluster import KMeans
     from sklearn.metrics import normalized_mutual_info_score
@@ -188,19 +199,48 @@ def rank_by_scores(scores: pd.DataFrame, group: Sequence[str] = ("labels_per_cla
 
 @dataclass(frozen=True)
 class Calibration:
-    """measured ≈ intercept + slope_rank·(relative position) + slope_knn·kNN; ``halfwidth``
-    is the 90 % quantile of the absolute residuals on the data sets it was fitted on."""
+    """measured ≈ intercept + slope_rank·(relative position) + slope_knn·kNN, with a
+    split-conformal interval: ``predicted ± quantile · scale(predicted)``.
+
+    ``quantile`` is the conformal quantile (level ``1 - alpha``) of the *leave-one-data-set-out*
+    scores |measured − prediction| / scale(prediction) of the data sets it was fitted on: each
+    row's prediction comes from the law fitted without that row's data set
+    (:func:`lodo_residuals`), so no interval is as narrow as an in-sample fit makes it.
+    ``scale`` is ``"binomial"`` (√(p(1−p)), floored at 0.1: an accuracy varies most near 0.5)
+    or ``"none"`` (1)."""
 
     intercept: float
     slope_rank: float
     slope_knn: float
-    halfwidth: float
+    quantile: float
     n_rows: int
     datasets: tuple[str, ...]
+    scale: str = "binomial"
 
     def predict(self, relative_position: np.ndarray, knn: np.ndarray) -> np.ndarray:
         knn = np.where(np.isfinite(knn), knn, 0.0)
         return np.clip(self.intercept + self.slope_rank * relative_position + self.slope_knn * knn, 0.0, 1.0)
+
+    def halfwidth(self, predicted: np.ndarray) -> np.ndarray:
+        return self.quantile * interval_scale(np.asarray(predicted, dtype=float), self.scale)
+
+    @property
+    def typical_halfwidth(self) -> float:
+        """The half-width at a predicted accuracy of 0.5 (the widest, for scale ``binomial``)."""
+        return float(self.halfwidth(np.array([0.5]))[0])
+
+
+INTERVAL_SCALES = ("binomial", "none")
+
+
+def interval_scale(predicted: np.ndarray, scale: str) -> np.ndarray:
+    """The difficulty scale of a prediction: √(p(1−p)) floored at 0.1, or 1."""
+    if scale == "none":
+        return np.ones_like(predicted, dtype=float)
+    if scale != "binomial":
+        raise ValueError(f"interval scale {scale!r}: expected one of {INTERVAL_SCALES}")
+    p = np.clip(predicted, 0.0, 1.0)
+    return np.maximum(np.sqrt(p * (1.0 - p)), 0.1)
 
 
 def _design(frame: pd.DataFrame) -> np.ndarray:
@@ -208,38 +248,82 @@ def _design(frame: pd.DataFrame) -> np.ndarray:
     return np.column_stack([np.ones(len(frame)), frame["relative_position"], np.where(np.isfinite(knn), knn, 0.0)])
 
 
-def fit_calibration(history: pd.DataFrame, exclude: str | None = None, min_rows: int = 6) -> Calibration | None:
+def _least_squares(rows: pd.DataFrame) -> np.ndarray:
+    return np.linalg.lstsq(_design(rows), rows["measured"].to_numpy(dtype=float), rcond=None)[0]
+
+
+def lodo_residuals(rows: pd.DataFrame) -> pd.DataFrame:
+    """Each row's leave-one-data-set-out prediction: the least-squares law fitted on the rows
+    of the *other* data sets only (``nan`` where they are fewer than 3 rows); columns
+    ``dataset``, ``measured``, ``predicted``, ``weight`` (1 / rows of its data set, so that
+    every data set counts once)."""
+    out = rows[["dataset", "measured"]].copy()
+    out["predicted"] = np.nan
+    for dataset in rows["dataset"].unique():
+        mine = (rows["dataset"] == dataset).to_numpy()
+        if (~mine).sum() < 3:
+            continue
+        coef = _least_squares(rows[~mine])
+        out.loc[mine, "predicted"] = np.clip(_design(rows[mine]) @ coef, 0.0, 1.0)
+    out["weight"] = 1.0 / out.groupby("dataset")["dataset"].transform("size")
+    return out
+
+
+def conformal_quantile(scores: np.ndarray, weights: np.ndarray, alpha: float = 0.1) -> float:
+    """The weighted split-conformal quantile: the smallest score whose weighted empirical
+    distribution reaches ``(1 - alpha)(1 + 1/n)`` (the finite-sample correction of split
+    conformal prediction, Vovk et al. 2005, Lei et al. JASA 2018); ``inf`` when that level
+    exceeds 1 (too few scores for the coverage asked)."""
+    scores, weights = np.asarray(scores, float), np.asarray(weights, float)
+    keep = np.isfinite(scores)
+    scores, weights = scores[keep], weights[keep]
+    if len(scores) == 0:
+        return float("inf")
+    level = (1.0 - alpha) * (1.0 + 1.0 / len(scores))
+    if level > 1.0:
+        return float("inf")
+    order = np.argsort(scores)
+    cumulative = np.cumsum(weights[order]) / weights.sum()
+    return float(scores[order][min(np.searchsorted(cumulative, level - 1e-12), len(scores) - 1)])
+
+
+def fit_calibration(
+    history: pd.DataFrame, exclude: str | None = None, min_rows: int = 6, *, alpha: float = 0.1, scale: str = "binomial",
+) -> Calibration | None:
     """Least squares of ``measured`` on ``relative_position`` and ``knn`` over ``history``
-    (rows of :func:`verification` frames of other data sets; ``exclude`` is left out).
+    (rows of :func:`verification` frames of other data sets; ``exclude`` is left out, its rows
+    never read), and the conformal quantile of the leave-one-data-set-out scores.
     ``None`` with fewer than ``min_rows`` rows or a single data set."""
     if history is None or history.empty:
         return None
     rows = history[(history["dataset"] != exclude) & history["measured"].notna()]
     if len(rows) < min_rows or rows["dataset"].nunique() < 2:
         return None
-    A, b = _design(rows), rows["measured"].to_numpy(dtype=float)
-    coef = np.linalg.lstsq(A, b, rcond=None)[0]
-    residuals = np.abs(b - A @ coef)
-    return Calibration(float(coef[0]), float(coef[1]), float(coef[2]), float(np.quantile(residuals, 0.9)),
-                       len(rows), tuple(sorted(rows["dataset"].unique())))
+    coef = _least_squares(rows)
+    held = lodo_residuals(rows)
+    scores = np.abs(held["measured"] - held["predicted"]).to_numpy() / interval_scale(held["predicted"].to_numpy(), scale)
+    return Calibration(float(coef[0]), float(coef[1]), float(coef[2]), conformal_quantile(scores, held["weight"].to_numpy(), alpha),
+                       len(rows), tuple(sorted(rows["dataset"].unique())), scale)
 
 
-def predict_accuracy(frame: pd.DataFrame, history: pd.DataFrame, exclude: str | None = None) -> pd.DataFrame:
+def predict_accuracy(
+    frame: pd.DataFrame, history: pd.DataFrame, exclude: str | None = None, *, alpha: float = 0.1, scale: str = "binomial",
+) -> pd.DataFrame:
     """``frame`` (scores with ``relative_position``) with ``predicted``, ``halfwidth`` and
     ``calibrated_on``: each budget calibrated on the other data sets' rows *of the same
     budget* (its own law and interval: one label per class is not five), the rows of all
     budgets pooled where that budget has too little history; ``nan`` without any."""
     frame = frame.assign(predicted=np.nan, halfwidth=np.nan, calibrated_on="")
-    pooled = fit_calibration(history, exclude=exclude)
+    pooled = fit_calibration(history, exclude=exclude, alpha=alpha, scale=scale)
     budgets = history["labels_per_class"].astype(str) if history is not None and not history.empty else None
     for budget in frame["labels_per_class"].astype(str).unique():
-        fit = (fit_calibration(history[budgets == budget], exclude=exclude) if budgets is not None else None) or pooled
+        fit = (fit_calibration(history[budgets == budget], exclude=exclude, alpha=alpha, scale=scale) if budgets is not None else None) or pooled
         if fit is None:
             continue
         rows = frame["labels_per_class"].astype(str) == budget
-        frame.loc[rows, "predicted"] = fit.predict(frame.loc[rows, "relative_position"].to_numpy(float),
-                                                   frame.loc[rows, "knn"].to_numpy(dtype=float))
-        frame.loc[rows, "halfwidth"] = fit.halfwidth
+        predicted = fit.predict(frame.loc[rows, "relative_position"].to_numpy(float), frame.loc[rows, "knn"].to_numpy(dtype=float))
+        frame.loc[rows, "predicted"] = predicted
+        frame.loc[rows, "halfwidth"] = fit.halfwidth(predicted)
         frame.loc[rows, "calibrated_on"] = " ".join(fit.datasets)
     return frame
 
@@ -313,7 +397,7 @@ def _transductive_rows(rows: np.ndarray, train_rows: np.ndarray, max_rows: int, 
 
 def _cluster_scores(
     features: Mapping[str, np.ndarray], y: np.ndarray, rows: np.ndarray, train_rows: np.ndarray | None,
-    transductive_below: int, max_rows: int, seed: int,
+    transductive_below: int, max_rows: int, seed: int, settings: Mapping[str, float] | None = None,
 ) -> dict[str, float]:
     """:func:`cluster_agreement` of every encoder where the budget has fewer than
     ``transductive_below`` labelled rows in some class (else ``nan``); only ``y[rows]`` is read."""
@@ -323,23 +407,25 @@ def _cluster_scores(
     pool = _transductive_rows(rows, train_rows, max_rows, seed)
     partial = np.full(len(pool), -1)
     partial[np.isin(pool, rows)] = np.searchsorted(classes, y[pool[np.isin(pool, rows)]])
-    return {name: cluster_agreement(F[pool], partial, len(classes), seed=seed) for name, F in features.items()}
+    return {name: cluster_agreement(F[pool], partial, len(classes), seed=seed, **dict(settings or {})) for name, F in features.items()}
 
 
 def score_budgets(
     features: Mapping[str, np.ndarray], y: np.ndarray, subsets: Sequence[tuple[str, int, np.ndarray]],
     *, max_rows: int = 2000, seed: int = 0, train_rows: np.ndarray | None = None, transductive_below: int = 2,
+    cluster_settings: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
     """:func:`score_features` of every usable encoder on the labelled rows of each
     ``(labels_per_class, seed, rows)``, at most ``max_rows`` rows (a fixed random draw);
     with ``train_rows``, a budget with fewer than ``transductive_below`` labelled rows in a
-    class also gets :func:`cluster_agreement` over the train rows, which then ranks it."""
+    class also gets :func:`cluster_agreement` (``cluster_settings``: its ``n_neighbors``,
+    ``alpha``) over the train rows, which then ranks it."""
     records = []
     for budget, subset_seed, rows in subsets:
         if len(rows) > max_rows:
             rows = np.sort(np.random.default_rng(seed).choice(rows, max_rows, replace=False))
         candidates = {name: F for name, F in features.items() if usable(name, budget, subset_seed)}
-        transductive = _cluster_scores(candidates, y, rows, train_rows, transductive_below, max_rows, seed)
+        transductive = _cluster_scores(candidates, y, rows, train_rows, transductive_below, max_rows, seed, cluster_settings)
         for name, F in candidates.items():
             scores = score_features(F[rows], y[rows], seed=seed)
             records.append({"encoder": name, "labels_per_class": budget, "seed": subset_seed,
@@ -379,11 +465,13 @@ def _interval(group: pd.DataFrame, choice: str) -> dict[str, float]:
             "in_interval": float(error <= row["halfwidth"]) if np.isfinite(error) else np.nan}
 
 
-def summarise_verification(verification: pd.DataFrame) -> pd.DataFrame:
+def summarise_verification(verification: pd.DataFrame, key: str = "encoder") -> pd.DataFrame:
     """Per budget and seed: the regret of the first choice and Spearman's rho between the
-    predicted order and the measured accuracies (of the candidates measured)."""
+    predicted order and the measured accuracies (of the candidates measured); ``key`` names
+    a candidate (``encoder``, or ``choice`` for :func:`verify_method_choices`)."""
     records = []
     for (budget, seed), group in verification.groupby(["labels_per_class", "seed"], sort=False):
+        group = group.drop(columns="encoder", errors="ignore").rename(columns={key: "encoder"}) if key != "encoder" else group
         measured = dict(zip(group["encoder"], group["measured"]))
         order = group.sort_values("position")["encoder"].tolist()
         best = max(measured, key=measured.get)
@@ -393,6 +481,87 @@ def summarise_verification(verification: pd.DataFrame) -> pd.DataFrame:
             "regret": regret(order, measured), "spearman": rank_correlation(-group["position"], group["measured"]),
             "measured_candidates": len(group), **_interval(group, order[0]),
         })
+    return pd.DataFrame(records)
+
+
+LINEAR_PROBE = "linear_probe"
+
+
+def method_accuracy(
+    spec: Mapping, features: np.ndarray, y: np.ndarray, labelled: np.ndarray, unlabelled: np.ndarray, test: np.ndarray, seed: int = 0,
+) -> float:
+    """Test accuracy of one feature-level method run for real on an encoder's features:
+    ``linear_probe`` (:func:`probe_accuracy`, labelled rows only) or a classic semi-supervised
+    method (``methods.semi_supervised.make_estimator``: ``spec`` gives ``method``, ``params``,
+    ``base``) fitted on the standardised labelled rows and the ``unlabelled`` train rows, whose
+    labels are replaced by -1 before the method sees them."""
+    if spec["method"] == LINEAR_PROBE:
+        return probe_accuracy(features, y, labelled, test, seed=seed)
+    from sklearn.preprocessing import StandardScaler
+
+    from transfer_lab.methods.semi_supervised.factory import make_estimator
+
+    rows = np.concatenate([labelled, unlabelled])
+    scaler = StandardScaler().fit(features[rows])
+    target = np.concatenate([y[labelled], np.full(len(unlabelled), -1)])
+    base = spec.get("base")
+    model = make_estimator(spec["method"], spec.get("params") or {}, seed=seed, base=(base["kind"], base.get("params") or {}) if base else None)
+    model.fit(scaler.transform(features[rows]), target)
+    return float((model.predict(scaler.transform(features[test])) == y[test]).mean())
+
+
+def order_methods(specs: Mapping[str, Mapping], method_ranking: pd.DataFrame, budget: str) -> list[str]:
+    """The runnable methods (``specs``' names) in the order the leaderboard puts them at
+    ``budget``: each by the best mean accuracy among the ranked methods its ``evidence`` names
+    (the name itself, or followed by ``_``: ``label_propagation`` counts
+    ``label_propagation_simclr``); methods without evidence after, in the order given."""
+    ranked = method_ranking[method_ranking["labels_per_class"].astype(str) == str(budget)] if not method_ranking.empty else method_ranking
+    evidence = {}
+    for name, spec in specs.items():
+        names = ranked["method"].astype(str) if not ranked.empty else pd.Series(dtype=str)
+        hits = [names.eq(e) | names.str.startswith(f"{e}_") for e in spec.get("evidence") or [name]]
+        match = np.logical_or.reduce(hits) if len(names) else np.zeros(0, bool)
+        evidence[name] = float(ranked.loc[match, "mean_accuracy"].max()) if match.any() else -np.inf
+    return sorted(specs, key=lambda name: (-evidence[name], list(specs).index(name)))
+
+
+def rank_choices(predictions: pd.DataFrame, method_orders: Mapping[str, Sequence[str]]) -> pd.DataFrame:
+    """Encoder × method choices per budget and seed, ordered by the mean of the encoder's
+    position and the method's (``method_orders[budget]``), ties broken by the encoder's
+    position: the recommended choice (``position`` 1) is the first encoder with the first method."""
+    records = []
+    predictions = predictions.assign(labels_per_class=predictions["labels_per_class"].astype(str))
+    for (budget, seed), group in predictions.groupby(["labels_per_class", "seed"], sort=False):
+        for row in group.itertuples():
+            for m, method in enumerate(method_orders[str(budget)], start=1):
+                records.append({"labels_per_class": budget, "seed": seed, "encoder": row.encoder, "method": method,
+                                "choice": f"{row.encoder} + {method}", "encoder_position": row.position, "method_position": m})
+    frame = pd.DataFrame(records)
+    frame["score"] = (frame["encoder_position"] + frame["method_position"]) / 2
+    frame = frame.sort_values(["labels_per_class", "seed", "score", "encoder_position", "method_position"], kind="stable")
+    frame["position"] = frame.groupby(["labels_per_class", "seed"]).cumcount() + 1
+    return frame.reset_index(drop=True)
+
+
+def verify_method_choices(
+    features: Mapping[str, np.ndarray], y: np.ndarray, choices: pd.DataFrame, specs: Mapping[str, Mapping],
+    subsets: Sequence[tuple[str, int, np.ndarray]], train: np.ndarray, test: np.ndarray,
+    *, top_k: int = 3, others: int = 2, max_unlabelled: int = 2000, seed: int = 0,
+) -> pd.DataFrame:
+    """Run the ``top_k`` ranked encoder × method choices (:func:`rank_choices`) and ``others``
+    drawn from the rest for real, per budget and seed (:func:`method_accuracy`; at most
+    ``max_unlabelled`` unlabelled train rows, a fixed draw); ``measured`` test accuracy."""
+    records, rng = [], np.random.default_rng(seed)
+    for budget, subset_seed, rows in subsets:
+        group = choices[(choices["labels_per_class"].astype(str) == str(budget)) & (choices["seed"] == subset_seed)]
+        picked = set(group["choice"].tolist()[:top_k]) | set(rng.permutation(group["choice"].tolist()[top_k:])[:others].tolist())
+        unlabelled = np.setdiff1d(train, rows)
+        if len(unlabelled) > max_unlabelled:
+            unlabelled = np.sort(np.random.default_rng(seed).choice(unlabelled, max_unlabelled, replace=False))
+        for row in group[group["choice"].isin(picked)].itertuples():
+            measured = method_accuracy(specs[row.method], features[row.encoder], y, rows, unlabelled, test, seed=subset_seed)
+            records.append({"labels_per_class": budget, "seed": subset_seed, "choice": row.choice, "encoder": row.encoder,
+                            "method": row.method, "position": row.position, "candidates": len(group), "measured": measured})
     return pd.DataFrame(records)
 
 
@@ -423,8 +592,8 @@ def recommendation_table(predictions: pd.DataFrame, method_ranking: pd.DataFrame
             calibrated = row.calibrated_on if isinstance(row.calibrated_on, str) else ""
             evidence += f"; calibrated on {calibrated}" if calibrated else "; no calibration yet"
             records.append({"labels_per_class": budget, "kind": "encoder", "rank": rank, "choice": name,
-                            "predicted_accuracy": row.predicted, "low": row.predicted - row.halfwidth,
-                            "high": row.predicted + row.halfwidth, "evidence": evidence})
+                            "predicted_accuracy": row.predicted, "low": float(np.clip(row.predicted - row.halfwidth, 0.0, 1.0)),
+                            "high": float(np.clip(row.predicted + row.halfwidth, 0.0, 1.0)), "evidence": evidence})
         methods = method_ranking[method_ranking["labels_per_class"].astype(str) == budget].head(1 + runners_up)
         for rank, row in enumerate(methods.itertuples(), start=1):
             spread = row.std_accuracy if np.isfinite(row.std_accuracy) else np.nan

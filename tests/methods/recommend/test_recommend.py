@@ -58,7 +58,7 @@ def test_calibration_recovers_a_linear_law_and_never_uses_the_held_out_set():
     rows.append({"dataset": "held", "relative_position": 0.0, "knn": 0.0, "measured": 99.0})
     fit = rec.fit_calibration(pd.DataFrame(rows), exclude="held")
     assert (fit.intercept, fit.slope_rank, fit.slope_knn) == pytest.approx((0.5, -0.2, 0.4), abs=1e-9)
-    assert fit.halfwidth == pytest.approx(0.0, abs=1e-9) and fit.datasets == ("a", "b", "c")
+    assert fit.quantile == pytest.approx(0.0, abs=1e-9) and fit.datasets == ("a", "b", "c")
     assert rec.fit_calibration(pd.DataFrame(rows[:10]), exclude="held") is None  # one data set: no law
 
 
@@ -153,5 +153,111 @@ def test_each_budget_gets_its_own_calibration_and_interval_pooled_where_it_has_n
     assert out.loc["1", "halfwidth"] == pytest.approx(0.0, abs=1e-9) and out.loc["5", "calibrated_on"] == "a b"
     pooled = rec.fit_calibration(pd.DataFrame(rows), exclude="held")  # budget 10: no history of its own
     assert out.loc["10", "predicted"] == pytest.approx(pooled.predict(np.array([0.5]), np.array([0.0]))[0])
-    assert out.loc["10", "halfwidth"] == pytest.approx(pooled.halfwidth) and pooled.halfwidth > 0.1
+    assert out.loc["10", "halfwidth"] == pytest.approx(pooled.halfwidth(np.array([out.loc["10", "predicted"]]))[0])
+    assert out.loc["10", "halfwidth"] > 0.1  # one law for two budgets: wide
     assert rec.predict_accuracy(frame, pd.DataFrame(), exclude="held")["predicted"].isna().all()
+
+
+def _exchangeable_history(rng, datasets: int = 10, rows: int = 30, noise: float = 0.05):
+    """Data sets drawn from one law with one noise level: exchangeable, rows and data sets."""
+    records = []
+    for d in range(datasets):
+        for _ in range(rows):
+            position, knn = rng.uniform(), rng.uniform()
+            records.append({"dataset": f"d{d}", "labels_per_class": "5", "relative_position": position, "knn": knn,
+                            "measured": 0.3 - 0.1 * position + 0.4 * knn + rng.normal(scale=noise)})
+    return pd.DataFrame(records)
+
+
+@pytest.mark.parametrize("scale", ["none", "binomial"])
+def test_conformal_interval_reaches_nominal_coverage_on_exchangeable_data_sets(scale):
+    rng = np.random.default_rng(11)
+    hits, widths = [], []
+    for _ in range(4):
+        history = _exchangeable_history(rng)
+        for held in history["dataset"].unique():
+            out = rec.predict_accuracy(history[history["dataset"] == held], history, exclude=held, scale=scale)
+            hits += (np.abs(out["measured"] - out["predicted"]) <= out["halfwidth"]).tolist()
+            widths += out["halfwidth"].tolist()
+    coverage = np.mean(hits)
+    assert 0.86 <= coverage <= 0.95, coverage  # nominal 0.9 (1200 held-out rows)
+    assert np.mean(widths) < 0.05 * 2.2  # not a useless width: about 1.645 sigma of the noise
+
+
+def test_in_sample_residuals_would_undercover_a_data_set_unlike_the_others():
+    # one data set off the common law: the leave-one-data-set-out residuals see it, in-sample ones less so
+    rng = np.random.default_rng(12)
+    history = _exchangeable_history(rng, datasets=6, noise=0.01)
+    history.loc[history["dataset"] == "d0", "measured"] += 0.3
+    fit = rec.fit_calibration(history, scale="none")
+    in_sample = np.abs(history["measured"] - fit.predict(history["relative_position"].to_numpy(), history["knn"].to_numpy()))
+    assert fit.quantile > np.quantile(in_sample, 0.9)
+
+
+def test_a_data_sets_own_rows_never_set_its_prediction_or_interval():
+    rng = np.random.default_rng(13)
+    history = _exchangeable_history(rng, datasets=5)
+    lodo = rec.lodo_residuals(history)
+    shifted = history.assign(measured=np.where(history["dataset"] == "d2", history["measured"] + 0.2, history["measured"]))
+    again = rec.lodo_residuals(shifted)
+    mine = (history["dataset"] == "d2").to_numpy()
+    # d2's leave-one-out prediction ignores d2's own measurements ...
+    assert np.allclose(again.loc[mine, "predicted"], lodo.loc[mine, "predicted"])
+    # ... and equals the law fitted on the others, as an explicit loop computes it
+    others = history[~mine]
+    A = np.column_stack([np.ones(len(others)), others["relative_position"], others["knn"]])
+    coef = np.linalg.lstsq(A, others["measured"], rcond=None)[0]
+    expected = np.clip(coef[0] + coef[1] * history.loc[mine, "relative_position"] + coef[2] * history.loc[mine, "knn"], 0, 1)
+    assert np.allclose(lodo.loc[mine, "predicted"], expected)
+    assert np.allclose(lodo.groupby("dataset")["weight"].sum(), 1.0)  # every data set counts once
+    # the data set predicted: any change of its own rows leaves its prediction and interval alone
+    frame = history[history["dataset"] == "d2"]
+    a = rec.predict_accuracy(frame, history, exclude="d2")
+    b = rec.predict_accuracy(frame, shifted, exclude="d2")
+    assert np.allclose(a["predicted"], b["predicted"]) and np.allclose(a["halfwidth"], b["halfwidth"])
+
+
+def test_conformal_quantile_is_the_weighted_corrected_order_statistic():
+    scores = np.arange(1.0, 20.0)  # 19 scores: level 0.9 * 20/19 = 0.947 -> the 18th
+    assert rec.conformal_quantile(scores, np.ones(19)) == 18.0
+    assert rec.conformal_quantile(scores[:5], np.ones(5)) == np.inf  # 5 scores cannot give 90 %
+    # one data set of 10 equal scores weighs as much as one of a single score
+    weights = np.r_[np.full(10, 0.1), np.ones(10)]
+    assert rec.conformal_quantile(np.r_[np.zeros(10), np.arange(1.0, 11.0)], weights) == 10.0
+
+
+def test_verify_runs_encoder_method_choices_in_ranked_order():
+    F, y = _blobs(per_class=20)
+    rng = np.random.default_rng(14)
+    features = {"blobs": F, "noise": rng.normal(size=F.shape)}
+    train, test = np.r_[0:15, 20:35, 40:55], np.r_[15:20, 35:40, 55:60]
+    one = np.array([0, 20, 40])
+    predictions = rec.score_budgets(features, y, [("1", 0, one)], train_rows=train)
+    specs = {"linear_probe": {"method": "linear_probe"},
+             "label_propagation": {"method": "label_propagation", "params": {"n_neighbors": 5}, "evidence": ["label_propagation"]}}
+    ranking = pd.DataFrame({"labels_per_class": ["1"], "pipeline": ["semi_supervised"], "method": ["label_propagation_simclr"],
+                            "mean_accuracy": [0.9], "std_accuracy": [0.0], "datasets": [2], "rank": [1]})
+    order = rec.order_methods(specs, ranking, "1")
+    assert order == ["label_propagation", "linear_probe"]  # evidence first; no evidence: as given
+    assert rec.order_methods(specs, ranking.iloc[:0], "1") == ["linear_probe", "label_propagation"]
+    choices = rec.rank_choices(predictions, {"1": order})
+    assert choices["choice"].tolist()[0] == "blobs + label_propagation" and choices["position"].tolist() == [1, 2, 3, 4]
+    measured = rec.verify_method_choices(features, y, choices, specs, [("1", 0, one)], train, test, top_k=4, others=0)
+    assert len(measured) == 4 and set(measured["method"]) == {"linear_probe", "label_propagation"}
+    # each measurement is the method run for real: the same fit by hand gives the same accuracy
+    row = measured.set_index("choice").loc["blobs + label_propagation"]
+    from sklearn.preprocessing import StandardScaler
+
+    from transfer_lab.methods.semi_supervised import LabelPropagation
+    rows = np.concatenate([one, np.setdiff1d(train, one)])
+    scaler = StandardScaler().fit(F[rows])
+    model = LabelPropagation(n_neighbors=5).fit(scaler.transform(F[rows]), np.r_[y[one], np.full(len(rows) - 3, -1)])
+    assert row["measured"] == pytest.approx((model.predict(scaler.transform(F[test])) == y[test]).mean())
+    assert row["measured"] == 1.0  # three separated blobs, one label each
+    # the unlabelled rows' labels are never read
+    scrambled = y.copy()
+    scrambled[np.setdiff1d(train, one)] = rng.permutation(scrambled[np.setdiff1d(train, one)])
+    again = rec.verify_method_choices(features, scrambled, choices, specs, [("1", 0, one)], train, test, top_k=4, others=0)
+    assert again["measured"].tolist() == measured["measured"].tolist()
+    summary = rec.summarise_verification(measured, key="choice")
+    assert summary.loc[0, "recommended"] == "blobs + label_propagation" and summary.loc[0, "regret"] == 0.0

@@ -87,6 +87,13 @@ def test_image_folder_data_evaluation_recommend_verified(project):
     assert set(encoders["choice"]) <= {"pixels", "pca", "random_cnn"} and (encoders["rank"] == 1).sum() == 2
     verified = _reporting(project, "recommend_verification_summary.csv")
     assert len(verified) == 4 and (verified["regret"] >= 0).all()  # 2 budgets x 2 seeds
+    # the encoder x method choices, run for real: top 3 and 2 others per budget and seed
+    choices = _reporting(project, "recommend_choice_verification.csv")
+    assert choices.groupby(["labels_per_class", "seed"]).size().tolist() == [5] * 4
+    assert set(choices["method"]) <= {"linear_probe", "label_propagation", "self_training"} and choices["method"].nunique() > 1
+    assert choices["measured"].between(0, 1).all()
+    chosen = _reporting(project, "recommend_choice_verification_summary.csv")
+    assert len(chosen) == 4 and (chosen["regret"] >= 0).all() and chosen["recommended"].str.contains(" + ", regex=False).all()
     assert (project / "data" / "08_reporting" / "recommendation.png").stat().st_size > 0
 
 

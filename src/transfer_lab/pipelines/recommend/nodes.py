@@ -52,7 +52,8 @@ def score_encoders(
     with thread_limits(params.runtime.num_threads):
         features = _features(base_dataset, split_table, checkpoints, params.scoring, params.seed)
         scores = rec.score_budgets(features, base_dataset.y, _subsets(label_subsets), max_rows=params.scoring.max_rows, seed=params.seed,
-                                   train_rows=split_indices(split_table, "train"), transductive_below=params.scoring.transductive_below)
+                                   train_rows=split_indices(split_table, "train"), transductive_below=params.scoring.transductive_below,
+                                   cluster_settings={"n_neighbors": params.scoring.cluster_neighbors, "alpha": params.scoring.cluster_alpha})
     logger.info("Scored %d candidate encoders on %s: %s", len(features), base_dataset.name, ", ".join(features))
     return scores.assign(dataset=base_dataset.name)
 
@@ -73,14 +74,15 @@ def _history(calibration: Mapping[str, Callable[[], pd.DataFrame] | pd.DataFrame
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def predict(scores: pd.DataFrame, calibration: Mapping[str, Any], base_dataset: Dataset) -> pd.DataFrame:
-    """Predicted linear-probe accuracy of every candidate, budget and seed, with its interval,
-    from the calibration of the *other* data sets verified so far, per budget where it has
-    history (``nan`` without any)."""
+def predict(scores: pd.DataFrame, calibration: Mapping[str, Any], base_dataset: Dataset, recommend: Mapping[str, Any]) -> pd.DataFrame:
+    """Predicted linear-probe accuracy of every candidate, budget and seed, with its
+    split-conformal interval (``recommend.interval``), from the calibration of the *other* data
+    sets verified so far, per budget where it has history (``nan`` without any)."""
+    interval = parse_params(RecommendParams, recommend, "recommend").interval
     frame = scores.copy()
     frame["candidates"] = frame.groupby(["labels_per_class", "seed"])["encoder"].transform("size")
     frame["relative_position"] = rec.relative_position(frame["position"], frame["candidates"])
-    frame = rec.predict_accuracy(frame, _history(calibration), exclude=base_dataset.name)
+    frame = rec.predict_accuracy(frame, _history(calibration), exclude=base_dataset.name, alpha=1.0 - interval.coverage, scale=interval.scale)
     if frame["predicted"].isna().all():
         logger.info("No calibration from other verified data sets yet: predicted accuracies are left empty")
     return frame
@@ -97,23 +99,39 @@ def recommend_choices(predictions: pd.DataFrame, method_ranking: pd.DataFrame, r
     return table, figure
 
 
+def _choices(features, base_dataset: Dataset, split_table, label_subsets, predictions, method_ranking, params: RecommendParams):
+    """Encoder × method choices ranked, the top ones and a few others run for real, summarised."""
+    block = params.verification
+    specs = {name: spec.model_dump() for name, spec in block.methods.items()}
+    budgets = predictions["labels_per_class"].astype(str).unique()
+    choices = rec.rank_choices(predictions, {b: rec.order_methods(specs, method_ranking, b) for b in budgets})
+    measured = rec.verify_method_choices(features, base_dataset.y, choices, specs, _subsets(label_subsets), split_indices(split_table, "train"),
+                                         split_indices(split_table, "test"), top_k=block.top_k, others=block.others,
+                                         max_unlabelled=params.scoring.max_rows, seed=params.seed)
+    summary = rec.summarise_verification(measured, key="choice")
+    return measured.assign(dataset=base_dataset.name), summary.assign(dataset=base_dataset.name)
+
+
 def verify(
     base_dataset: Dataset, split_table: pd.DataFrame, label_subsets: pd.DataFrame, pretrained_encoders: Mapping[str, dict],
-    user_encoders: Mapping[str, dict], predictions: pd.DataFrame, recommend: Mapping[str, Any],
-) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, pd.DataFrame]]:
-    """With ``recommend.verify``: the top choices and a few others run for real; returns the
-    measurements, their summary (regret, Spearman's rho, interval hits) and the calibration
-    rows of this data set (for later predictions on other data sets). Otherwise empty."""
+    user_encoders: Mapping[str, dict], predictions: pd.DataFrame, method_ranking: pd.DataFrame, recommend: Mapping[str, Any],
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, pd.DataFrame], pd.DataFrame, pd.DataFrame]:
+    """With ``recommend.verify``: the top encoders and a few others run for real (a linear
+    probe), then the top encoder × method choices and a few others; returns the encoders'
+    measurements, their summary (regret, Spearman's rho, interval hits), the calibration rows
+    of this data set (for later predictions on other data sets), and the choices'
+    measurements and summary (regret, Spearman's rho). Otherwise empty."""
     params = parse_params(RecommendParams, recommend, "recommend")
     if not params.verify:
-        return pd.DataFrame(), pd.DataFrame(), {}
+        return pd.DataFrame(), pd.DataFrame(), {}, pd.DataFrame(), pd.DataFrame()
     checkpoints = {**pretrained_encoders, **{f"user_{name}": c for name, c in user_encoders.items()}}
-    block: VerifyParams = params.verification
     with thread_limits(params.runtime.num_threads):
         features = _features(base_dataset, split_table, checkpoints, params.scoring, params.seed)
-        measured = rec.verify_choices(features, base_dataset.y, predictions, _subsets(label_subsets),
-                                      split_indices(split_table, "test"), top_k=block.top_k, others=block.others, seed=params.seed)
+        measured = rec.verify_choices(features, base_dataset.y, predictions, _subsets(label_subsets), split_indices(split_table, "test"),
+                                      top_k=params.verification.top_k, others=params.verification.others, seed=params.seed)
+        choices, choice_summary = _choices(features, base_dataset, split_table, label_subsets, predictions, method_ranking, params)
     measured = rec.attach_predictions(measured, predictions).assign(dataset=base_dataset.name)
     summary = rec.summarise_verification(measured).assign(dataset=base_dataset.name)
-    logger.info("Verified on %s: mean regret %.3f, mean Spearman %.2f", base_dataset.name, summary["regret"].mean(), summary["spearman"].mean())
-    return measured, summary, {base_dataset.name: measured}
+    logger.info("Verified on %s: encoders: mean regret %.3f, Spearman %.2f; encoder x method choices: mean regret %.3f, Spearman %.2f",
+                base_dataset.name, summary["regret"].mean(), summary["spearman"].mean(), choice_summary["regret"].mean(), choice_summary["spearman"].mean())
+    return measured, summary, {base_dataset.name: measured}, choices, choice_summary

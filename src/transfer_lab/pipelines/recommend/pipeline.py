@@ -1,7 +1,8 @@
 """The ``recommend`` pipeline, a modular pipeline under the ``recommend`` namespace::
 
     base_dataset, split_table, label_subsets, pretrained_encoders, user_encoders ─► score_encoders ─► predict ─► recommend ─► recommendation, recommendation_plot
-    results_on_disk ─► rank_methods ───────────────────────────────────────────────────┘            └─► verify (recommend.verify=true) ─► verification, calibration
+    results_on_disk ─► rank_methods ───────────────────────────────────────────────────┘            └─► verify (recommend.verify=true) ─► verification, calibration,
+                                                                                                          choice_verification (encoder × method)
 
 It reads the data pipeline's outputs, the pretrained encoders on disk (none is fine) and
 every results table on disk (``recommend.results_on_disk``: empty is fine); it writes ``recommendation`` (global name, the answer) and its
@@ -24,14 +25,15 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(nodes.score_encoders, [*DATA, *ENCODERS, PARAMS], "scores", name="score_encoders", tags="score"),
             Node(nodes.rank_methods, ["results_on_disk", "base_dataset", "label_subsets"], "method_ranking", name="rank_methods", tags="score"),
-            Node(nodes.predict, ["scores", "calibration", "base_dataset"], "predictions", name="predict", tags="score"),
+            Node(nodes.predict, ["scores", "calibration", "base_dataset", PARAMS], "predictions", name="predict", tags="score"),
             Node(
                 nodes.recommend_choices, ["predictions", "method_ranking", PARAMS],
                 ["recommendation", "recommendation_plot"], name="recommend", tags="report",
             ),
             Node(
-                nodes.verify, [*DATA, *ENCODERS, "predictions", PARAMS],
-                ["verification", "verification_summary", "calibration_update"], name="verify", tags="verify",
+                nodes.verify, [*DATA, *ENCODERS, "predictions", "method_ranking", PARAMS],
+                ["verification", "verification_summary", "calibration_update", "choice_verification", "choice_verification_summary"],
+                name="verify", tags="verify",
             ),
         ],
         namespace="recommend",
