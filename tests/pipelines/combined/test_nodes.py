@@ -97,3 +97,17 @@ def test_the_student_settings_are_chosen_on_mean_validation_accuracy_and_one_can
                           "strength": 0.5, "val_accuracy": [0.9, 0.7, 0.85, 0.8]})
     marked = nodes._mark_best(table, ["labels_per_class"], ["encoder_lr", "strength"])
     assert nodes._chosen_students(marked) == {"1": (1e-3, 0.5)}  # mean 0.825 > 0.8
+
+
+def test_the_ablation_without_the_student_selection_is_the_run_itself_where_the_first_settings_won():
+    dataset, split, encoders = _data(False)
+    selection = nodes.select_teacher(dataset, split, encoders, LABELS, SELECTION, RUNTIME, {})
+    students = pd.DataFrame({"labels_per_class": "1", "seed": [0, 1], "encoder_lr": 1e-4, "strength": 0.5,
+                             "val_accuracy": np.nan, "selected": True})  # the first candidate of STUDENT chosen
+    _, stages = nodes.train(dataset, split, encoders, selection, students, LABELS, STUDENT, TRAINING, RUNTIME, {})
+    plan = {"enabled": True, "variants": ["no_student_selection", "no_unlabeled"]}
+    table = nodes.ablate(dataset, split, encoders, selection, students, stages, LABELS, STUDENT, TRAINING, plan, RUNTIME, {})
+    table = table.set_index("variant")
+    assert {"combined", "only_teacher_1", "only_student_1", "no_student_selection", "no_unlabeled"} <= set(table.index)
+    for column in ("test_mean", "val_mean", "n_seeds"):
+        assert table.loc["no_student_selection", column] == table.loc["combined", column]

@@ -218,6 +218,8 @@ def train(
 def _variant(name: str, checkpoint: dict, view: BudgetView, candidate: combined.Candidate, how: Any, device: Any):
     """(encoder, view, candidate, settings) of the run without one ingredient."""
     encoder = encoder_from_checkpoint(checkpoint, device)
+    if name == "no_student_selection":  # the settings as given (``_ablation_records``)
+        return encoder, view, candidate, how
     if name == "no_assignment":  # the teacher's argmax: no class mass normalisation, no balancing
         return encoder, view, dataclasses.replace(candidate, assignment="argmax"), how
     if name == "no_unlabeled":  # the student learns the labelled rows only
@@ -226,6 +228,21 @@ def _variant(name: str, checkpoint: dict, view: BudgetView, candidate: combined.
     torch.manual_seed(view.seed)  # no_pretraining: the same network, randomly initialised
     spec = checkpoint["encoder"]
     return build_encoder(spec["kind"], spec["input_shape"], **spec.get("kwargs", {})).to(device), view, candidate, how
+
+
+def _ablation_records(name: str, view: BudgetView, checkpoint: dict, candidate: combined.Candidate, how: Any,
+                      default: tuple[float, float], stages: pd.DataFrame, dataset: str, device: Any) -> list[dict]:
+    """The stages of ``view`` without ingredient ``name``; ``no_student_selection`` trains
+    with the first student settings (``default``), and where those are the chosen ones the
+    run's own stages are that run."""
+    if name == "no_student_selection":
+        if (how.encoder_lr, how.strength) == default:
+            own = stages[(stages["labels_per_class"].astype(str) == str(view.labels_per_class)) & (stages["seed"] == view.seed)]
+            return own[STAGE_COLUMNS].assign(variant=name).to_dict("records")
+        how = dataclasses.replace(how, encoder_lr=default[0], strength=default[1])
+    encoder, seen, candidate, how = _variant(name, checkpoint, view, candidate, how, device)
+    result = combined.run(encoder, combined.without_held_out_labels(seen), candidate, how)
+    return _stage_records(dataset, name, seen, result)
 
 
 def ablate(
@@ -240,6 +257,7 @@ def ablate(
     rounds = parse_params(StudentParams, student, "combined.student")
     fit, settings = parse_params(TrainingParams, training, "combined.training"), parse_params(RuntimeParams, runtime, "combined.runtime")
     chosen, students, records = _chosen(selection), _chosen_students(student_selection), []
+    default = (rounds.encoder_lr[0], rounds.strength[0])
     with thread_limits(settings.num_threads):
         checkpoints = _checkpoints(pretrained_encoders, sorted({c.encoder for c in chosen.values()}), base_dataset, data)
         views = [v for v in _views(base_dataset, split_table, labels) if v.labels_per_class in chosen] if plan.enabled else []
@@ -247,9 +265,8 @@ def ablate(
             for view in views:
                 c = chosen[view.labels_per_class]
                 how = _settings(rounds, fit, settings, view.seed, base_dataset.n_classes, students[view.labels_per_class])
-                encoder, seen, c, how = _variant(name, checkpoints[c.encoder], view, c, how, resolve_device(settings.device))
-                result = combined.run(encoder, combined.without_held_out_labels(seen), c, how)
-                records += _stage_records(base_dataset.name, name, seen, result)
+                records += _ablation_records(name, view, checkpoints[c.encoder], c, how, default, stages, base_dataset.name,
+                                             resolve_device(settings.device))
     return combined_ablation_table(stages, pd.DataFrame(records, columns=STAGE_COLUMNS))
 
 

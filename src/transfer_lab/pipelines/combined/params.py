@@ -100,9 +100,10 @@ class StudentParams(StrictModel):
 
 class AblationParams(StrictModel):
     enabled: bool = False  # the reruns cost about twice the train node
-    # each removes one ingredient; no_second_round and no_student come free from the stages
-    variants: list[Literal["no_assignment", "no_unlabeled", "no_pretraining"]] = Field(
-        default_factory=lambda: ["no_assignment", "no_unlabeled", "no_pretraining"]
+    # each removes one ingredient; no_second_round and no_student come free from the stages;
+    # no_student_selection: the first student settings of combined.student, not the chosen ones
+    variants: list[Literal["no_assignment", "no_unlabeled", "no_pretraining", "no_student_selection"]] = Field(
+        default_factory=lambda: ["no_assignment", "no_unlabeled", "no_pretraining", "no_student_selection"]
     )
 
     @field_validator("variants", mode="before")
