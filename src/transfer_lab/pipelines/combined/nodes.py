@@ -1,4 +1,5 @@
-"""Nodes of the ``combined`` pipeline: select the teacher on validation, train, ablate.
+"""Nodes of the ``combined`` pipeline: select the teacher and the students' settings on
+validation, train, ablate.
 
 The method lives in ``methods.combined``, the figure in ``reporting.figures_combined``.
 Every node builds its budget views from ``combined.labels`` (the draw of
