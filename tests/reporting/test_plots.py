@@ -34,7 +34,8 @@ def test_label_budget_figure_draws_one_panel_per_family_with_its_best_methods_an
     })
     figure = label_budget_figure(board, top=4)
     panels = [ax for ax in figure.axes if ax.get_visible() and ax.axison]
-    assert [ax.get_title().split("\n")[0] for ax in panels] == ["semi_supervised on digits", "transfer on digits"]
+    assert [ax.get_title().split("\n")[0] for ax in panels] == [
+        "semi_supervised on digits", "transfer on digits", "each family's best on digits"]
     transfer = panels[1]
     labels = [line.get_label() for line in _visible_lines(transfer)]
     assert labels == ["m8", "m7", "m6", "m5", "logreg_pixels (baseline)", "cnn_scratch (baseline)"]
@@ -70,4 +71,23 @@ def test_image_grid_mixes_image_sizes_and_signals():
     assert len(figure.axes) == 12
     # a (1, L) signal is a curve, not a one-pixel image
     assert len(figure.axes[8].get_lines()) == 1 and not figure.axes[8].get_images()
+    plt.close(figure)
+
+
+def test_the_family_best_panel_draws_the_best_method_of_every_family_and_no_other():
+    board = _board({
+        "evaluation": [("logreg_pixels", 0.5), ("cnn_scratch", 0.4)],
+        "transfer": [("m1", 0.1), ("m2", 0.2)],
+        "combined": [("combined", 0.6)],
+    })
+    figure = label_budget_figure(board, top=4)
+    panels = [ax for ax in figure.axes if ax.get_visible() and ax.axison]
+    assert panels[-1].get_title() == "each family's best on digits"
+    assert [line.get_label() for line in _visible_lines(panels[-1])] == [
+        "combined: combined", "evaluation: logreg_pixels", "transfer: m2"]
+    assert outside_canvas(figure) == []
+    plt.close(figure)
+    # one family alone: no comparison panel
+    figure = label_budget_figure(_board({"transfer": [("m1", 0.1)]}))
+    assert [ax.get_title() for ax in figure.axes if ax.axison] == ["transfer on digits\nbest 1 of 1 methods"]
     plt.close(figure)

@@ -10,7 +10,7 @@ from pathlib import Path
 import transfer_lab
 from transfer_lab.reporting.readme import readme_tables
 from transfer_lab.reporting.report import (
-    budget_tables, command_line, flatten, git_state, read_run_facts, report_html,
+    budget_tables, command_line, family_best_tables, flatten, git_state, read_run_facts, report_html,
 )
 from transfer_lab.reporting.results import aggregate_results, result_row, results_frame
 
@@ -47,13 +47,20 @@ def test_budget_tables_put_the_family_first_and_the_baselines_below():
     assert abs(transfer.mean.loc["simclr_knn", "5"] - 0.71) < 1e-9
 
 
+def test_the_family_best_table_holds_the_best_method_of_each_family():
+    (table,) = family_best_tables(_board())
+    assert (table.family, table.dataset) == ("each family's best", "digits")
+    assert list(table.mean.index) == ["transfer: simclr_knn", "evaluation: logreg_pixels"]
+    assert abs(table.mean.loc["transfer: simclr_knn", "5"] - 0.71) < 1e-9
+
+
 def test_report_is_self_contained_escaped_and_holds_tables_summaries_and_figures():
     page = report_html(_board(), {"data": {"seeds": [0, 1], "dataset": "digits"}}, {"label_budget.png": PNG}, FACTS)
     assert page.startswith("<!DOCTYPE html>")
     assert "&lt;b&gt;odd&lt;/b&gt;" in page and "<b>odd</b>" not in page  # method names are escaped
     assert "<td><b>0.710 ± 0.014</b></td>" in page  # mean ± std, best of the budget in bold
     assert f"src='data:image/png;base64,{base64.b64encode(PNG).decode()}'" in page
-    for section in ("run", "leaderboards", "domain-adaptation", "sdl", "taskonomy", "figures", "parameters"):
+    for section in ("run", "leaderboards", "family-best", "domain-adaptation", "sdl", "taskonomy", "figures", "parameters"):
         assert f"<section id='{section}'>" in page
     assert "<td>data.seeds</td><td>0, 1</td>" in page
     assert read_run_facts(page) == FACTS

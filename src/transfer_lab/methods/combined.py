@@ -208,9 +208,9 @@ def select(
     for view in views:
         for c in candidates:
             embed = features[c.encoder]
-            _, predict = teacher(
-                embed(view.X_labeled), view.y_labeled, embed(view.X_unlabeled), c.n_neighbors, c.assignment, n_classes,
-            )
+            F_l = embed(view.X_labeled)
+            F_u = embed(view.X_unlabeled) if len(view.X_unlabeled) else F_l[:0]  # budget "all": no unlabelled row
+            _, predict = teacher(F_l, view.y_labeled, F_u, c.n_neighbors, c.assignment, n_classes)
             records.append({**dataclasses.asdict(c), "labels_per_class": view.labels_per_class, "seed": view.seed,
                             "val_accuracy": _accuracy(predict(embed(view.X_val)), view.y_val)})
     return records

@@ -97,18 +97,42 @@ def label_budget_panels(leaderboard: pd.DataFrame, metric: str) -> list[tuple[st
     )
 
 
+#: The pseudo-family of :func:`label_budget_figure`'s comparison panels (one per dataset).
+FAMILY_BEST = "each family's best"
+
+
+def family_best_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """Leaderboard ``rows`` (one metric and split) of each family's best method per dataset
+    (:func:`best_methods` within the family: highest mean over its budgets), the method
+    renamed ``family: method`` and the pipeline :data:`FAMILY_BEST`; families best first."""
+    parts = []
+    for (family, dataset), own in rows.groupby(["pipeline", "dataset"], sort=True):
+        best = best_methods(own, 1)
+        parts += [own[own["method"] == m].assign(method=f"{family}: {m}", pipeline=FAMILY_BEST) for m in best]
+    if not parts:
+        return rows.iloc[:0]
+    table = pd.concat(parts, ignore_index=True)
+    order = table.groupby("method")["mean"].mean().sort_values(ascending=False, kind="stable").index
+    return table.set_index("method").loc[order].reset_index()
+
+
 def label_budget_figure(
     leaderboard: pd.DataFrame, metric: str = "accuracy", split: str = "test", top: int = 4
 ) -> plt.Figure:
     """Accuracy against labels per class: one panel per family (and dataset), each with the
     family's ``top`` methods by mean over budgets and the two supervised baselines of
-    ``evaluation`` (``logreg_pixels``, ``cnn_scratch``) drawn dashed in black and grey.
+    ``evaluation`` (``logreg_pixels``, ``cnn_scratch``) drawn dashed in black and grey; then,
+    per dataset with two families or more, one panel of each family's best method
+    (:func:`family_best_rows`: e.g. ``combined`` against the best of every other family).
 
     Drawn on :func:`label_budget_axis`; the band is ± one standard deviation over seeds;
     each panel's legend sits below it, outside the axes.
     """
     rows = _budget_rows(leaderboard, metric, split)
-    panels = label_budget_panels(leaderboard, metric) or [("(no results)", "")]
+    best = family_best_rows(rows)
+    compared = [(FAMILY_BEST, d) for d in sorted(best["dataset"].unique()) if best[best["dataset"] == d]["method"].nunique() > 1]
+    rows = pd.concat([rows, best], ignore_index=True)
+    panels = (label_budget_panels(leaderboard, metric) or [("(no results)", "")]) + compared
     n_columns = 2 if len(panels) == 4 else min(3, len(panels))
     n_rows = -(-len(panels) // n_columns)
     fig, axes = plt.subplots(
@@ -119,14 +143,16 @@ def label_budget_figure(
         position = label_budget_axis(ax, subset["labels_per_class"])
         own = subset[subset["pipeline"] == family]
         chosen = best_methods(own, top) if family != "evaluation" else []
+        chosen = list(own["method"].unique()) if family == FAMILY_BEST else chosen
         for i, method in enumerate(chosen):
             _draw_curve(ax, own[own["method"] == method], position, method, method_style(i))
-        for method, style in BASELINES.items():
+        for method, style in BASELINES.items() if family != FAMILY_BEST else ():
             curve = subset[(subset["pipeline"] == "evaluation") & (subset["method"] == method)]
             if len(curve):
                 _draw_curve(ax, curve, position, f"{method} (baseline)", style)
         n_methods = own["method"].nunique()
-        ax.set_title(f"{family} on {dataset}" + (f"\nbest {len(chosen)} of {n_methods} methods" if chosen else ""), fontsize=10)
+        note = f"\nbest {len(chosen)} of {n_methods} methods" if chosen and family != FAMILY_BEST else ""
+        ax.set_title(f"{family} on {dataset}{note}", fontsize=10)
         ax.grid(True, alpha=0.3)
         if ax.get_lines():
             ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)

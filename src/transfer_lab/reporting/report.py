@@ -1,7 +1,8 @@
 """The report of a run: one self-contained HTML page (``data/08_reporting/report.html``).
 
 It holds the run's parameters (flattened), the git commit, per-family leaderboard tables
-(method × label budget, mean ± std over seeds, the best of each budget in bold), the
+(method × label budget, mean ± std over seeds, the best of each budget in bold), each
+family's best method side by side, the
 domain-adaptation, SDL and Taskonomy summaries and every figure of the run, embedded as
 base64 PNG. HTML is built from plain string templates; every value is escaped.
 :func:`budget_table` is shared with the README tables (:mod:`transfer_lab.reporting.readme`).
@@ -147,6 +148,19 @@ def budget_tables(
     return tables
 
 
+def family_best_tables(leaderboard: pd.DataFrame, metric: str = "accuracy", split: str = "test") -> list[BudgetTable]:
+    """Per dataset, each family's best method (``plots.family_best_rows``) as one table:
+    the comparison of the label-budget figure's "each family's best" panels."""
+    from transfer_lab.reporting.plots import family_best_rows  # plots imports matplotlib
+
+    rows = leaderboard[(leaderboard["metric"] == metric) & (leaderboard["split"] == split)]
+    rows = rows[rows["labels_per_class"].astype(str) != ""].copy()
+    rows["labels_per_class"] = rows["labels_per_class"].astype(str)
+    best = family_best_rows(rows)
+    return [budget_table(part, "each family's best", dataset) for dataset, part in best.groupby("dataset", sort=True)
+            if part["method"].nunique() > 1]
+
+
 def _cell(mean: float, std: float) -> str:
     return "–" if not np.isfinite(mean) else f"{mean:.3f} ± {std:.3f}"
 
@@ -247,10 +261,12 @@ def report_html(
     """The whole report page (see the module docstring)."""
     fact_list = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd>" for k, v in facts.items())
     boards = "\n".join(table_html(t) for t in budget_tables(leaderboard, metric)) or "<p>No label-budget results.</p>"
+    families = "\n".join(table_html(t) for t in family_best_tables(leaderboard, metric)) or "<p>Fewer than two families.</p>"
     params = pd.DataFrame(sorted(flatten(parameters).items()), columns=["parameter", "value"])
     sections = [
         ("run", "run", f"<dl class='facts'>{fact_list}</dl>"),
         ("leaderboards", f"leaderboards (test {metric}, mean ± std over seeds; best per budget in bold)", boards),
+        ("family-best", f"each family's best method (test {metric}; best of each family by its mean over budgets)", families),
         ("domain-adaptation", "domain adaptation", frame_html(domain_adaptation_summary(leaderboard), "target test accuracy per domain pair")),
         ("sdl", "semi-coupled dictionary learning (SDL)", frame_html(sdl_summary(leaderboard), "test PSNR (dB) per coupled pair")),
         ("taskonomy", "Taskonomy", frame_html(taskonomy_summary(leaderboard), "agreement of cheap scores with the tournament (mean over targets)")),

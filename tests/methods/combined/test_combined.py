@@ -123,3 +123,13 @@ def dataclasses_replace(view, **changes):
     import dataclasses
 
     return dataclasses.replace(view, **changes)
+
+
+def test_select_and_run_with_every_label_have_no_unlabelled_rows_to_embed():
+    view = combined.without_held_out_labels(_digits_view())
+    every = dataclasses_replace(view, X_unlabeled=view.X_unlabeled[:0], y_unlabeled=view.y_unlabeled[:0])
+    encoder = _encoder()
+    (record,) = combined.select({"e": lambda X: extract_features(encoder, X)}, [every], [combined.Candidate("e", 5, "balanced")], 3)
+    assert 0.0 <= record["val_accuracy"] <= 1.0
+    result = combined.run(encoder, every, combined.Candidate("e", 5, "balanced"), _settings(rounds=2))
+    assert [s["stage"] for s in result.stages] == ["teacher_1", "student_1"]  # every label: one student

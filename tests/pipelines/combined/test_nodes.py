@@ -17,7 +17,7 @@ KWARGS = {"width": 4, "depth": 2, "out_features": 16}
 LABELS = {"budgets": [1], "seeds": [0, 1]}
 SELECTION = {"encoders": ["tiny", "absent"], "n_neighbors": [5, 10], "assignments": ["argmax", "balanced"]}
 RUNTIME = {"device": "cpu", "progress": False}
-STUDENT, TRAINING = {"rounds": 1}, {"epochs": 2, "batch_size": 128}
+STUDENT, TRAINING = {"rounds": 1, "encoder_lr": "1e-4 1e-2"}, {"epochs": 2, "batch_size": 128}
 
 
 def _data(shuffle_test: bool) -> tuple[Dataset, pd.DataFrame, dict]:
@@ -35,18 +35,21 @@ def _data(shuffle_test: bool) -> tuple[Dataset, pd.DataFrame, dict]:
     return dataset, split, {"tiny": checkpoint}
 
 
-def _run(shuffle_test: bool) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def _run(shuffle_test: bool) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     dataset, split, encoders = _data(shuffle_test)
     selection = nodes.select_teacher(dataset, split, encoders, LABELS, SELECTION, RUNTIME, {})
-    results, stages = nodes.train(dataset, split, encoders, selection, LABELS, STUDENT, TRAINING, RUNTIME, {})
-    return selection, results, stages
+    students = nodes.select_student(dataset, split, encoders, selection, LABELS, STUDENT, TRAINING, RUNTIME, {})
+    results, stages = nodes.train(dataset, split, encoders, selection, students, LABELS, STUDENT, TRAINING, RUNTIME, {})
+    return selection, students, results, stages
 
 
-def test_the_selection_and_the_training_do_not_read_the_test_labels():
-    selection, results, stages = _run(shuffle_test=False)
-    selection_s, results_s, stages_s = _run(shuffle_test=True)
+def test_the_selections_and_the_training_do_not_read_the_test_labels():
+    selection, students, results, stages = _run(shuffle_test=False)
+    selection_s, students_s, results_s, stages_s = _run(shuffle_test=True)
     pd.testing.assert_frame_equal(selection, selection_s)
     assert selection["selected"].sum() == 2  # one candidate per budget, on both seeds
+    pd.testing.assert_frame_equal(students, students_s)  # the student settings: both trained, the same val scores
+    assert len(students) == 4 and students["val_accuracy"].notna().all() and students["selected"].sum() == 2
     pd.testing.assert_series_equal(stages["val_accuracy"], stages_s["val_accuracy"])
     pd.testing.assert_series_equal(stages["precision"], stages_s["precision"])
     val = results[results["split"] == "val"].reset_index(drop=True)
@@ -83,3 +86,28 @@ def test_the_final_stage_is_chosen_on_val_and_the_ablation_table_lists_every_sta
     table = nodes.combined_ablation_table(chosen, pd.DataFrame(columns=nodes.STAGE_COLUMNS)).set_index("variant")
     assert np.isclose(table.loc["combined", "test_mean"], 0.85) and np.isclose(table.loc["only_teacher_1", "test_mean"], 0.7)
     assert table.loc["only_teacher_2", "n_seeds"] == 2
+
+
+def test_the_student_settings_are_chosen_on_mean_validation_accuracy_and_one_candidate_trains_nothing():
+    dataset, split, encoders = _data(False)
+    selection = nodes.select_teacher(dataset, split, encoders, LABELS, SELECTION, RUNTIME, {})
+    one = nodes.select_student(dataset, split, encoders, selection, LABELS, {"rounds": 1}, TRAINING, RUNTIME, {})
+    assert one["val_accuracy"].isna().all() and one["selected"].all() and set(one["encoder_lr"]) == {1e-4}
+    table = pd.DataFrame({"labels_per_class": "1", "seed": [0, 1, 0, 1], "encoder_lr": [1e-4, 1e-4, 1e-3, 1e-3],
+                          "strength": 0.5, "val_accuracy": [0.9, 0.7, 0.85, 0.8]})
+    marked = nodes._mark_best(table, ["labels_per_class"], ["encoder_lr", "strength"])
+    assert nodes._chosen_students(marked) == {"1": (1e-3, 0.5)}  # mean 0.825 > 0.8
+
+
+def test_the_ablation_without_the_student_selection_is_the_run_itself_where_the_first_settings_won():
+    dataset, split, encoders = _data(False)
+    selection = nodes.select_teacher(dataset, split, encoders, LABELS, SELECTION, RUNTIME, {})
+    students = pd.DataFrame({"labels_per_class": "1", "seed": [0, 1], "encoder_lr": 1e-4, "strength": 0.5,
+                             "val_accuracy": np.nan, "selected": True})  # the first candidate of STUDENT chosen
+    _, stages = nodes.train(dataset, split, encoders, selection, students, LABELS, STUDENT, TRAINING, RUNTIME, {})
+    plan = {"enabled": True, "variants": ["no_student_selection", "no_unlabeled"]}
+    table = nodes.ablate(dataset, split, encoders, selection, students, stages, LABELS, STUDENT, TRAINING, plan, RUNTIME, {})
+    table = table.set_index("variant")
+    assert {"combined", "only_teacher_1", "only_student_1", "no_student_selection", "no_unlabeled"} <= set(table.index)
+    for column in ("test_mean", "val_mean", "n_seeds"):
+        assert table.loc["no_student_selection", column] == table.loc["combined", column]

@@ -1,4 +1,5 @@
-"""Nodes of the ``combined`` pipeline: select the teacher on validation, train, ablate.
+"""Nodes of the ``combined`` pipeline: select the teacher and the students' settings on
+validation, train, ablate.
 
 The method lives in ``methods.combined``, the figure in ``reporting.figures_combined``.
 Every node builds its budget views from ``combined.labels`` (the draw of
@@ -15,6 +16,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -35,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 METHOD = "combined"
 SELECTION_COLUMNS = ["labels_per_class", "seed", "encoder", "n_neighbors", "assignment", "val_accuracy", "selected"]
+STUDENT_COLUMNS = ["labels_per_class", "seed", "encoder_lr", "strength", "val_accuracy", "selected"]
 STAGE_COLUMNS = ["dataset", "variant", "labels_per_class", "seed", "stage", "val_accuracy", "accuracy", "precision", "seconds"]
 # every stage's table also says which stage the validation split chose (``choose_stage``)
 
@@ -62,16 +65,23 @@ def _checkpoints(
     return found
 
 
+def _mark_best(table: pd.DataFrame, by: list[str], keys: list[str]) -> pd.DataFrame:
+    """``table`` with ``selected`` marking, per ``by`` group, the ``keys`` of best mean
+    validation accuracy over seeds (ties, and a group without any score: the first in order)."""
+    if table.empty:
+        return table.assign(selected=pd.Series(dtype=bool))
+    means = table.groupby([*by, *keys], sort=False)["val_accuracy"].mean().fillna(-np.inf).reset_index()
+    best = means.loc[means.groupby(by, sort=False)["val_accuracy"].idxmax(), [*by, *keys]]
+    marked = table.merge(best.assign(selected=True), on=[*by, *keys], how="left")
+    return marked.assign(selected=marked["selected"].fillna(False).astype(bool))
+
+
 def _choose(records: list[dict]) -> pd.DataFrame:
     """Mark, per budget, the candidate with the best mean validation accuracy over seeds (ties:
     the first candidate in the parameters' order)."""
     table = pd.DataFrame(records, columns=SELECTION_COLUMNS[:-1])
     table["labels_per_class"] = table["labels_per_class"].astype(str)
-    keys = ["encoder", "n_neighbors", "assignment"]
-    means = table.groupby(["labels_per_class", *keys], sort=False)["val_accuracy"].mean().reset_index()
-    best = means.loc[means.groupby("labels_per_class", sort=False)["val_accuracy"].idxmax(), ["labels_per_class", *keys]]
-    marked = table.merge(best.assign(selected=True), on=["labels_per_class", *keys], how="left")
-    return marked.assign(selected=marked["selected"].fillna(False).astype(bool))[SELECTION_COLUMNS]
+    return _mark_best(table, ["labels_per_class"], ["encoder", "n_neighbors", "assignment"])[SELECTION_COLUMNS]
 
 
 def select_teacher(
@@ -99,11 +109,57 @@ def _chosen(selection: pd.DataFrame) -> dict[str, combined.Candidate]:
     return {str(r.labels_per_class): combined.Candidate(r.encoder, int(r.n_neighbors), r.assignment) for r in rows.itertuples()}
 
 
-def _settings(student: StudentParams, training: TrainingParams, runtime: RuntimeParams, seed: int, n_classes: int):
+def _settings(student: StudentParams, training: TrainingParams, runtime: RuntimeParams, seed: int, n_classes: int,
+              chosen: tuple[float, float]):
+    """The run's settings with the (encoder_lr, strength) ``chosen`` on validation."""
     return combined.CombinedSettings(
-        config=training.to_train_config(seed, progress=runtime.progress), encoder_lr=student.encoder_lr,
-        strength=student.strength, rounds=student.rounds, n_classes=n_classes, device=str(resolve_device(runtime.device)),
+        config=training.to_train_config(seed, progress=runtime.progress), encoder_lr=chosen[0],
+        strength=chosen[1], rounds=student.rounds, n_classes=n_classes, device=str(resolve_device(runtime.device)),
     )
+
+
+def _student_records(checkpoint: dict, view: BudgetView, candidate: combined.Candidate, how: Any,
+                     students: list[tuple[float, float]], device: Any) -> list[dict]:
+    """Val accuracy of one first-round student per (encoder_lr, strength) on ``view`` (none
+    trained when there is one candidate: nothing to choose)."""
+    records = []
+    for lr, strength in students:
+        val = float("nan")
+        if len(students) > 1:
+            encoder = encoder_from_checkpoint(checkpoint, device)
+            run = combined.run(encoder, combined.without_held_out_labels(view), candidate,
+                               dataclasses.replace(how, encoder_lr=lr, strength=strength, rounds=1))
+            val = next(s["val_accuracy"] for s in run.stages if s["stage"] == "student_1")
+        records.append({"labels_per_class": view.labels_per_class, "seed": view.seed, "encoder_lr": lr,
+                        "strength": strength, "val_accuracy": val})
+    return records
+
+
+def select_student(
+    base_dataset: Dataset, split_table: pd.DataFrame, pretrained_encoders: Mapping[str, dict], selection: pd.DataFrame,
+    labels: Mapping[str, Any], student: Mapping[str, Any], training: Mapping[str, Any], runtime: Mapping[str, Any],
+    data: Mapping[str, Any],
+) -> pd.DataFrame:
+    """The student settings (``combined.student``: encoder_lr × strength) chosen per budget
+    on validation: a first-round student of each on the chosen teacher, every budget and seed
+    (``selected``: best mean val accuracy; one candidate is chosen without training)."""
+    rounds = parse_params(StudentParams, student, "combined.student")
+    fit, settings = parse_params(TrainingParams, training, "combined.training"), parse_params(RuntimeParams, runtime, "combined.runtime")
+    students = [(lr, s) for lr in rounds.encoder_lr for s in rounds.strength]
+    chosen, records = _chosen(selection), []
+    with thread_limits(settings.num_threads):
+        checkpoints = _checkpoints(pretrained_encoders, sorted({c.encoder for c in chosen.values()}), base_dataset, data)
+        for view in (v for v in _views(base_dataset, split_table, labels) if v.labels_per_class in chosen):
+            how = _settings(rounds, fit, settings, view.seed, base_dataset.n_classes, students[0])
+            c = chosen[view.labels_per_class]
+            records += _student_records(checkpoints[c.encoder], view, c, how, students, resolve_device(settings.device))
+    table = pd.DataFrame(records, columns=STUDENT_COLUMNS[:-1]).astype({"labels_per_class": str})
+    return _mark_best(table, ["labels_per_class"], ["encoder_lr", "strength"])[STUDENT_COLUMNS]
+
+
+def _chosen_students(student_selection: pd.DataFrame) -> dict[str, tuple[float, float]]:
+    rows = student_selection[student_selection["selected"]].drop_duplicates("labels_per_class")
+    return {str(r.labels_per_class): (float(r.encoder_lr), float(r.strength)) for r in rows.itertuples()}
 
 
 def _stage_records(dataset: str, variant: str, view: BudgetView, result: combined.CombinedResult) -> list[dict]:
@@ -120,13 +176,7 @@ def _stage_records(dataset: str, variant: str, view: BudgetView, result: combine
 def choose_stage(stages: pd.DataFrame) -> pd.DataFrame:
     """The stages with ``selected`` marking, per variant and budget, the stage of best mean
     validation accuracy over seeds (ties: the earlier, cheaper stage): the final classifier."""
-    if stages.empty:
-        return stages.assign(selected=pd.Series(dtype=bool))
-    keys = ["variant", "labels_per_class"]
-    means = stages.groupby([*keys, "stage"], sort=False)["val_accuracy"].mean().reset_index()
-    best = means.loc[means.groupby(keys, sort=False)["val_accuracy"].idxmax(), [*keys, "stage"]]
-    marked = stages.merge(best.assign(selected=True), on=[*keys, "stage"], how="left")
-    return marked.assign(selected=marked["selected"].fillna(False).astype(bool))
+    return _mark_best(stages, ["variant", "labels_per_class"], ["stage"])
 
 
 def _result_rows(stages: pd.DataFrame) -> list[dict]:
@@ -144,21 +194,21 @@ def _result_rows(stages: pd.DataFrame) -> list[dict]:
 
 def train(
     base_dataset: Dataset, split_table: pd.DataFrame, pretrained_encoders: Mapping[str, dict], selection: pd.DataFrame,
-    labels: Mapping[str, Any], student: Mapping[str, Any], training: Mapping[str, Any], runtime: Mapping[str, Any],
-    data: Mapping[str, Any],
+    student_selection: pd.DataFrame, labels: Mapping[str, Any], student: Mapping[str, Any], training: Mapping[str, Any],
+    runtime: Mapping[str, Any], data: Mapping[str, Any],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The chosen teacher and its students on every budget and seed: every stage's accuracies
+    """The chosen teacher and its students (the chosen settings) on every budget and seed: every stage's accuracies
     (``stages``, the val-chosen final stage ``selected``) and its rows (``combined_results``)."""
     rounds = parse_params(StudentParams, student, "combined.student")
     fit = parse_params(TrainingParams, training, "combined.training")
     settings = parse_params(RuntimeParams, runtime, "combined.runtime")
-    chosen, stages = _chosen(selection), []
+    chosen, students, stages = _chosen(selection), _chosen_students(student_selection), []
     with thread_limits(settings.num_threads):
         checkpoints = _checkpoints(pretrained_encoders, sorted({c.encoder for c in chosen.values()}), base_dataset, data)
         for view in (v for v in _views(base_dataset, split_table, labels) if v.labels_per_class in chosen):
             candidate = chosen[view.labels_per_class]
             encoder = encoder_from_checkpoint(checkpoints[candidate.encoder], resolve_device(settings.device))
-            how = _settings(rounds, fit, settings, view.seed, base_dataset.n_classes)
+            how = _settings(rounds, fit, settings, view.seed, base_dataset.n_classes, students[view.labels_per_class])
             result = combined.run(encoder, combined.without_held_out_labels(view), candidate, how)
             stages += _stage_records(base_dataset.name, METHOD, view, result)
             logger.info("combined: %s labels/class, seed %s: %s", view.labels_per_class, view.seed, candidate)
@@ -169,6 +219,8 @@ def train(
 def _variant(name: str, checkpoint: dict, view: BudgetView, candidate: combined.Candidate, how: Any, device: Any):
     """(encoder, view, candidate, settings) of the run without one ingredient."""
     encoder = encoder_from_checkpoint(checkpoint, device)
+    if name == "no_student_selection":  # the settings as given (``_ablation_records``)
+        return encoder, view, candidate, how
     if name == "no_assignment":  # the teacher's argmax: no class mass normalisation, no balancing
         return encoder, view, dataclasses.replace(candidate, assignment="argmax"), how
     if name == "no_unlabeled":  # the student learns the labelled rows only
@@ -179,9 +231,24 @@ def _variant(name: str, checkpoint: dict, view: BudgetView, candidate: combined.
     return build_encoder(spec["kind"], spec["input_shape"], **spec.get("kwargs", {})).to(device), view, candidate, how
 
 
+def _ablation_records(name: str, view: BudgetView, checkpoint: dict, candidate: combined.Candidate, how: Any,
+                      default: tuple[float, float], stages: pd.DataFrame, dataset: str, device: Any) -> list[dict]:
+    """The stages of ``view`` without ingredient ``name``; ``no_student_selection`` trains
+    with the first student settings (``default``), and where those are the chosen ones the
+    run's own stages are that run."""
+    if name == "no_student_selection":
+        if (how.encoder_lr, how.strength) == default:
+            own = stages[(stages["labels_per_class"].astype(str) == str(view.labels_per_class)) & (stages["seed"] == view.seed)]
+            return own[STAGE_COLUMNS].assign(variant=name).to_dict("records")
+        how = dataclasses.replace(how, encoder_lr=default[0], strength=default[1])
+    encoder, seen, candidate, how = _variant(name, checkpoint, view, candidate, how, device)
+    result = combined.run(encoder, combined.without_held_out_labels(seen), candidate, how)
+    return _stage_records(dataset, name, seen, result)
+
+
 def ablate(
     base_dataset: Dataset, split_table: pd.DataFrame, pretrained_encoders: Mapping[str, dict], selection: pd.DataFrame,
-    stages: pd.DataFrame, labels: Mapping[str, Any], student: Mapping[str, Any], training: Mapping[str, Any],
+    student_selection: pd.DataFrame, stages: pd.DataFrame, labels: Mapping[str, Any], student: Mapping[str, Any], training: Mapping[str, Any],
     ablation: Mapping[str, Any], runtime: Mapping[str, Any], data: Mapping[str, Any],
 ) -> pd.DataFrame:
     """Remove one ingredient at a time: the stages of ``train`` give the runs without the
@@ -190,17 +257,17 @@ def ablate(
     plan = parse_params(AblationParams, ablation, "combined.ablation")
     rounds = parse_params(StudentParams, student, "combined.student")
     fit, settings = parse_params(TrainingParams, training, "combined.training"), parse_params(RuntimeParams, runtime, "combined.runtime")
-    chosen, records = _chosen(selection), []
+    chosen, students, records = _chosen(selection), _chosen_students(student_selection), []
+    default = (rounds.encoder_lr[0], rounds.strength[0])
     with thread_limits(settings.num_threads):
         checkpoints = _checkpoints(pretrained_encoders, sorted({c.encoder for c in chosen.values()}), base_dataset, data)
         views = [v for v in _views(base_dataset, split_table, labels) if v.labels_per_class in chosen] if plan.enabled else []
         for name in plan.variants if plan.enabled else []:
             for view in views:
                 c = chosen[view.labels_per_class]
-                how = _settings(rounds, fit, settings, view.seed, base_dataset.n_classes)
-                encoder, seen, c, how = _variant(name, checkpoints[c.encoder], view, c, how, resolve_device(settings.device))
-                result = combined.run(encoder, combined.without_held_out_labels(seen), c, how)
-                records += _stage_records(base_dataset.name, name, seen, result)
+                how = _settings(rounds, fit, settings, view.seed, base_dataset.n_classes, students[view.labels_per_class])
+                records += _ablation_records(name, view, checkpoints[c.encoder], c, how, default, stages, base_dataset.name,
+                                             resolve_device(settings.device))
     return combined_ablation_table(stages, pd.DataFrame(records, columns=STAGE_COLUMNS))
 
 

@@ -8,7 +8,7 @@ Sub-blocks, each read by the nodes that use it:
   more than the data pipeline's default; the subsets are drawn as ``sources.splits.label_subsets``
   draws them, so a seed gives the same labelled rows as in every other family);
 * ``selection`` — the teacher candidates the validation split chooses among;
-* ``student`` — the student rounds;
+* ``student`` — the student rounds and the student settings the validation split chooses among;
 * ``ablation`` — the optional run that removes one ingredient at a time.
 """
 
@@ -68,16 +68,42 @@ class SelectionParams(StrictModel):
 
 
 class StudentParams(StrictModel):
+    """The students. ``encoder_lr`` and ``strength`` are candidate lists (a number: one
+    candidate): every combination trains a first-round student on every budget and seed,
+    and the best mean validation accuracy per budget wins (the ``select_student`` node)."""
+
     rounds: int = Field(2, ge=0)  # teacher → student rounds; 0 = label propagation alone
-    encoder_lr: float = Field(1e-4, gt=0)  # the pretrained blocks' learning rate (the head: training.lr)
-    strength: float = Field(0.5, ge=0)  # augmentation strength (methods.augment)
+    # the pretrained blocks' learning rate (the head: training.lr)
+    encoder_lr: list[float] = Field(default_factory=lambda: [1e-4], min_length=1)
+    strength: list[float] = Field(default_factory=lambda: [0.5], min_length=1)  # augmentation strength (methods.augment)
+
+    @field_validator("encoder_lr", "strength", mode="before")
+    @classmethod
+    def _candidates(cls, value: Any) -> Any:
+        value = split_number_words(value)
+        return value if isinstance(value, list | tuple) else [value]
+
+    @field_validator("encoder_lr")
+    @classmethod
+    def _lr_positive(cls, values: list[float]) -> list[float]:
+        if any(v <= 0 for v in values):
+            raise ValueError("every encoder_lr must be > 0")
+        return values
+
+    @field_validator("strength")
+    @classmethod
+    def _strength(cls, values: list[float]) -> list[float]:
+        if any(v < 0 for v in values):
+            raise ValueError("every strength must be >= 0")
+        return values
 
 
 class AblationParams(StrictModel):
     enabled: bool = False  # the reruns cost about twice the train node
-    # each removes one ingredient; no_second_round and no_student come free from the stages
-    variants: list[Literal["no_assignment", "no_unlabeled", "no_pretraining"]] = Field(
-        default_factory=lambda: ["no_assignment", "no_unlabeled", "no_pretraining"]
+    # each removes one ingredient; no_second_round and no_student come free from the stages;
+    # no_student_selection: the first student settings of combined.student, not the chosen ones
+    variants: list[Literal["no_assignment", "no_unlabeled", "no_pretraining", "no_student_selection"]] = Field(
+        default_factory=lambda: ["no_assignment", "no_unlabeled", "no_pretraining", "no_student_selection"]
     )
 
     @field_validator("variants", mode="before")

@@ -1,14 +1,18 @@
 """The ``combined`` pipeline, a modular pipeline under the ``combined`` namespace::
 
-    base_dataset, split_table, pretrained_encoders ─► select ─► selection ─► train ─► combined_results
-                                                                   │           └─► stages ─► ablate ─► ablation ─► report ─► ablation_plot
-                                                                   └───────────────────────────┘
+    base_dataset, split_table, pretrained_encoders ─► select ─► selection ─► select_student ─► student_selection
+                                                                   │                                   │
+                                                                   └──────────────► train ◄────────────┘
+                                                                                      ├─► combined_results
+                                                                                      └─► stages ─► ablate ─► ablation ─► report ─► ablation_plot
 
 ``select`` chooses the teacher (encoder, k, pseudo-label assignment) per budget on the
-validation split and writes every candidate's score (``selection``); ``train`` runs it with
+validation split and writes every candidate's score (``selection``); ``select_student``
+chooses the students' settings (encoder learning rate × augmentation strength) per budget
+on the validation split the same way (``student_selection``); ``train`` runs them with
 its students on every budget and seed (``combined.labels``); ``ablate`` tabulates the runs
 without one ingredient (the reruns only with ``combined.ablation.enabled=true``). Tags
-``combined`` and ``select`` / ``train`` / ``ablate`` / ``report``.
+``combined`` and ``select`` (both selections) / ``train`` / ``ablate`` / ``report``.
 """
 
 from kedro.pipeline import Node, Pipeline
@@ -25,9 +29,12 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(nodes.select_teacher, [*DATA, LABELS, "params:selection", RUNTIME, DATA_PARAMS], "selection",
                  name="select", tags="select"),
-            Node(nodes.train, [*DATA, "selection", LABELS, *STUDENT, RUNTIME, DATA_PARAMS],
+            Node(nodes.select_student, [*DATA, "selection", LABELS, *STUDENT, RUNTIME, DATA_PARAMS], "student_selection",
+                 name="select_student", tags="select"),
+            Node(nodes.train, [*DATA, "selection", "student_selection", LABELS, *STUDENT, RUNTIME, DATA_PARAMS],
                  ["combined_results", "stages"], name="train", tags="train"),
-            Node(nodes.ablate, [*DATA, "selection", "stages", LABELS, *STUDENT, "params:ablation", RUNTIME, DATA_PARAMS],
+            Node(nodes.ablate, [*DATA, "selection", "student_selection", "stages", LABELS, *STUDENT, "params:ablation", RUNTIME,
+                                DATA_PARAMS],
                  "ablation", name="ablate", tags="ablate"),
             Node(nodes.report, ["combined_results", "ablation"], "ablation_plot", name="report", tags="report"),
         ],
