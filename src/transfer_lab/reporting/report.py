@@ -127,6 +127,14 @@ def budget_table(rows: pd.DataFrame, family: str, dataset: str) -> BudgetTable:
     return BudgetTable(family, dataset, mean.loc[order], pivot("std").loc[order], pivot("count").loc[order])
 
 
+def _label_budget_rows(leaderboard: pd.DataFrame, metric: str, split: str) -> pd.DataFrame:
+    """The leaderboard rows of ``metric`` on ``split`` that have a label budget (as text)."""
+    rows = leaderboard[(leaderboard["metric"] == metric) & (leaderboard["split"] == split)]
+    rows = rows[rows["labels_per_class"].astype(str) != ""].copy()
+    rows["labels_per_class"] = rows["labels_per_class"].astype(str)
+    return rows
+
+
 def budget_tables(
     leaderboard: pd.DataFrame, metric: str = "accuracy", split: str = "test", with_baselines: bool = True
 ) -> list[BudgetTable]:
@@ -135,9 +143,7 @@ def budget_tables(
     With ``with_baselines``, every family's table also holds the supervised baselines of
     ``evaluation`` (marked ``(baseline)``) on the same dataset, for comparison.
     """
-    rows = leaderboard[(leaderboard["metric"] == metric) & (leaderboard["split"] == split)]
-    rows = rows[rows["labels_per_class"].astype(str) != ""].copy()
-    rows["labels_per_class"] = rows["labels_per_class"].astype(str)
+    rows = _label_budget_rows(leaderboard, metric, split)
     baselines = rows[(rows["pipeline"] == "evaluation") & rows["method"].isin(BASELINES)]
     baselines = baselines.assign(method=baselines["method"] + " (baseline)")
     tables = []
@@ -153,10 +159,7 @@ def family_best_tables(leaderboard: pd.DataFrame, metric: str = "accuracy", spli
     the comparison of the label-budget figure's "each family's best" panels."""
     from transfer_lab.reporting.plots import family_best_rows  # plots imports matplotlib
 
-    rows = leaderboard[(leaderboard["metric"] == metric) & (leaderboard["split"] == split)]
-    rows = rows[rows["labels_per_class"].astype(str) != ""].copy()
-    rows["labels_per_class"] = rows["labels_per_class"].astype(str)
-    best = family_best_rows(rows)
+    best = family_best_rows(_label_budget_rows(leaderboard, metric, split))
     return [budget_table(part, "each family's best", dataset) for dataset, part in best.groupby("dataset", sort=True)
             if part["method"].nunique() > 1]
 
