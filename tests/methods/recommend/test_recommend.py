@@ -261,3 +261,74 @@ def test_verify_runs_encoder_method_choices_in_ranked_order():
     assert again["measured"].tolist() == measured["measured"].tolist()
     summary = rec.summarise_verification(measured, key="choice")
     assert summary.loc[0, "recommended"] == "blobs + label_propagation" and summary.loc[0, "regret"] == 0.0
+
+
+def test_input_kind_comes_from_the_shape_and_modality_never_the_name():
+    assert rec.input_kind((10, 1, 8, 8)) == "image" and rec.input_kind((10, 3, 32, 32)) == "image"
+    assert rec.input_kind((10, 1, 40)) == "sequence"
+    assert rec.input_kind((10, 1, 40), table=True) == "table"  # a table is stored (n, 1, F) like a signal
+    with pytest.raises(ValueError, match="expected"):
+        rec.input_kind((10, 40))
+
+
+def _two_kinds(rng, images: int = 6, sequences: int = 1, rows: int = 15):
+    """Image data sets on one law with small noise; sequence data sets far off it."""
+    history = _exchangeable_history(rng, datasets=images + sequences, rows=rows, noise=0.02).assign(input_kind="image")
+    for d in range(images, images + sequences):
+        mine = history["dataset"] == f"d{d}"
+        history.loc[mine, "input_kind"] = "sequence"
+        history.loc[mine, "measured"] -= 0.25
+    return history
+
+
+def test_mondrian_interval_calibrates_a_kind_only_on_data_sets_of_that_kind():
+    rng = np.random.default_rng(21)
+    history = _two_kinds(rng, images=6, sequences=1)
+    # an image data set: the quantile is the conformal quantile of the *image* rows' LODO scores
+    # (each from the law fitted on every other data set, of any kind); the sequence set's never enter
+    fit = rec.fit_calibration(history, exclude="d0", kind="image", scale="none")
+    rows = history[history["dataset"] != "d0"]
+    held = rec.lodo_residuals(rows)
+    image = (rows["input_kind"] == "image").to_numpy()
+    scores = np.abs(held["measured"] - held["predicted"]).to_numpy()
+    assert fit.quantile == rec.conformal_quantile(scores[image], held["weight"].to_numpy()[image], 0.1)
+    assert fit.interval_on == ("d1", "d2", "d3", "d4", "d5") and "d6" in fit.datasets  # the law still uses all
+    ungrouped = rec.fit_calibration(history, exclude="d0", kind=None, scale="none")
+    assert fit.quantile < ungrouped.quantile  # the sequence set's big residuals would have widened it
+    # the sequence data set held out: no other sequence set verified, so no interval at all,
+    # however many image data sets there are; the point prediction stays
+    frame = history[history["dataset"] == "d6"].drop(columns="measured")
+    out = rec.predict_accuracy(frame, history, exclude="d6", kind="sequence")
+    assert out["predicted"].notna().all() and out["halfwidth"].isna().all() and (out["interval_on"] == "").all()
+    # with other sequence sets verified, a sequence set's interval is theirs alone
+    two = _two_kinds(np.random.default_rng(21), images=6, sequences=3)
+    seq = rec.fit_calibration(two, exclude="d6", kind="sequence", scale="none")
+    held_seq = rec.lodo_residuals(two[two["dataset"] != "d6"])
+    mine = (two[two["dataset"] != "d6"]["input_kind"] == "sequence").to_numpy()
+    expected = rec.conformal_quantile(np.abs(held_seq["measured"] - held_seq["predicted"]).to_numpy()[mine],
+                                      held_seq["weight"].to_numpy()[mine], 0.1)
+    assert seq.interval_on == ("d7", "d8") and seq.quantile == expected
+    # fewer data sets of the kind than min_datasets: no interval
+    assert np.isnan(rec.fit_calibration(two, exclude="d6", kind="sequence", min_datasets=3).quantile)
+    # a history that never recorded its kinds calibrates no kind
+    assert np.isnan(rec.fit_calibration(history.drop(columns="input_kind"), exclude="d0", kind="image").quantile)
+
+
+def test_finite_sample_quantile_of_one_kind_and_coverage_within_the_kind():
+    # equal weights: the ceil((n + 1)(1 - alpha))-th smallest score, for every n where it exists
+    for n in (9, 10, 19, 37):
+        scores = np.random.default_rng(n).permutation(np.arange(1.0, n + 1))
+        assert rec.conformal_quantile(scores, np.ones(n)) == np.ceil((n + 1) * 0.9)
+    assert rec.conformal_quantile(np.arange(8.0), np.ones(8)) == np.inf  # 8 scores cannot give 90 %
+    # too few rows of the kind for the level: no interval (never [0, 1] counted as covered)
+    rng = np.random.default_rng(22)
+    history = _two_kinds(rng, images=4, sequences=2, rows=4)  # 8 sequence rows
+    assert np.isnan(rec.fit_calibration(history, exclude="d0", kind="sequence").quantile)
+    # exchangeable data sets within a kind, another kind far off: held-out coverage of the kind ~ 90 %
+    hits = []
+    for _ in range(3):
+        history = _two_kinds(rng, images=10, sequences=2, rows=30)
+        for held in [f"d{d}" for d in range(10)]:
+            out = rec.predict_accuracy(history[history["dataset"] == held], history, exclude=held, kind="image", scale="none")
+            hits += (np.abs(out["measured"] - out["predicted"]) <= out["halfwidth"]).tolist()
+    assert 0.85 <= np.mean(hits) <= 0.96, np.mean(hits)
