@@ -226,7 +226,7 @@ def main() -> None:
         "mean_abs_error": float(table["abs_error"].mean()), "mean_interval_halfwidth": coverage.loc["all", "halfwidth"],
         "interval_coverage": coverage.loc["all", "coverage_all"], "interval_coverage_calibrated": coverage.loc["all", "coverage_calibrated"],
         "cases_without_interval": int(coverage.loc["all", "without_interval"]),
-        "interval_coverage_per_kind": {k: {"calibrated": round(float(r.coverage_calibrated), 3), "cases": int(r.cases),
+        "interval_coverage_per_kind": {k: {"calibrated": None if pd.isna(r.coverage_calibrated) else round(float(r.coverage_calibrated), 3), "cases": int(r.cases),
                                            "without_interval": int(r.without_interval), "covered": int(r.covered)}
                                        for k, r in coverage.drop(index="all").iterrows()},
         "interval_coverage_per_dataset": {k: None if pd.isna(v) else round(float(v), 3) for k, v in table.groupby("dataset")["in_interval"].mean().items()},

@@ -57,7 +57,7 @@ INPUT_KINDS = ("image", "sequence", "table")
 
 __all__ = [
     "BUILTIN_ENCODERS", "Calibration", "INPUT_KINDS", "INTERVAL_SCALES", "LINEAR_PROBE", "SCORES", "TRANSDUCTIVE", "candidate_features", "cluster_agreement",
-    "conformal_quantile", "fit_calibration", "input_kind", "interval_scale", "knn_score", "lodo_residuals", "method_accuracy", "order_methods",
+    "conformal_quantile", "fit_calibration", "input_kind", "interval_scale", "knn_score", "lodo_residuals", "MEASURED_COLUMNS", "method_accuracy", "order_methods",
     "predict_accuracy", "rank_by_scores", "rank_choices", "rank_correlation", "rank_methods", "regret", "resize_inputs", "score_features",
     "verify_method_choices",
 ]
@@ -634,10 +634,65 @@ def _calibration_evidence(row) -> str:
     return f"; calibrated on {calibrated}; interval from {len(interval_on.split())} {kind} data set(s)"
 
 
-def recommendation_table(predictions: pd.DataFrame, method_ranking: pd.DataFrame, runners_up: int = 2) -> pd.DataFrame:
+MEASURED_COLUMNS = ("measured_accuracy", "in_interval", "measured_rank", "measured_seeds")
+RECOMMENDATION_COLUMNS = ("labels_per_class", "kind", "rank", "choice", "predicted_accuracy", "low", "high", *MEASURED_COLUMNS, "evidence")
+
+
+def _measured_ranks(measured: pd.DataFrame, key: str) -> pd.DataFrame:
+    """``measured`` (rows of :func:`verify_choices` or :func:`verify_method_choices`) with
+    ``measured_rank``: 1 for the best measured accuracy among the candidates run at the same
+    budget and seed (ties share the best rank), and ``hit``: inside the row's interval
+    (``nan`` without one)."""
+    frame = measured.assign(labels_per_class=measured["labels_per_class"].astype(str), key=measured[key])
+    frame["measured_rank"] = frame.groupby(["labels_per_class", "seed"])["measured"].rank(ascending=False, method="min")
+    if {"predicted", "halfwidth"} <= set(frame.columns):
+        error, halfwidth = (frame["measured"] - frame["predicted"]).abs(), frame["halfwidth"].astype(float)
+        frame["hit"] = np.where(np.isfinite(error) & np.isfinite(halfwidth), (error <= halfwidth).astype(float), np.nan)
+    else:
+        frame["hit"] = np.nan
+    return frame
+
+
+def _measured(frame: pd.DataFrame | None, budget: str, name: str) -> dict[str, float]:
+    """The measured columns of one recommendation row: the mean over the seeds it was run in
+    of its measured accuracy, of ``hit`` (the fraction of those seeds inside the interval)
+    and of its measured rank; empty (``nan``) when it was never run."""
+    rows = frame[(frame["labels_per_class"] == budget) & (frame["key"] == name)] if frame is not None and not frame.empty else ()
+    if len(rows) == 0:
+        return dict.fromkeys(MEASURED_COLUMNS, np.nan)
+    return {"measured_accuracy": float(rows["measured"].mean()), "in_interval": float(rows["hit"].mean()) if rows["hit"].notna().any() else np.nan,
+            "measured_rank": float(rows["measured_rank"].mean()), "measured_seeds": len(rows)}
+
+
+def _choice_records(choices: pd.DataFrame, budget: str, runners_up: int) -> list[dict]:
+    """The encoder × method choices run for real at ``budget``, by mean position (over the
+    seeds each was run in); measured, never predicted (only the linear probe has a law)."""
+    rows = choices[choices["labels_per_class"] == budget]
+    order = rows.groupby("key").agg(position=("position", "mean"), candidates=("candidates", "max"), seeds=("seed", "nunique"))
+    records = []
+    for rank, (name, row) in enumerate(order.sort_values("position", kind="stable").head(1 + runners_up).iterrows(), start=1):
+        evidence = (f"mean position {row.position:.2f} of {int(row.candidates)} encoder x method choices "
+                    f"(mean of the encoder's and the method's ranks), run for real in {int(row.seeds)} seed(s)")
+        records.append({"labels_per_class": budget, "kind": "choice", "rank": rank, "choice": name, "predicted_accuracy": np.nan,
+                        "low": np.nan, "high": np.nan, **_measured(choices, budget, name), "evidence": evidence})
+    return records
+
+
+def recommendation_table(
+    predictions: pd.DataFrame, method_ranking: pd.DataFrame, runners_up: int = 2, verification: pd.DataFrame | None = None,
+    choice_verification: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """Per budget: the encoders in recommended order (mean over seeds of the mean rank) with
     predicted accuracy and interval, then the methods the results tables measured best at
-    that budget (mean ± std over the other data sets). ``rank`` 1 is the choice."""
+    that budget (mean ± std over the other data sets). ``rank`` 1 is the choice.
+
+    With the measurements of ``recommend.verify`` (``verification``: encoders run with a linear
+    probe, :func:`verify_choices` with ``predicted`` / ``halfwidth``; ``choice_verification``:
+    :func:`verify_method_choices`), the rows run for real get the :data:`MEASURED_COLUMNS`
+    (empty otherwise), and the encoder × method choices run for real follow (``kind``
+    ``choice``, measured only)."""
+    measured = _measured_ranks(verification, "encoder") if verification is not None and not verification.empty else None
+    choices = _measured_ranks(choice_verification, "choice") if choice_verification is not None and not choice_verification.empty else None
     records = []
     for budget in sorted(predictions["labels_per_class"].astype(str).unique(), key=_budget_key):
         group = predictions[predictions["labels_per_class"].astype(str) == budget]
@@ -652,12 +707,13 @@ def recommendation_table(predictions: pd.DataFrame, method_ranking: pd.DataFrame
             evidence = f"mean rank {row.mean_rank:.2f} {basis}, {int(row.seeds)} seed(s)" + _calibration_evidence(row)
             records.append({"labels_per_class": budget, "kind": "encoder", "rank": rank, "choice": name,
                             "predicted_accuracy": row.predicted, "low": float(np.clip(row.predicted - row.halfwidth, 0.0, 1.0)),
-                            "high": float(np.clip(row.predicted + row.halfwidth, 0.0, 1.0)), "evidence": evidence})
+                            "high": float(np.clip(row.predicted + row.halfwidth, 0.0, 1.0)), **_measured(measured, budget, name),
+                            "evidence": evidence})
+        records += _choice_records(choices, budget, runners_up) if choices is not None else []
         methods = method_ranking[method_ranking["labels_per_class"].astype(str) == budget].head(1 + runners_up)
         for rank, row in enumerate(methods.itertuples(), start=1):
             spread = row.std_accuracy if np.isfinite(row.std_accuracy) else np.nan
             records.append({"labels_per_class": budget, "kind": "method", "rank": rank, "choice": f"{row.pipeline}:{row.method}",
                             "predicted_accuracy": row.mean_accuracy, "low": row.mean_accuracy - spread,
                             "high": row.mean_accuracy + spread, "evidence": f"measured on {row.datasets} other data set(s)"})
-    columns = ["labels_per_class", "kind", "rank", "choice", "predicted_accuracy", "low", "high", "evidence"]
-    return pd.DataFrame(records, columns=columns)
+    return pd.DataFrame(records, columns=list(RECOMMENDATION_COLUMNS))

@@ -332,3 +332,44 @@ def test_finite_sample_quantile_of_one_kind_and_coverage_within_the_kind():
             out = rec.predict_accuracy(history[history["dataset"] == held], history, exclude=held, kind="image", scale="none")
             hits += (np.abs(out["measured"] - out["predicted"]) <= out["halfwidth"]).tolist()
     assert 0.85 <= np.mean(hits) <= 0.96, np.mean(hits)
+
+
+def _predictions_and_measurements():
+    """Two seeds at one budget, four encoders; a and b run for real in both seeds, c in one."""
+    predictions = pd.DataFrame({
+        "labels_per_class": ["5"] * 8, "seed": [0] * 4 + [1] * 4, "encoder": list("abcd") * 2,
+        "mean_rank": [1, 2, 3, 4, 1, 3, 2, 4], "predicted": [0.8, 0.7, 0.6, 0.5] * 2, "halfwidth": [0.05] * 8,
+        "calibrated_on": "x y", "interval_on": "x y", "input_kind": "image"})
+    verification = pd.DataFrame({
+        "labels_per_class": [5, 5, 5, 5, 5], "seed": [0, 0, 0, 1, 1], "encoder": ["a", "b", "c", "a", "b"],
+        "position": [1, 2, 3, 1, 3], "measured": [0.82, 0.90, 0.60, 0.70, 0.72],
+        "predicted": [0.8, 0.7, 0.6, 0.8, 0.7], "halfwidth": [0.05] * 5})
+    choices = pd.DataFrame({
+        "labels_per_class": [5, 5, 5, 5], "seed": [0, 0, 1, 1], "choice": ["a + lp", "b + lp", "a + lp", "a + st"],
+        "encoder": ["a", "b", "a", "a"], "method": ["lp", "lp", "lp", "st"], "position": [1, 2, 1, 2], "candidates": [8] * 4,
+        "measured": [0.95, 0.91, 0.80, 0.85]})
+    return predictions, verification, choices
+
+
+def test_recommendation_table_shows_what_verify_measured_and_only_that():
+    predictions, verification, choices = _predictions_and_measurements()
+    plain = rec.recommendation_table(predictions, pd.DataFrame(columns=["labels_per_class"]), runners_up=2)
+    assert list(plain.columns) == list(rec.RECOMMENDATION_COLUMNS)
+    assert plain[list(rec.MEASURED_COLUMNS)].isna().all().all() and "choice" not in set(plain["kind"])  # nothing run
+    table = rec.recommendation_table(predictions, pd.DataFrame(columns=["labels_per_class"]), runners_up=2,
+                                     verification=verification, choice_verification=choices).set_index(["kind", "choice"])
+    a, b, c = (table.loc[("encoder", name)] for name in "abc")
+    assert a["measured_accuracy"] == pytest.approx(0.76) and a["measured_seeds"] == 2
+    assert a["in_interval"] == 0.5  # 0.82 within 0.8 +- 0.05, 0.70 not
+    assert a["measured_rank"] == pytest.approx(2.0)  # 2nd of 3 in seed 0, 2nd of 2 in seed 1
+    assert b["measured_rank"] == 1.0 and b["in_interval"] == 0.5 and c["measured_seeds"] == 1  # b: 0.90 out, 0.72 in
+    # the encoder x method choices run for real, by mean position, measured only
+    assert table.loc["choice"].index.tolist() == ["a + lp", "a + st", "b + lp"]  # ties: by name
+    lp = table.loc[("choice", "a + lp")]
+    assert lp["measured_accuracy"] == pytest.approx(0.875) and lp["measured_rank"] == 1.5 and np.isnan(lp["predicted_accuracy"])  # 1st, then 2nd
+    assert np.isnan(lp["in_interval"])  # no interval: never counted as covered
+    # an encoder without an interval (no calibration data of its kind): measured, no hit counted
+    bare = rec.recommendation_table(predictions.assign(halfwidth=np.nan, interval_on=""), pd.DataFrame(columns=["labels_per_class"]),
+                                    verification=verification.assign(halfwidth=np.nan)).set_index("choice")
+    assert bare.loc["a", "measured_accuracy"] == pytest.approx(0.76) and np.isnan(bare.loc["a", "in_interval"])
+    assert np.isnan(bare.loc["a", "low"]) and "no calibration data of this kind (image): no interval" in bare.loc["a", "evidence"]

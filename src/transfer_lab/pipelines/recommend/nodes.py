@@ -27,6 +27,10 @@ from transfer_lab.sources.splits import budgets_and_seeds, split_indices, subset
 
 logger = logging.getLogger(__name__)
 
+# the columns of the verification tables the recommend node reads (empty without verify)
+VERIFIED = ["labels_per_class", "seed", "encoder", "position", "measured", "predicted", "halfwidth", "dataset"]
+CHOICES_VERIFIED = ["labels_per_class", "seed", "choice", "encoder", "method", "position", "candidates", "measured", "dataset"]
+
 
 def _kind(base_dataset: Dataset) -> str:
     return rec.input_kind(base_dataset.X.shape, table=bool(getattr(base_dataset, "table", False)))
@@ -97,12 +101,24 @@ def predict(scores: pd.DataFrame, calibration: Mapping[str, Any], base_dataset: 
     return frame
 
 
-def recommend_choices(predictions: pd.DataFrame, method_ranking: pd.DataFrame, recommend: Mapping[str, Any]) -> tuple[pd.DataFrame, plt.Figure]:
+def _this_dataset(measured: pd.DataFrame, predictions: pd.DataFrame) -> pd.DataFrame:
+    """The measurements of the data set predicted (none left from another run's data set)."""
+    if measured.empty or "dataset" not in measured or "dataset" not in predictions:
+        return measured
+    return measured[measured["dataset"].isin(predictions["dataset"].unique())]
+
+
+def recommend_choices(
+    predictions: pd.DataFrame, method_ranking: pd.DataFrame, verification: pd.DataFrame, choice_verification: pd.DataFrame,
+    recommend: Mapping[str, Any],
+) -> tuple[pd.DataFrame, plt.Figure]:
     """``recommendation.csv``: per budget, the encoders in recommended order (best first, then
     the runners-up) and the best-measured methods, each with its predicted or measured
-    accuracy and interval; and the figure the report shows."""
+    accuracy and interval; with ``recommend.verify``, what the rows run for real measured and
+    the encoder × method choices run; and the figure the report shows."""
     params = parse_params(RecommendParams, recommend, "recommend")
-    table = rec.recommendation_table(predictions, method_ranking, runners_up=params.runners_up)
+    verified = {"verification": _this_dataset(verification, predictions), "choice_verification": _this_dataset(choice_verification, predictions)}
+    table = rec.recommendation_table(predictions, method_ranking, runners_up=params.runners_up, **(verified if params.verify else {}))
     figure = recommendation_figure(table, predictions)
     tracking.log_figure(figure, "figures/recommend/recommendation.png")
     return table, figure
@@ -131,8 +147,8 @@ def verify(
     of this data set (for later predictions on other data sets), and the choices'
     measurements and summary (regret, Spearman's rho). Otherwise empty."""
     params = parse_params(RecommendParams, recommend, "recommend")
-    if not params.verify:
-        return pd.DataFrame(), pd.DataFrame(), {}, pd.DataFrame(), pd.DataFrame()
+    if not params.verify:  # headers only: the recommend node reads these two
+        return pd.DataFrame(columns=VERIFIED), pd.DataFrame(), {}, pd.DataFrame(columns=CHOICES_VERIFIED), pd.DataFrame()
     checkpoints = {**pretrained_encoders, **{f"user_{name}": c for name, c in user_encoders.items()}}
     with thread_limits(params.runtime.num_threads):
         features = _features(base_dataset, split_table, checkpoints, params.scoring, params.seed)
