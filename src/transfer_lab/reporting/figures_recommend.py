@@ -89,31 +89,41 @@ def _accuracy_panel(ax: plt.Axes, table: pd.DataFrame, budgets: list[str]) -> No
         ax.scatter(bare["x"], bare["predicted_accuracy"], marker="o", facecolors="none", edgecolors="tab:blue", label=NO_INTERVAL)
     if not measured.empty:
         ax.scatter(measured["x"], measured["measured_accuracy"], marker="x", color="black", zorder=3, label=MEASURED)
+    for row in encoders.itertuples():  # which encoder is which: its name under its lowest point
+        values = np.array([row.low, row.predicted_accuracy, row.measured_accuracy], dtype=float)
+        if np.isfinite(values).any():
+            low = np.nanmin(values)
+            ax.annotate(row.choice, (row.x, low), xytext=(0, -4), textcoords="offset points", rotation=90, ha="center", va="top", fontsize=6)
     best = table[(table["kind"] == "choice") & (table["rank"] == 1) & table["measured_accuracy"].notna()]
-    if not best.empty:
-        ax.scatter(best["labels_per_class"].astype(str).map(x), best["measured_accuracy"], marker="*", s=120, color="tab:red",
-                   zorder=3, label=MEASURED_CHOICE)
+    if not best.empty:  # at its encoder's place when that encoder is listed, else right of the budget's encoders
+        slot = dict(zip(zip(encoders["budget"], encoders["choice"]), encoders["x"]))
+        where = [slot.get((str(b), c.split(" + ")[0]), x[str(b)] + offset(ranks + 1)) for b, c in zip(best["labels_per_class"], best["choice"])]
+        ax.scatter(where, best["measured_accuracy"], marker="*", s=120, color="tab:red", zorder=3, label=MEASURED_CHOICE)
     if measured.empty and best.empty:
         ax.text(0.5, 0.04, "not measured: run with recommend.verify=true", ha="center", transform=ax.transAxes, fontsize=8)
     ax.set_xticks(range(len(budgets)), budgets)
     ax.set_xlim(-0.6, len(budgets) - 0.4)
+    lowest = np.nanmin(encoders[["low", "predicted_accuracy", "measured_accuracy"]].to_numpy(float), initial=1.0)
+    ax.set_ylim(max(-0.02, lowest - 0.12), 1.02)  # room for the names
     ax.set(xlabel=f"labels per class (the {ranks} encoders listed, best left)", ylabel="test accuracy",
            title="recommended encoders: predicted vs measured")
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
 
 
 def recommendation_figure(table: pd.DataFrame, predictions: pd.DataFrame) -> plt.Figure:
     """Top left: each candidate encoder's mean rank (1 = best) against the label budget; top
     right: the listed encoders' predicted accuracy and interval, and what was measured; below:
     the recommendation table in words."""
-    figure = plt.figure(figsize=(14, 8.4), layout="constrained")
-    grid = figure.add_gridspec(2, 2, height_ratios=[1.2, 1])
+    words = _text(table)
+    lines = words.count("\n") + 1
+    figure = plt.figure(figsize=(14, 5.2 + 0.16 * lines), layout="constrained")
+    grid = figure.add_gridspec(2, 2, height_ratios=[5.0, 0.3 + 0.16 * lines])
     budgets = sorted(predictions["labels_per_class"].astype(str).unique(), key=_budget_key)
     _rank_panel(figure.add_subplot(grid[0, 0]), predictions, budgets)
     _accuracy_panel(figure.add_subplot(grid[0, 1]), table, budgets)
     text = figure.add_subplot(grid[1, :])
     text.axis("off")
-    text.text(0.0, 1.0, _text(table), va="top", ha="left", family="monospace", fontsize=8, transform=text.transAxes)
+    text.text(0.0, 1.0, words, va="top", ha="left", family="monospace", fontsize=8, transform=text.transAxes)
     text.set_title("recommendation (predicted accuracy [interval], measured)")
     return figure
