@@ -716,4 +716,5 @@ def recommendation_table(
             records.append({"labels_per_class": budget, "kind": "method", "rank": rank, "choice": f"{row.pipeline}:{row.method}",
                             "predicted_accuracy": row.mean_accuracy, "low": row.mean_accuracy - spread,
                             "high": row.mean_accuracy + spread, "evidence": f"measured on {row.datasets} other data set(s)"})
-    return pd.DataFrame(records, columns=list(RECOMMENDATION_COLUMNS))
+    table = pd.DataFrame(records, columns=list(RECOMMENDATION_COLUMNS))
+    return table.astype({"measured_seeds": "Int64"})  # a count, empty where nothing was run
