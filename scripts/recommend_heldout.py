@@ -18,8 +18,11 @@ once):
   measurements, and its verification is the result.
 
 Nothing is chosen on the held-out data set: the cluster-agreement settings are fixed a priori
-(``parameters_recommend.yml``), the interval's scale was fixed before this evaluation
-(``binomial``); the unscaled interval is printed as a sensitivity figure only.
+(``parameters_recommend.yml``), the interval's scale (``binomial``) and its grouping by input
+kind (``by_kind``: a data set's interval is calibrated only on data sets of its kind, image,
+sequence or table; none when fewer than ``min_datasets`` = 2 of them) were fixed before this
+evaluation; the unscaled and the ungrouped intervals are printed as sensitivity figures only.
+A case without an interval (no calibration data of its kind) is counted apart, never as covered.
 
 Prints one table per data set and, as its last line, one JSON object: the mean regret of the
 first choice (best measured linear-probe accuracy minus the recommended encoder's), the mean
@@ -131,19 +134,36 @@ def _evidence(choices: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def _unscaled(verification: pd.DataFrame, history: pd.DataFrame) -> dict[str, float]:
-    """The recommended encoders' coverage and mean half-width with the unscaled conformal
-    interval (``recommend.interval.scale=none``), recomputed from the same rows: a sensitivity
-    figure, never used to choose anything."""
+def _sensitivity(verification: pd.DataFrame, history: pd.DataFrame, *, scale: str, by_kind: bool) -> dict[str, float]:
+    """The recommended encoders' coverage (cases without an interval counted as not covered)
+    and mean half-width with another interval (``scale``, grouped by input kind or not),
+    recomputed from the same rows: a sensitivity figure, never used to choose anything."""
     from transfer_lab.methods import recommend as rec
 
     hits, widths = [], []
     for name, rows in verification.groupby("dataset"):
-        predicted = rec.predict_accuracy(rows.drop(columns=["predicted", "halfwidth"]), history, exclude=name, scale="none")
+        kind = rows["input_kind"].iloc[0] if by_kind else None
+        predicted = rec.predict_accuracy(rows.drop(columns=["predicted", "halfwidth"]), history, exclude=name, scale=scale, kind=kind)
         first = predicted.sort_values("position").groupby(["labels_per_class", "seed"]).head(1)
         hits += (np.abs(first["measured"] - first["predicted"]) <= first["halfwidth"]).tolist()
         widths += first["halfwidth"].tolist()
-    return {"coverage": float(np.mean(hits)), "halfwidth": float(np.mean(widths))}
+    return {"coverage": float(np.mean(hits)), "halfwidth": float(np.nanmean(widths)), "without_interval": int(np.isnan(widths).sum())}
+
+
+def coverage_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per input kind and overall: cases, cases without an interval (no calibration data of the
+    kind), cases covered, coverage among the calibrated cases, coverage over all cases (a case
+    without an interval counts as not covered), mean half-width of the calibrated cases."""
+    frame = summary.assign(calibrated=summary["halfwidth"].notna() & summary["predicted"].notna(),
+                           covered=summary["in_interval"].fillna(0.0) == 1.0)
+    records = []
+    for kind, rows in [*sorted(frame.groupby("input_kind")), ("all", frame)]:
+        calibrated = rows[rows["calibrated"]]
+        records.append({"input_kind": kind, "cases": len(rows), "without_interval": int((~rows["calibrated"]).sum()),
+                        "covered": int(rows["covered"].sum()),
+                        "coverage_calibrated": float(calibrated["covered"].mean()) if len(calibrated) else float("nan"),
+                        "coverage_all": float(rows["covered"].mean()), "halfwidth": float(calibrated["halfwidth"].mean())})
+    return pd.DataFrame(records).set_index("input_kind")
 
 
 def main() -> None:
@@ -191,18 +211,28 @@ def main() -> None:
     history = pd.concat(tables["history"], ignore_index=True)
     history.to_csv(out.with_name(out.stem + "_history.csv"), index=False)
     columns = ["regret", "spearman", "abs_error", "in_interval", "halfwidth"]
+    coverage = coverage_table(table)
+    print("interval coverage, per input kind (a case without an interval is never covered):\n" + coverage.round(3).to_string())
     print("encoders (linear probe), per data set:\n" + table.groupby("dataset")[columns].mean().round(3).to_string())
     print("encoders (linear probe), per budget:\n" + table.groupby("labels_per_class")[columns].mean().round(3).to_string())
     print("encoder x method choices, per data set:\n" + choices.groupby("dataset")[["regret", "spearman"]].mean().round(3).to_string())
     print("encoder x method choices, per budget:\n" + choices.groupby("labels_per_class")[["regret", "spearman"]].mean().round(3).to_string())
-    unscaled = _unscaled(pd.concat(tables["verification"], ignore_index=True), history)
+    verification = pd.concat(tables["verification"], ignore_index=True)
+    unscaled = _sensitivity(verification, history, scale="none", by_kind=True)
+    ungrouped = _sensitivity(verification, history, scale="binomial", by_kind=False)
     result = {
         "benchmark": "recommend_heldout", "datasets": len(datasets), "rows": len(table),
         "mean_regret": float(table["regret"].mean()), "mean_spearman": float(table["spearman"].mean()),
-        "mean_abs_error": float(table["abs_error"].mean()), "mean_interval_halfwidth": float(table["halfwidth"].mean()),
-        "interval_coverage": float(table["in_interval"].mean()),
-        "interval_coverage_per_dataset": {k: round(float(v), 3) for k, v in table.groupby("dataset")["in_interval"].mean().items()},
+        "mean_abs_error": float(table["abs_error"].mean()), "mean_interval_halfwidth": coverage.loc["all", "halfwidth"],
+        "interval_coverage": coverage.loc["all", "coverage_all"], "interval_coverage_calibrated": coverage.loc["all", "coverage_calibrated"],
+        "cases_without_interval": int(coverage.loc["all", "without_interval"]),
+        "interval_coverage_per_kind": {k: {"calibrated": None if pd.isna(r.coverage_calibrated) else round(float(r.coverage_calibrated), 3), "cases": int(r.cases),
+                                           "without_interval": int(r.without_interval), "covered": int(r.covered)}
+                                       for k, r in coverage.drop(index="all").iterrows()},
+        "interval_coverage_per_dataset": {k: None if pd.isna(v) else round(float(v), 3) for k, v in table.groupby("dataset")["in_interval"].mean().items()},
         "unscaled_interval_coverage": unscaled["coverage"], "unscaled_interval_halfwidth": unscaled["halfwidth"],
+        "ungrouped_interval_coverage": ungrouped["coverage"], "ungrouped_interval_halfwidth": ungrouped["halfwidth"],
+        "ungrouped_cases_without_interval": ungrouped["without_interval"],
         "choices_mean_regret": float(choices["regret"].mean()), "choices_mean_spearman": float(choices["spearman"].mean()),
         "choices_recommended_is_best": float((choices["regret"] == 0).mean()),
         "seconds": round(time.perf_counter() - start, 1), "quick": args.quick, "pretrained_encoders": args.pretrain,

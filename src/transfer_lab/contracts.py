@@ -305,6 +305,9 @@ class Dataset:
     #: The number of classes the source declares (IDX: the catalog's ``n_classes``);
     #: labels were checked to lie in ``0 .. declared_classes - 1``.
     declared_classes: int | None = None
+    #: A table (``X`` of shape ``(n, 1, F)``, one feature per position, ``kind="signal"``): the
+    #: modality that the shape alone cannot tell from a 1-D signal (``datasets.own_data``).
+    table: bool = False
 
     @property
     def n_classes(self) -> int:

@@ -87,7 +87,7 @@ def _table(tmp_path, suffix=".csv", **columns):
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_table_loads_the_contract(tmp_path, suffix):
     data = TableDataset(str(_table(tmp_path, suffix))).load()
-    assert data.kind == "signal" and data.X.shape == (6, 1, 2)
+    assert data.kind == "signal" and data.X.shape == (6, 1, 2) and data.table  # the modality the shape cannot tell
     assert data.y.tolist() == [0, 1, 0, -1, 1, 0] and data.class_names == ["x", "y"]
     np.testing.assert_allclose(data.X[:, 0, 0], np.arange(6) / 5, atol=1e-6)  # min-max per column
     np.testing.assert_allclose(data.X[:, 0, 1], [0, 0, 1 / 3, 1 / 3, 2 / 3, 1], atol=1e-6)
@@ -112,10 +112,13 @@ def test_npz_images_tables_and_unlabelled(tmp_path):
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "img.npz", X=rng.integers(0, 256, (6, 4, 4, 3), dtype=np.uint8), y=np.array([0, 1, 2, -1, 1, 0]))
     data = NpzDataset(str(tmp_path / "img.npz")).load()
-    assert data.kind == "image" and data.X.shape == (6, 3, 4, 4) and data.n_classes == 3
+    assert data.kind == "image" and data.X.shape == (6, 3, 4, 4) and data.n_classes == 3 and not data.table
     np.savez(tmp_path / "tab.npz", features=rng.normal(size=(5, 7)), labels=np.array([0, 1, 0, 1, -1]))
     data = NpzDataset(str(tmp_path / "tab.npz"), x_key="features", y_key="labels").load()
-    assert data.kind == "signal" and data.X.shape == (5, 1, 7) and data.y[-1] == -1
+    assert data.kind == "signal" and data.X.shape == (5, 1, 7) and data.y[-1] == -1 and data.table
+    from transfer_lab.datasets.tree_dataset import dumps, loads
+
+    assert loads(dumps(data)).table  # stored as base_dataset, the table flag survives
     assert data.X.min() == 0.0 and data.X.max() == 1.0
     with pytest.raises(OwnDataError, match=r"has no array 'X'; arrays: \['features', 'labels'\]"):
         NpzDataset(str(tmp_path / "tab.npz")).load()

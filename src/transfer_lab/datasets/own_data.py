@@ -255,9 +255,8 @@ class TableDataset(_ReadOnly):
             raise OwnDataError(f"{where} has no rows")
         y, names = _encode_labels(frame[self._label].to_numpy(dtype=object), where)
         X = _unit_range(frame[features].to_numpy(), where)[:, None, :]
-        dataset = Dataset(name=self._name, kind="signal", X=X, y=y, declared_classes=len(names))
+        dataset = Dataset(name=self._name, kind="signal", X=X, y=y, declared_classes=len(names), table=True)
         dataset.class_names = names  # type: ignore[attr-defined]
-        dataset.table = True  # type: ignore[attr-defined]
         return dataset
 
     def _exists(self) -> bool:
@@ -316,7 +315,7 @@ class NpzDataset(_ReadOnly):
             raise OwnDataError(f"{where}: {self._x!r} must be a non-empty numeric array; got shape {X.shape} dtype {X.dtype}")
         n_classes = labelled_classes(y, where)
         if X.ndim == 2 and self._kind != "signal":
-            return Dataset(name=self._name, kind="signal", X=_unit_range(X, where)[:, None, :], y=y, declared_classes=n_classes)
+            return Dataset(name=self._name, kind="signal", X=_unit_range(X, where)[:, None, :], y=y, declared_classes=n_classes, table=True)
         if X.ndim == 4 and X.shape[-1] in (1, 3) and X.shape[1] not in (1, 3):
             X = np.moveaxis(X, -1, 1)  # (n, H, W, C) → (n, C, H, W)
         shape = {2: lambda a: a[:, None], 3: lambda a: a[:, None] if self._kind != "signal" else a, 4: lambda a: a}

@@ -23,8 +23,12 @@ Three pieces, each usable without Kedro:
   history row's residual comes from the law fitted *without its data set*
   (:func:`lodo_residuals`), divided by √(p(1−p)) of its prediction (floored at 0.1), each data
   set weighing once; the half-width is that score's conformal 90 % quantile
-  (:func:`conformal_quantile`) times the new prediction's √(p(1−p)). Without such history
-  the interval is ``nan``.
+  (:func:`conformal_quantile`) times the new prediction's √(p(1−p)). The interval is
+  group-conditional (Mondrian conformal, Vovk et al. 2005 ch. 4): only the scores of data sets
+  of the new one's input kind (:func:`input_kind`: image, sequence or table, from the data's
+  shape and modality) calibrate it, so a 1-D data set is never given an interval by image
+  data sets. Without such history (fewer than ``min_datasets`` verified data sets of the kind,
+  or too few rows for the finite-sample level) the interval is ``nan``: no interval, said so.
 * **Choices run for real.** :func:`rank_choices` orders encoder × method choices (the
   runnable feature-level methods ordered by the leaderboard, :func:`order_methods`);
   :func:`verify_method_choices` runs the top ones and a few others (:func:`method_accuracy`).
@@ -49,13 +53,27 @@ from transfer_lab.methods.transferability import h_score, leep, logme, nce, sour
 SCORES = ("logme", "leep", "nce", "h_score", "knn")
 TRANSDUCTIVE = "cluster_agreement"  # ranks alone where it is defined (see :func:`score_budgets`)
 BUILTIN_ENCODERS = ("pixels", "pca", "random_cnn")
+INPUT_KINDS = ("image", "sequence", "table")
 
 __all__ = [
-    "BUILTIN_ENCODERS", "Calibration", "INTERVAL_SCALES", "LINEAR_PROBE", "SCORES", "TRANSDUCTIVE", "candidate_features", "cluster_agreement",
-    "conformal_quantile", "fit_calibration", "interval_scale", "knn_score", "lodo_residuals", "method_accuracy", "order_methods",
+    "BUILTIN_ENCODERS", "Calibration", "INPUT_KINDS", "INTERVAL_SCALES", "LINEAR_PROBE", "SCORES", "TRANSDUCTIVE", "candidate_features", "cluster_agreement",
+    "conformal_quantile", "fit_calibration", "input_kind", "interval_scale", "knn_score", "lodo_residuals", "MEASURED_COLUMNS", "method_accuracy", "order_methods",
     "predict_accuracy", "rank_by_scores", "rank_choices", "rank_correlation", "rank_methods", "regret", "resize_inputs", "score_features",
     "verify_method_choices",
 ]
+
+
+def input_kind(shape: Sequence[int], table: bool = False) -> str:
+    """The kind of input of a data set whose ``X`` has ``shape``, from its shape and modality
+    (never its name): ``table`` for a table (``Dataset.table``; stored ``(n, 1, F)`` like a
+    signal, so the shape alone cannot tell), ``image`` for ``(n, C, H, W)``, ``sequence`` for
+    ``(n, C, L)``. The unit of the interval's group-conditional calibration."""
+    if table:
+        return "table"
+    kinds = {4: "image", 3: "sequence"}
+    if len(shape) not in kinds:
+        raise ValueError(f"inputs of shape {tuple(shape)}: expected (n, C, H, W) images or (n, C, L) sequences")
+    return kinds[len(shape)]
 
 
 def resize_inputs(X: np.ndarray, shape: Sequence[int]) -> np.ndarray:
@@ -207,7 +225,9 @@ class Calibration:
     row's prediction comes from the law fitted without that row's data set
     (:func:`lodo_residuals`), so no interval is as narrow as an in-sample fit makes it.
     ``scale`` is ``"binomial"`` (√(p(1−p)), floored at 0.1: an accuracy varies most near 0.5)
-    or ``"none"`` (1)."""
+    or ``"none"`` (1). ``interval_on`` names the data sets whose scores made the quantile (those
+    of ``kind``, the new data set's input kind, or all when ``kind`` is ``None``); ``quantile``
+    is ``nan`` (no interval) when they are too few."""
 
     intercept: float
     slope_rank: float
@@ -216,6 +236,8 @@ class Calibration:
     n_rows: int
     datasets: tuple[str, ...]
     scale: str = "binomial"
+    kind: str | None = None
+    interval_on: tuple[str, ...] = ()
 
     def predict(self, relative_position: np.ndarray, knn: np.ndarray) -> np.ndarray:
         knn = np.where(np.isfinite(knn), knn, 0.0)
@@ -287,12 +309,25 @@ def conformal_quantile(scores: np.ndarray, weights: np.ndarray, alpha: float = 0
     return float(scores[order][min(np.searchsorted(cumulative, level - 1e-12), len(scores) - 1)])
 
 
+def _of_kind(rows: pd.DataFrame, kind: str | None) -> np.ndarray:
+    """Which history rows are of input ``kind`` (all when ``None``; none of a row whose kind
+    was not recorded)."""
+    if kind is None:
+        return np.ones(len(rows), dtype=bool)
+    kinds = rows["input_kind"] if "input_kind" in rows else pd.Series("", index=rows.index)
+    return kinds.fillna("").astype(str).eq(kind).to_numpy()
+
+
 def fit_calibration(
     history: pd.DataFrame, exclude: str | None = None, min_rows: int = 6, *, alpha: float = 0.1, scale: str = "binomial",
+    kind: str | None = None, min_datasets: int = 2,
 ) -> Calibration | None:
     """Least squares of ``measured`` on ``relative_position`` and ``knn`` over ``history``
     (rows of :func:`verification` frames of other data sets; ``exclude`` is left out, its rows
-    never read), and the conformal quantile of the leave-one-data-set-out scores.
+    never read), and the conformal quantile of the leave-one-data-set-out scores of the data
+    sets of input ``kind`` only (Mondrian conformal; all when ``kind`` is ``None``). The
+    quantile is ``nan`` (no interval) with fewer than ``min_datasets`` such data sets or too
+    few of their rows for level ``1 - alpha`` (:func:`conformal_quantile` infinite).
     ``None`` with fewer than ``min_rows`` rows or a single data set."""
     if history is None or history.empty:
         return None
@@ -302,22 +337,29 @@ def fit_calibration(
     coef = _least_squares(rows)
     held = lodo_residuals(rows)
     scores = np.abs(held["measured"] - held["predicted"]).to_numpy() / interval_scale(held["predicted"].to_numpy(), scale)
-    return Calibration(float(coef[0]), float(coef[1]), float(coef[2]), conformal_quantile(scores, held["weight"].to_numpy(), alpha),
-                       len(rows), tuple(sorted(rows["dataset"].unique())), scale)
+    same = _of_kind(rows, kind)
+    interval_on = tuple(sorted(rows.loc[same, "dataset"].unique()))
+    quantile = conformal_quantile(scores[same], held["weight"].to_numpy()[same], alpha) if len(interval_on) >= min_datasets else np.inf
+    return Calibration(float(coef[0]), float(coef[1]), float(coef[2]), quantile if np.isfinite(quantile) else float("nan"),
+                       len(rows), tuple(sorted(rows["dataset"].unique())), scale, kind, interval_on if np.isfinite(quantile) else ())
 
 
 def predict_accuracy(
     frame: pd.DataFrame, history: pd.DataFrame, exclude: str | None = None, *, alpha: float = 0.1, scale: str = "binomial",
+    kind: str | None = None, min_datasets: int = 2,
 ) -> pd.DataFrame:
-    """``frame`` (scores with ``relative_position``) with ``predicted``, ``halfwidth`` and
-    ``calibrated_on``: each budget calibrated on the other data sets' rows *of the same
-    budget* (its own law and interval: one label per class is not five), the rows of all
-    budgets pooled where that budget has too little history; ``nan`` without any."""
-    frame = frame.assign(predicted=np.nan, halfwidth=np.nan, calibrated_on="")
-    pooled = fit_calibration(history, exclude=exclude, alpha=alpha, scale=scale)
+    """``frame`` (scores with ``relative_position``) with ``predicted``, ``halfwidth``,
+    ``calibrated_on`` (the data sets of the law) and ``interval_on`` (those of input ``kind``
+    whose scores made the interval; :func:`fit_calibration`): each budget calibrated on the
+    other data sets' rows *of the same budget* (its own law and interval: one label per class
+    is not five), the rows of all budgets pooled where that budget has too little history;
+    ``nan`` without any; ``halfwidth`` ``nan`` (no interval) without enough data sets of the kind."""
+    frame = frame.assign(predicted=np.nan, halfwidth=np.nan, calibrated_on="", interval_on="")
+    options = {"exclude": exclude, "alpha": alpha, "scale": scale, "kind": kind, "min_datasets": min_datasets}
+    pooled = fit_calibration(history, **options)
     budgets = history["labels_per_class"].astype(str) if history is not None and not history.empty else None
     for budget in frame["labels_per_class"].astype(str).unique():
-        fit = (fit_calibration(history[budgets == budget], exclude=exclude, alpha=alpha, scale=scale) if budgets is not None else None) or pooled
+        fit = (fit_calibration(history[budgets == budget], **options) if budgets is not None else None) or pooled
         if fit is None:
             continue
         rows = frame["labels_per_class"].astype(str) == budget
@@ -325,6 +367,7 @@ def predict_accuracy(
         frame.loc[rows, "predicted"] = predicted
         frame.loc[rows, "halfwidth"] = fit.halfwidth(predicted)
         frame.loc[rows, "calibrated_on"] = " ".join(fit.datasets)
+        frame.loc[rows, "interval_on"] = " ".join(fit.interval_on)
     return frame
 
 
@@ -456,13 +499,15 @@ def verify_choices(
 
 def _interval(group: pd.DataFrame, choice: str) -> dict[str, float]:
     """The recommended choice's predicted accuracy, its error, and whether the measured
-    accuracy fell inside the predicted interval (``nan`` without a prediction)."""
+    accuracy fell inside the predicted interval (``nan`` without a prediction or without an
+    interval: such a case is never counted as covered)."""
     if "predicted" not in group:
         return {"predicted": np.nan, "halfwidth": np.nan, "abs_error": np.nan, "in_interval": np.nan}
     row = group[group["encoder"] == choice].iloc[0]
     error = abs(row["measured"] - row["predicted"])
+    covered = np.isfinite(error) and np.isfinite(row["halfwidth"])
     return {"predicted": row["predicted"], "halfwidth": row["halfwidth"], "abs_error": error,
-            "in_interval": float(error <= row["halfwidth"]) if np.isfinite(error) else np.nan}
+            "in_interval": float(error <= row["halfwidth"]) if covered else np.nan}
 
 
 def summarise_verification(verification: pd.DataFrame, key: str = "encoder") -> pd.DataFrame:
@@ -575,30 +620,101 @@ def _budget_key(label: str) -> float:
     return float("inf") if str(label) == "all" else float(label)
 
 
-def recommendation_table(predictions: pd.DataFrame, method_ranking: pd.DataFrame, runners_up: int = 2) -> pd.DataFrame:
+def _text(value) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _calibration_evidence(row) -> str:
+    """What the predicted accuracy and its interval rest on, in words."""
+    calibrated, interval_on, kind = _text(row.calibrated_on), _text(row.interval_on), _text(row.input_kind) or "unknown"
+    if not calibrated:
+        return "; no calibration yet"
+    if not interval_on:
+        return f"; calibrated on {calibrated}; no calibration data of this kind ({kind}): no interval"
+    return f"; calibrated on {calibrated}; interval from {len(interval_on.split())} {kind} data set(s)"
+
+
+MEASURED_COLUMNS = ("measured_accuracy", "in_interval", "measured_rank", "measured_seeds")
+RECOMMENDATION_COLUMNS = ("labels_per_class", "kind", "rank", "choice", "predicted_accuracy", "low", "high", *MEASURED_COLUMNS, "evidence")
+
+
+def _measured_ranks(measured: pd.DataFrame, key: str) -> pd.DataFrame:
+    """``measured`` (rows of :func:`verify_choices` or :func:`verify_method_choices`) with
+    ``measured_rank``: 1 for the best measured accuracy among the candidates run at the same
+    budget and seed (ties share the best rank), and ``hit``: inside the row's interval
+    (``nan`` without one)."""
+    frame = measured.assign(labels_per_class=measured["labels_per_class"].astype(str), key=measured[key])
+    frame["measured_rank"] = frame.groupby(["labels_per_class", "seed"])["measured"].rank(ascending=False, method="min")
+    if {"predicted", "halfwidth"} <= set(frame.columns):
+        error, halfwidth = (frame["measured"] - frame["predicted"]).abs(), frame["halfwidth"].astype(float)
+        frame["hit"] = np.where(np.isfinite(error) & np.isfinite(halfwidth), (error <= halfwidth).astype(float), np.nan)
+    else:
+        frame["hit"] = np.nan
+    return frame
+
+
+def _measured(frame: pd.DataFrame | None, budget: str, name: str) -> dict[str, float]:
+    """The measured columns of one recommendation row: the mean over the seeds it was run in
+    of its measured accuracy, of ``hit`` (the fraction of those seeds inside the interval)
+    and of its measured rank; empty (``nan``) when it was never run."""
+    rows = frame[(frame["labels_per_class"] == budget) & (frame["key"] == name)] if frame is not None and not frame.empty else ()
+    if len(rows) == 0:
+        return dict.fromkeys(MEASURED_COLUMNS, np.nan)
+    return {"measured_accuracy": float(rows["measured"].mean()), "in_interval": float(rows["hit"].mean()) if rows["hit"].notna().any() else np.nan,
+            "measured_rank": float(rows["measured_rank"].mean()), "measured_seeds": len(rows)}
+
+
+def _choice_records(choices: pd.DataFrame, budget: str, runners_up: int) -> list[dict]:
+    """The encoder × method choices run for real at ``budget``, by mean position (over the
+    seeds each was run in); measured, never predicted (only the linear probe has a law)."""
+    rows = choices[choices["labels_per_class"] == budget]
+    order = rows.groupby("key").agg(position=("position", "mean"), candidates=("candidates", "max"), seeds=("seed", "nunique"))
+    records = []
+    for rank, (name, row) in enumerate(order.sort_values("position", kind="stable").head(1 + runners_up).iterrows(), start=1):
+        evidence = (f"mean position {row.position:.2f} of {int(row.candidates)} encoder x method choices "
+                    f"(mean of the encoder's and the method's ranks), run for real in {int(row.seeds)} seed(s)")
+        records.append({"labels_per_class": budget, "kind": "choice", "rank": rank, "choice": name, "predicted_accuracy": np.nan,
+                        "low": np.nan, "high": np.nan, **_measured(choices, budget, name), "evidence": evidence})
+    return records
+
+
+def recommendation_table(
+    predictions: pd.DataFrame, method_ranking: pd.DataFrame, runners_up: int = 2, verification: pd.DataFrame | None = None,
+    choice_verification: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """Per budget: the encoders in recommended order (mean over seeds of the mean rank) with
     predicted accuracy and interval, then the methods the results tables measured best at
-    that budget (mean ± std over the other data sets). ``rank`` 1 is the choice."""
+    that budget (mean ± std over the other data sets). ``rank`` 1 is the choice.
+
+    With the measurements of ``recommend.verify`` (``verification``: encoders run with a linear
+    probe, :func:`verify_choices` with ``predicted`` / ``halfwidth``; ``choice_verification``:
+    :func:`verify_method_choices`), the rows run for real get the :data:`MEASURED_COLUMNS`
+    (empty otherwise), and the encoder × method choices run for real follow (``kind``
+    ``choice``, measured only)."""
+    measured = _measured_ranks(verification, "encoder") if verification is not None and not verification.empty else None
+    choices = _measured_ranks(choice_verification, "choice") if choice_verification is not None and not choice_verification.empty else None
     records = []
     for budget in sorted(predictions["labels_per_class"].astype(str).unique(), key=_budget_key):
         group = predictions[predictions["labels_per_class"].astype(str) == budget]
+        group = group.assign(**{c: group[c] if c in group else "" for c in ("calibrated_on", "interval_on", "input_kind")})
         encoders = group.groupby("encoder").agg(mean_rank=("mean_rank", "mean"), predicted=("predicted", "mean"),
                                                 halfwidth=("halfwidth", "mean"), seeds=("seed", "nunique"),
-                                                calibrated_on=("calibrated_on", "first"))
+                                                calibrated_on=("calibrated_on", "first"), interval_on=("interval_on", "first"),
+                                                input_kind=("input_kind", "first"))
         transductive = TRANSDUCTIVE in group and group[TRANSDUCTIVE].notna().all()
         basis = f"by {TRANSDUCTIVE.replace('_', ' ')}" if transductive else f"over {len(SCORES)} scores"
         for rank, (name, row) in enumerate(encoders.sort_values("mean_rank").head(1 + runners_up).iterrows(), start=1):
-            evidence = f"mean rank {row.mean_rank:.2f} {basis}, {int(row.seeds)} seed(s)"
-            calibrated = row.calibrated_on if isinstance(row.calibrated_on, str) else ""
-            evidence += f"; calibrated on {calibrated}" if calibrated else "; no calibration yet"
+            evidence = f"mean rank {row.mean_rank:.2f} {basis}, {int(row.seeds)} seed(s)" + _calibration_evidence(row)
             records.append({"labels_per_class": budget, "kind": "encoder", "rank": rank, "choice": name,
                             "predicted_accuracy": row.predicted, "low": float(np.clip(row.predicted - row.halfwidth, 0.0, 1.0)),
-                            "high": float(np.clip(row.predicted + row.halfwidth, 0.0, 1.0)), "evidence": evidence})
+                            "high": float(np.clip(row.predicted + row.halfwidth, 0.0, 1.0)), **_measured(measured, budget, name),
+                            "evidence": evidence})
+        records += _choice_records(choices, budget, runners_up) if choices is not None else []
         methods = method_ranking[method_ranking["labels_per_class"].astype(str) == budget].head(1 + runners_up)
         for rank, row in enumerate(methods.itertuples(), start=1):
             spread = row.std_accuracy if np.isfinite(row.std_accuracy) else np.nan
             records.append({"labels_per_class": budget, "kind": "method", "rank": rank, "choice": f"{row.pipeline}:{row.method}",
                             "predicted_accuracy": row.mean_accuracy, "low": row.mean_accuracy - spread,
                             "high": row.mean_accuracy + spread, "evidence": f"measured on {row.datasets} other data set(s)"})
-    columns = ["labels_per_class", "kind", "rank", "choice", "predicted_accuracy", "low", "high", "evidence"]
-    return pd.DataFrame(records, columns=columns)
+    table = pd.DataFrame(records, columns=list(RECOMMENDATION_COLUMNS))
+    return table.astype({"measured_seeds": "Int64"})  # a count, empty where nothing was run

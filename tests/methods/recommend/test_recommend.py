@@ -261,3 +261,115 @@ def test_verify_runs_encoder_method_choices_in_ranked_order():
     assert again["measured"].tolist() == measured["measured"].tolist()
     summary = rec.summarise_verification(measured, key="choice")
     assert summary.loc[0, "recommended"] == "blobs + label_propagation" and summary.loc[0, "regret"] == 0.0
+
+
+def test_input_kind_comes_from_the_shape_and_modality_never_the_name():
+    assert rec.input_kind((10, 1, 8, 8)) == "image" and rec.input_kind((10, 3, 32, 32)) == "image"
+    assert rec.input_kind((10, 1, 40)) == "sequence"
+    assert rec.input_kind((10, 1, 40), table=True) == "table"  # a table is stored (n, 1, F) like a signal
+    with pytest.raises(ValueError, match="expected"):
+        rec.input_kind((10, 40))
+
+
+def _two_kinds(rng, images: int = 6, sequences: int = 1, rows: int = 15):
+    """Image data sets on one law with small noise; sequence data sets far off it."""
+    history = _exchangeable_history(rng, datasets=images + sequences, rows=rows, noise=0.02).assign(input_kind="image")
+    for d in range(images, images + sequences):
+        mine = history["dataset"] == f"d{d}"
+        history.loc[mine, "input_kind"] = "sequence"
+        history.loc[mine, "measured"] -= 0.25
+    return history
+
+
+def test_mondrian_interval_calibrates_a_kind_only_on_data_sets_of_that_kind():
+    rng = np.random.default_rng(21)
+    history = _two_kinds(rng, images=6, sequences=1)
+    # an image data set: the quantile is the conformal quantile of the *image* rows' LODO scores
+    # (each from the law fitted on every other data set, of any kind); the sequence set's never enter
+    fit = rec.fit_calibration(history, exclude="d0", kind="image", scale="none")
+    rows = history[history["dataset"] != "d0"]
+    held = rec.lodo_residuals(rows)
+    image = (rows["input_kind"] == "image").to_numpy()
+    scores = np.abs(held["measured"] - held["predicted"]).to_numpy()
+    assert fit.quantile == rec.conformal_quantile(scores[image], held["weight"].to_numpy()[image], 0.1)
+    assert fit.interval_on == ("d1", "d2", "d3", "d4", "d5") and "d6" in fit.datasets  # the law still uses all
+    ungrouped = rec.fit_calibration(history, exclude="d0", kind=None, scale="none")
+    assert fit.quantile < ungrouped.quantile  # the sequence set's big residuals would have widened it
+    # the sequence data set held out: no other sequence set verified, so no interval at all,
+    # however many image data sets there are; the point prediction stays
+    frame = history[history["dataset"] == "d6"].drop(columns="measured")
+    out = rec.predict_accuracy(frame, history, exclude="d6", kind="sequence")
+    assert out["predicted"].notna().all() and out["halfwidth"].isna().all() and (out["interval_on"] == "").all()
+    # with other sequence sets verified, a sequence set's interval is theirs alone
+    two = _two_kinds(np.random.default_rng(21), images=6, sequences=3)
+    seq = rec.fit_calibration(two, exclude="d6", kind="sequence", scale="none")
+    held_seq = rec.lodo_residuals(two[two["dataset"] != "d6"])
+    mine = (two[two["dataset"] != "d6"]["input_kind"] == "sequence").to_numpy()
+    expected = rec.conformal_quantile(np.abs(held_seq["measured"] - held_seq["predicted"]).to_numpy()[mine],
+                                      held_seq["weight"].to_numpy()[mine], 0.1)
+    assert seq.interval_on == ("d7", "d8") and seq.quantile == expected
+    # fewer data sets of the kind than min_datasets: no interval
+    assert np.isnan(rec.fit_calibration(two, exclude="d6", kind="sequence", min_datasets=3).quantile)
+    # a history that never recorded its kinds calibrates no kind
+    assert np.isnan(rec.fit_calibration(history.drop(columns="input_kind"), exclude="d0", kind="image").quantile)
+
+
+def test_finite_sample_quantile_of_one_kind_and_coverage_within_the_kind():
+    # equal weights: the ceil((n + 1)(1 - alpha))-th smallest score, for every n where it exists
+    for n in (9, 10, 19, 37):
+        scores = np.random.default_rng(n).permutation(np.arange(1.0, n + 1))
+        assert rec.conformal_quantile(scores, np.ones(n)) == np.ceil((n + 1) * 0.9)
+    assert rec.conformal_quantile(np.arange(8.0), np.ones(8)) == np.inf  # 8 scores cannot give 90 %
+    # too few rows of the kind for the level: no interval (never [0, 1] counted as covered)
+    rng = np.random.default_rng(22)
+    history = _two_kinds(rng, images=4, sequences=2, rows=4)  # 8 sequence rows
+    assert np.isnan(rec.fit_calibration(history, exclude="d0", kind="sequence").quantile)
+    # exchangeable data sets within a kind, another kind far off: held-out coverage of the kind ~ 90 %
+    hits = []
+    for _ in range(3):
+        history = _two_kinds(rng, images=10, sequences=2, rows=30)
+        for held in [f"d{d}" for d in range(10)]:
+            out = rec.predict_accuracy(history[history["dataset"] == held], history, exclude=held, kind="image", scale="none")
+            hits += (np.abs(out["measured"] - out["predicted"]) <= out["halfwidth"]).tolist()
+    assert 0.85 <= np.mean(hits) <= 0.96, np.mean(hits)
+
+
+def _predictions_and_measurements():
+    """Two seeds at one budget, four encoders; a and b run for real in both seeds, c in one."""
+    predictions = pd.DataFrame({
+        "labels_per_class": ["5"] * 8, "seed": [0] * 4 + [1] * 4, "encoder": list("abcd") * 2,
+        "mean_rank": [1, 2, 3, 4, 1, 3, 2, 4], "predicted": [0.8, 0.7, 0.6, 0.5] * 2, "halfwidth": [0.05] * 8,
+        "calibrated_on": "x y", "interval_on": "x y", "input_kind": "image"})
+    verification = pd.DataFrame({
+        "labels_per_class": [5, 5, 5, 5, 5], "seed": [0, 0, 0, 1, 1], "encoder": ["a", "b", "c", "a", "b"],
+        "position": [1, 2, 3, 1, 3], "measured": [0.82, 0.90, 0.60, 0.70, 0.72],
+        "predicted": [0.8, 0.7, 0.6, 0.8, 0.7], "halfwidth": [0.05] * 5})
+    choices = pd.DataFrame({
+        "labels_per_class": [5, 5, 5, 5], "seed": [0, 0, 1, 1], "choice": ["a + lp", "b + lp", "a + lp", "a + st"],
+        "encoder": ["a", "b", "a", "a"], "method": ["lp", "lp", "lp", "st"], "position": [1, 2, 1, 2], "candidates": [8] * 4,
+        "measured": [0.95, 0.91, 0.80, 0.85]})
+    return predictions, verification, choices
+
+
+def test_recommendation_table_shows_what_verify_measured_and_only_that():
+    predictions, verification, choices = _predictions_and_measurements()
+    plain = rec.recommendation_table(predictions, pd.DataFrame(columns=["labels_per_class"]), runners_up=2)
+    assert list(plain.columns) == list(rec.RECOMMENDATION_COLUMNS)
+    assert plain[list(rec.MEASURED_COLUMNS)].isna().all().all() and "choice" not in set(plain["kind"])  # nothing run
+    table = rec.recommendation_table(predictions, pd.DataFrame(columns=["labels_per_class"]), runners_up=2,
+                                     verification=verification, choice_verification=choices).set_index(["kind", "choice"])
+    a, b, c = (table.loc[("encoder", name)] for name in "abc")
+    assert a["measured_accuracy"] == pytest.approx(0.76) and a["measured_seeds"] == 2
+    assert a["in_interval"] == 0.5  # 0.82 within 0.8 +- 0.05, 0.70 not
+    assert a["measured_rank"] == pytest.approx(2.0)  # 2nd of 3 in seed 0, 2nd of 2 in seed 1
+    assert b["measured_rank"] == 1.0 and b["in_interval"] == 0.5 and c["measured_seeds"] == 1  # b: 0.90 out, 0.72 in
+    # the encoder x method choices run for real, by mean position, measured only
+    assert table.loc["choice"].index.tolist() == ["a + lp", "a + st", "b + lp"]  # ties: by name
+    lp = table.loc[("choice", "a + lp")]
+    assert lp["measured_accuracy"] == pytest.approx(0.875) and lp["measured_rank"] == 1.5 and np.isnan(lp["predicted_accuracy"])  # 1st, then 2nd
+    assert np.isnan(lp["in_interval"])  # no interval: never counted as covered
+    # an encoder without an interval (no calibration data of its kind): measured, no hit counted
+    bare = rec.recommendation_table(predictions.assign(halfwidth=np.nan, interval_on=""), pd.DataFrame(columns=["labels_per_class"]),
+                                    verification=verification.assign(halfwidth=np.nan)).set_index("choice")
+    assert bare.loc["a", "measured_accuracy"] == pytest.approx(0.76) and np.isnan(bare.loc["a", "in_interval"])
+    assert np.isnan(bare.loc["a", "low"]) and "no calibration data of this kind (image): no interval" in bare.loc["a", "evidence"]

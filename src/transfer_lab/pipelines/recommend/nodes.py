@@ -27,6 +27,14 @@ from transfer_lab.sources.splits import budgets_and_seeds, split_indices, subset
 
 logger = logging.getLogger(__name__)
 
+# the columns of the verification tables the recommend node reads (empty without verify)
+VERIFIED = ["labels_per_class", "seed", "encoder", "position", "measured", "predicted", "halfwidth", "dataset"]
+CHOICES_VERIFIED = ["labels_per_class", "seed", "choice", "encoder", "method", "position", "candidates", "measured", "dataset"]
+
+
+def _kind(base_dataset: Dataset) -> str:
+    return rec.input_kind(base_dataset.X.shape, table=bool(getattr(base_dataset, "table", False)))
+
 
 def _subsets(label_subsets: pd.DataFrame) -> list[tuple[str, int, np.ndarray]]:
     return [(b, s, subset_indices(label_subsets, b, s)) for b, s in budgets_and_seeds(label_subsets)]
@@ -55,7 +63,7 @@ def score_encoders(
                                    train_rows=split_indices(split_table, "train"), transductive_below=params.scoring.transductive_below,
                                    cluster_settings={"n_neighbors": params.scoring.cluster_neighbors, "alpha": params.scoring.cluster_alpha})
     logger.info("Scored %d candidate encoders on %s: %s", len(features), base_dataset.name, ", ".join(features))
-    return scores.assign(dataset=base_dataset.name)
+    return scores.assign(dataset=base_dataset.name, input_kind=_kind(base_dataset))
 
 
 def rank_methods(stored_results: Mapping[str, pd.DataFrame], base_dataset: Dataset, label_subsets: pd.DataFrame) -> pd.DataFrame:
@@ -77,23 +85,40 @@ def _history(calibration: Mapping[str, Callable[[], pd.DataFrame] | pd.DataFrame
 def predict(scores: pd.DataFrame, calibration: Mapping[str, Any], base_dataset: Dataset, recommend: Mapping[str, Any]) -> pd.DataFrame:
     """Predicted linear-probe accuracy of every candidate, budget and seed, with its
     split-conformal interval (``recommend.interval``), from the calibration of the *other* data
-    sets verified so far, per budget where it has history (``nan`` without any)."""
+    sets verified so far, per budget where it has history (``nan`` without any); the interval
+    from those of the same input kind only (``interval.by_kind``; ``nan`` without enough)."""
     interval = parse_params(RecommendParams, recommend, "recommend").interval
-    frame = scores.copy()
+    kind = _kind(base_dataset)
+    frame = scores.assign(input_kind=kind)
     frame["candidates"] = frame.groupby(["labels_per_class", "seed"])["encoder"].transform("size")
     frame["relative_position"] = rec.relative_position(frame["position"], frame["candidates"])
-    frame = rec.predict_accuracy(frame, _history(calibration), exclude=base_dataset.name, alpha=1.0 - interval.coverage, scale=interval.scale)
+    frame = rec.predict_accuracy(frame, _history(calibration), exclude=base_dataset.name, alpha=1.0 - interval.coverage,
+                                 scale=interval.scale, kind=kind if interval.by_kind else None, min_datasets=interval.min_datasets)
     if frame["predicted"].isna().all():
         logger.info("No calibration from other verified data sets yet: predicted accuracies are left empty")
+    elif frame["halfwidth"].isna().all():
+        logger.info("No calibration data of this kind (%s) for %s: predicted accuracies have no interval", kind, base_dataset.name)
     return frame
 
 
-def recommend_choices(predictions: pd.DataFrame, method_ranking: pd.DataFrame, recommend: Mapping[str, Any]) -> tuple[pd.DataFrame, plt.Figure]:
+def _this_dataset(measured: pd.DataFrame, predictions: pd.DataFrame) -> pd.DataFrame:
+    """The measurements of the data set predicted (none left from another run's data set)."""
+    if measured.empty or "dataset" not in measured or "dataset" not in predictions:
+        return measured
+    return measured[measured["dataset"].isin(predictions["dataset"].unique())]
+
+
+def recommend_choices(
+    predictions: pd.DataFrame, method_ranking: pd.DataFrame, verification: pd.DataFrame, choice_verification: pd.DataFrame,
+    recommend: Mapping[str, Any],
+) -> tuple[pd.DataFrame, plt.Figure]:
     """``recommendation.csv``: per budget, the encoders in recommended order (best first, then
     the runners-up) and the best-measured methods, each with its predicted or measured
-    accuracy and interval; and the figure the report shows."""
+    accuracy and interval; with ``recommend.verify``, what the rows run for real measured and
+    the encoder × method choices run; and the figure the report shows."""
     params = parse_params(RecommendParams, recommend, "recommend")
-    table = rec.recommendation_table(predictions, method_ranking, runners_up=params.runners_up)
+    verified = {"verification": _this_dataset(verification, predictions), "choice_verification": _this_dataset(choice_verification, predictions)}
+    table = rec.recommendation_table(predictions, method_ranking, runners_up=params.runners_up, **(verified if params.verify else {}))
     figure = recommendation_figure(table, predictions)
     tracking.log_figure(figure, "figures/recommend/recommendation.png")
     return table, figure
@@ -122,16 +147,16 @@ def verify(
     of this data set (for later predictions on other data sets), and the choices'
     measurements and summary (regret, Spearman's rho). Otherwise empty."""
     params = parse_params(RecommendParams, recommend, "recommend")
-    if not params.verify:
-        return pd.DataFrame(), pd.DataFrame(), {}, pd.DataFrame(), pd.DataFrame()
+    if not params.verify:  # headers only: the recommend node reads these two
+        return pd.DataFrame(columns=VERIFIED), pd.DataFrame(), {}, pd.DataFrame(columns=CHOICES_VERIFIED), pd.DataFrame()
     checkpoints = {**pretrained_encoders, **{f"user_{name}": c for name, c in user_encoders.items()}}
     with thread_limits(params.runtime.num_threads):
         features = _features(base_dataset, split_table, checkpoints, params.scoring, params.seed)
         measured = rec.verify_choices(features, base_dataset.y, predictions, _subsets(label_subsets), split_indices(split_table, "test"),
                                       top_k=params.verification.top_k, others=params.verification.others, seed=params.seed)
         choices, choice_summary = _choices(features, base_dataset, split_table, label_subsets, predictions, method_ranking, params)
-    measured = rec.attach_predictions(measured, predictions).assign(dataset=base_dataset.name)
-    summary = rec.summarise_verification(measured).assign(dataset=base_dataset.name)
+    measured = rec.attach_predictions(measured, predictions).assign(dataset=base_dataset.name, input_kind=_kind(base_dataset))
+    summary = rec.summarise_verification(measured).assign(dataset=base_dataset.name, input_kind=_kind(base_dataset))
     logger.info("Verified on %s: encoders: mean regret %.3f, Spearman %.2f; encoder x method choices: mean regret %.3f, Spearman %.2f",
                 base_dataset.name, summary["regret"].mean(), summary["spearman"].mean(), choice_summary["regret"].mean(), choice_summary["spearman"].mean())
     return measured, summary, {base_dataset.name: measured}, choices, choice_summary

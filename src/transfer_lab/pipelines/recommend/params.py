@@ -31,6 +31,12 @@ class IntervalParams(StrictModel):
 
     coverage: float = Field(0.9, gt=0.0, lt=1.0)  # nominal coverage, 1 - alpha
     scale: Literal["binomial", "none"] = "binomial"  # residuals divided by sqrt(p(1-p)) of the prediction, or not
+    # group-conditional (Mondrian): a data set's interval is calibrated only on verified data
+    # sets of its input kind (image / sequence / table, from the data's shape and modality);
+    # fixed before the held-out evaluation was run. false: on all data sets (sensitivity only)
+    by_kind: bool = True
+    # fewer verified data sets of the kind than this: no interval ("no calibration data of this kind")
+    min_datasets: int = Field(2, ge=1)
 
 
 class BaseLearnerParams(StrictModel):

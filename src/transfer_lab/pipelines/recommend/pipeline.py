@@ -1,8 +1,8 @@
 """The ``recommend`` pipeline, a modular pipeline under the ``recommend`` namespace::
 
-    base_dataset, split_table, label_subsets, pretrained_encoders, user_encoders ─► score_encoders ─► predict ─► recommend ─► recommendation, recommendation_plot
-    results_on_disk ─► rank_methods ───────────────────────────────────────────────────┘            └─► verify (recommend.verify=true) ─► verification, calibration,
-                                                                                                          choice_verification (encoder × method)
+    base_dataset, split_table, label_subsets, pretrained_encoders, user_encoders ─► score_encoders ─► predict ─┬─► verify (recommend.verify=true) ─► verification, calibration,
+    results_on_disk ─► rank_methods ─────────────────────────────────────────────────────────────────────┤      choice_verification (encoder × method)
+                                                                                                        └─► recommend (+ what verify measured) ─► recommendation, recommendation_plot
 
 It reads the data pipeline's outputs, the pretrained encoders on disk (none is fine) and
 every results table on disk (``recommend.results_on_disk``: empty is fine); it writes ``recommendation`` (global name, the answer) and its
@@ -27,13 +27,13 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(nodes.rank_methods, ["results_on_disk", "base_dataset", "label_subsets"], "method_ranking", name="rank_methods", tags="score"),
             Node(nodes.predict, ["scores", "calibration", "base_dataset", PARAMS], "predictions", name="predict", tags="score"),
             Node(
-                nodes.recommend_choices, ["predictions", "method_ranking", PARAMS],
-                ["recommendation", "recommendation_plot"], name="recommend", tags="report",
-            ),
-            Node(
                 nodes.verify, [*DATA, *ENCODERS, "predictions", "method_ranking", PARAMS],
                 ["verification", "verification_summary", "calibration_update", "choice_verification", "choice_verification_summary"],
                 name="verify", tags="verify",
+            ),
+            Node(
+                nodes.recommend_choices, ["predictions", "method_ranking", "verification", "choice_verification", PARAMS],
+                ["recommendation", "recommendation_plot"], name="recommend", tags="report",
             ),
         ],
         namespace="recommend",
