@@ -76,7 +76,10 @@ class Encoder(nn.Module):
         if self.map_readout is not None:
             raise ValueError("the encoder already reads a block's map")
         if not self.block_shapes or not 1 <= blocks <= len(self.block_shapes) or grid < 1:
-            raise ValueError(f"map read-out needs 1 <= blocks <= {len(self.block_shapes)} conv blocks and grid >= 1, got {blocks}, {grid}")
+            raise ValueError(
+                f"map read-out needs 1 <= blocks <= {len(self.block_shapes)} conv blocks and grid >= 1, "
+                f"got {blocks}, {grid}"
+            )
         channels, sides = self.block_shapes[blocks - 1]
         pooled = tuple(min(side, grid) for side in sides)
         pool = nn.AdaptiveAvgPool2d(pooled) if len(sides) == 2 else nn.AdaptiveAvgPool1d(pooled[0])
