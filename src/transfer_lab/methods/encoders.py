@@ -65,7 +65,9 @@ class Encoder(nn.Module):
     #: :meth:`set_map_readout`), else ``None``
     map_readout: dict | None = None
     #: (channels, spatial sizes) of each conv block's output; set by the conv encoders
-    block_shapes: list[tuple[int, tuple[int, ...]]] = []
+    block_shapes: Sequence[tuple[int, tuple[int, ...]]] = ()
+    #: expected ``x.dim()`` including the batch dimension; ``None`` accepts any
+    _input_ndim: int | None = None
 
     def set_map_readout(self, blocks: int, grid: int = 2) -> Encoder:
         """Make the output the map of the first ``blocks`` conv blocks, average-pooled to at
@@ -87,8 +89,6 @@ class Encoder(nn.Module):
         self.out_features = channels * math.prod(pooled)
         self.map_readout = {"blocks": int(blocks), "grid": int(grid)}
         return self
-    #: expected ``x.dim()`` including the batch dimension; ``None`` accepts any
-    _input_ndim: int | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         if self._input_ndim is not None and x.dim() != self._input_ndim:
