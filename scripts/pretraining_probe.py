@@ -4,7 +4,8 @@ probe at 10 labels per class (label seeds 0, 1, 2), scored on the validation or 
     PYTHONPATH=src OMP_NUM_THREADS=1 python scripts/pretraining_probe.py dim 30 128 '{"local_blocks": 1}' --split val
 
 Design choices of a method (e.g. DIM's local layer, augmenting the puzzles) are compared with
-``--split val``; ``--split test`` reports the chosen setting.
+``--split val``; ``--split test`` reports the chosen setting. ``--untrained`` probes the freshly
+initialised encoder (same seed, same read-out) instead: what the architecture gives alone.
 """
 
 import argparse
@@ -16,7 +17,7 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from transfer_lab.methods.encoders import build_encoder
+from transfer_lab.methods.encoders import build_encoder, with_map_readout
 from transfer_lab.methods.runtime import seed_everything
 from transfer_lab.methods.training import TrainConfig, extract_features
 from transfer_lab.methods.transfer import pretrain
@@ -29,6 +30,8 @@ parser.add_argument("epochs", type=int)
 parser.add_argument("batch_size", type=int)
 parser.add_argument("kwargs", nargs="?", default="{}", help="the method's keyword arguments, JSON")
 parser.add_argument("--split", choices=("val", "test"), default="val")
+parser.add_argument("--untrained", action="store_true",
+                    help="no pretraining: the freshly initialised encoder (with the kwargs' readout_blocks/readout_grid)")
 args = parser.parse_args()
 torch.set_num_threads(1)
 
@@ -42,12 +45,15 @@ if args.method == "clip":  # CLIP scores zero-shot accuracy on the test rows whi
     kwargs = {**kwargs, "X_test": base.X[test], "y_test": base.y[test]}
 seed_everything(0)
 wall, cpu = time.time(), time.process_time()
-encoder, history = pretrain(
-    args.method, base.X[train], base.y[train] if args.method == "clip" else None,
-    encoder=build_encoder("auto", base.X.shape[1:], width=32, depth=3, out_features=128),
-    config=TrainConfig(epochs=args.epochs, batch_size=args.batch_size, weight_decay=1e-5, patience=None, seed=0),
-    **kwargs,
-)
+fresh = build_encoder("auto", base.X.shape[1:], width=32, depth=3, out_features=128)
+if args.untrained:
+    encoder = with_map_readout(fresh, kwargs.get("readout_blocks", 0), kwargs.get("readout_grid", 2))
+else:
+    encoder, history = pretrain(
+        args.method, base.X[train], base.y[train] if args.method == "clip" else None, encoder=fresh,
+        config=TrainConfig(epochs=args.epochs, batch_size=args.batch_size, weight_decay=1e-5, patience=None, seed=0),
+        **kwargs,
+    )
 wall, cpu = time.time() - wall, time.process_time() - cpu
 features = extract_features(encoder, base.X, "cpu")
 accuracies = []
@@ -57,7 +63,7 @@ for seed in (0, 1, 2):
     probe = LogisticRegression(C=1.0, max_iter=2000).fit(scaler.transform(features[labelled]), base.y[labelled])
     accuracies.append(probe.score(scaler.transform(features[scored]), base.y[scored]))
 print(json.dumps({
-    "method": args.method, "kwargs": json.loads(args.kwargs), "epochs": args.epochs, "wall_seconds": round(wall, 1),
+    "method": args.method + (" (untrained)" if args.untrained else ""), "kwargs": json.loads(args.kwargs), "epochs": args.epochs, "wall_seconds": round(wall, 1),
     "cpu_seconds": round(cpu, 1), f"{args.split}_probe_at_10": [round(a, 3) for a in accuracies],
     "mean": round(float(np.mean(accuracies)), 3),
 }))

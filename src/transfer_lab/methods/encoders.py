@@ -8,6 +8,12 @@ Every encoder exposes
   ``freeze_blocks(encoder, k)`` freezes the first ``k`` stages and
   ``freeze_blocks(encoder, len(encoder.blocks))`` freezes the whole encoder (linear probe).
 
+A conv encoder can instead expose an earlier block's feature map (:meth:`ConvEncoder2d.set_map_readout`,
+constructor argument ``map_readout``): its first ``blocks`` conv blocks, then the map average-
+pooled to at most ``grid`` positions per side and flattened — the mid-level read-out of the
+self-supervised benchmarks, for encoders whose last layers learned a pretext on parts of
+a sample (tiles, strips). The checkpoint records it, so the rebuilt encoder is the same.
+
 Sizes are small on purpose: the data sets are 8x8 digits, 28x28 MNIST and 40-sample MNIST-1D
 signals, and the tests train these nets on two CPU cores.
 """
@@ -30,6 +36,7 @@ __all__ = [
     "build_encoder",
     "encoder_settings",
     "freeze_blocks",
+    "with_map_readout",
     "count_parameters",
     "encoder_checkpoint",
     "encoder_from_checkpoint",
@@ -54,8 +61,34 @@ class Encoder(nn.Module):
     out_features: int
     #: number of leading blocks kept frozen (see :func:`freeze_blocks`)
     n_frozen: int = 0
+    #: ``{"blocks": k, "grid": g}`` when the output is block ``k``'s pooled map (see
+    #: :meth:`set_map_readout`), else ``None``
+    map_readout: dict | None = None
+    #: (channels, spatial sizes) of each conv block's output; set by the conv encoders
+    block_shapes: Sequence[tuple[int, tuple[int, ...]]] = ()
     #: expected ``x.dim()`` including the batch dimension; ``None`` accepts any
     _input_ndim: int | None = None
+
+    def set_map_readout(self, blocks: int, grid: int = 2) -> Encoder:
+        """Make the output the map of the first ``blocks`` conv blocks, average-pooled to at
+        most ``grid`` positions per side and flattened (the later blocks and the head are
+        dropped, the kept blocks keep their weights). ``out_features`` becomes
+        ``channels * prod(min(side, grid))``: 256 for block 2 of the default encoder on an
+        8x8 digit (64 channels on 2x2). Returns ``self``."""
+        if self.map_readout is not None:
+            raise ValueError("the encoder already reads a block's map")
+        if not self.block_shapes or not 1 <= blocks <= len(self.block_shapes) or grid < 1:
+            raise ValueError(
+                f"map read-out needs 1 <= blocks <= {len(self.block_shapes)} conv blocks and grid >= 1, "
+                f"got {blocks}, {grid}"
+            )
+        channels, sides = self.block_shapes[blocks - 1]
+        pooled = tuple(min(side, grid) for side in sides)
+        pool = nn.AdaptiveAvgPool2d(pooled) if len(sides) == 2 else nn.AdaptiveAvgPool1d(pooled[0])
+        self.blocks = nn.Sequential(*list(self.blocks)[:blocks], nn.Sequential(pool, nn.Flatten()))
+        self.out_features = channels * math.prod(pooled)
+        self.map_readout = {"blocks": int(blocks), "grid": int(grid)}
+        return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         if self._input_ndim is not None and x.dim() != self._input_ndim:
@@ -148,6 +181,8 @@ class ConvEncoder2d(Encoder):
     out_features : int, default 128
     dropout : float, default 0.0
         Channel dropout after each conv block and dropout before the projection.
+    map_readout : {"blocks": k, "grid": g}, optional
+        Output block ``k``'s pooled map instead (:meth:`Encoder.set_map_readout`).
     """
 
     _input_ndim = 4
@@ -160,6 +195,7 @@ class ConvEncoder2d(Encoder):
         depth: int = 3,
         out_features: int = 128,
         dropout: float = 0.0,
+        map_readout: Mapping[str, int] | None = None,
     ) -> None:
         super().__init__()
         h, w = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
@@ -169,7 +205,7 @@ class ConvEncoder2d(Encoder):
         )
         _check_dropout(dropout)
         blocks: list[nn.Module] = []
-        c_in = in_channels
+        c_in, self.block_shapes = in_channels, []
         for i in range(depth):
             c_out = width * 2**i
             pool = min(h, w) // 2 >= _MIN_POOLED_SIZE
@@ -177,10 +213,13 @@ class ConvEncoder2d(Encoder):
             if pool:
                 h, w = h // 2, w // 2
             c_in = c_out
+            self.block_shapes.append((c_out, (h, w)))
         blocks.append(_head(nn.AdaptiveAvgPool2d(1), c_in, out_features, dropout))
         self.blocks = nn.Sequential(*blocks)
         self.out_features = out_features
         self.feature_map_size = (h, w)  # spatial size entering the global pool
+        if map_readout is not None:
+            self.set_map_readout(**map_readout)
 
 
 class ConvEncoder1d(Encoder):
@@ -199,6 +238,8 @@ class ConvEncoder1d(Encoder):
     kernel_size : int, default 5
         Odd, so that padding keeps the length.
     dropout : float, default 0.0
+    map_readout : {"blocks": k, "grid": g}, optional
+        As in :class:`ConvEncoder2d`.
     """
 
     _input_ndim = 3
@@ -212,6 +253,7 @@ class ConvEncoder1d(Encoder):
         out_features: int = 128,
         kernel_size: int = 5,
         dropout: float = 0.0,
+        map_readout: Mapping[str, int] | None = None,
     ) -> None:
         super().__init__()
         _check_positive(
@@ -224,7 +266,7 @@ class ConvEncoder1d(Encoder):
             )
         _check_dropout(dropout)
         blocks: list[nn.Module] = []
-        c_in, size = in_channels, length
+        c_in, size, self.block_shapes = in_channels, length, []
         for i in range(depth):
             c_out = width * 2**i
             pool = size // 2 >= _MIN_POOLED_SIZE
@@ -232,10 +274,13 @@ class ConvEncoder1d(Encoder):
             if pool:
                 size //= 2
             c_in = c_out
+            self.block_shapes.append((c_out, (size,)))
         blocks.append(_head(nn.AdaptiveAvgPool1d(1), c_in, out_features, dropout))
         self.blocks = nn.Sequential(*blocks)
         self.out_features = out_features
         self.feature_map_size = size
+        if map_readout is not None:
+            self.set_map_readout(**map_readout)
 
 
 class MLPEncoder(Encoder):
@@ -308,6 +353,16 @@ class Classifier(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return logits of shape ``(n, n_classes)``."""
         return self.head(self.encoder(x))
+
+
+def with_map_readout(encoder: nn.Module, blocks: int, grid: int = 2) -> nn.Module:
+    """``encoder`` reading block ``blocks``' pooled map (:meth:`Encoder.set_map_readout`);
+    ``blocks == 0``: ``encoder`` unchanged (its own head)."""
+    if blocks == 0:
+        return encoder
+    if not isinstance(encoder, Encoder):
+        raise ValueError(f"{type(encoder).__name__} cannot read a block's map")
+    return encoder.set_map_readout(blocks, grid)
 
 
 def build_encoder(kind: str, input_shape: Sequence[int], **kwargs) -> nn.Module:
@@ -426,13 +481,17 @@ def encoder_checkpoint(
 
     The result holds only strings, numbers, lists, dicts and CPU tensors, so it round-trips
     through ``torch.save`` / ``torch.load(..., weights_only=True)``. ``meta`` is for
-    things such as the pretraining method, its loss history or the data it saw.
+    things such as the pretraining method, its loss history or the data it saw. An encoder
+    that reads a block's map (:meth:`Encoder.set_map_readout`) records it in ``kwargs``.
     """
+    kwargs = dict(encoder_kwargs or {})
+    if getattr(encoder, "map_readout", None) is not None:
+        kwargs["map_readout"] = dict(encoder.map_readout)
     return {
         "encoder": {
             "kind": kind,
             "input_shape": [int(s) for s in input_shape],
-            "kwargs": dict(encoder_kwargs or {}),
+            "kwargs": kwargs,
         },
         "state_dict": {k: v.detach().cpu() for k, v in encoder.state_dict().items()},
         "meta": dict(meta),

@@ -44,7 +44,7 @@ from torch import nn
 
 from transfer_lab.methods.augment import build_augmenter, data_kind
 from transfer_lab.methods.dann import grad_reverse
-from transfer_lab.methods.encoders import encoder_for
+from transfer_lab.methods.encoders import encoder_for, with_map_readout
 from transfer_lab.methods.mutual_information import ESTIMATORS, estimate
 from transfer_lab.methods.training import TrainConfig, TrainHistory, fit
 
@@ -310,6 +310,8 @@ def pretrain_cpc(
     steps: int = 2,
     context_dim: int = 64,
     strength: float = 0.0,
+    readout_blocks: int = 0,
+    readout_grid: int = 2,
     config: TrainConfig,
     device: Any = "cpu",
 ) -> tuple[nn.Module, TrainHistory]:
@@ -334,6 +336,11 @@ def pretrain_cpc(
         Strength of the default augmentations applied to each sample before it is cut into
         strips (``0``: none), as CPC v2 augments its patches (Hénaff et al. 2020, "Data-
         efficient image recognition with contrastive predictive coding", Sec. 4.1).
+    readout_blocks : int, default 0
+        ``k > 0``: the returned encoder outputs its block-``k`` map average-pooled to at most
+        ``readout_grid`` positions per side (:func:`~transfer_lab.methods.encoders.with_map_readout`),
+        not the head trained on strips (the z_t); ``0``: the encoder's own head.
+    readout_grid : int, default 2
     config : TrainConfig
     device : str or torch.device
     """
@@ -351,4 +358,4 @@ def pretrain_cpc(
     if data_kind(X) not in ("image", "signal"):
         raise ValueError("CPC needs images or signals")
     history = fit(model, (X,), config=config, device=device, step_fn=step, desc="cpc")
-    return model.encoder, history
+    return with_map_readout(model.encoder, readout_blocks, readout_grid), history

@@ -31,12 +31,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from transfer_lab.methods.augment import build_augmenter, data_kind
-from transfer_lab.methods.encoders import encoder_for
+from transfer_lab.methods.encoders import encoder_for, with_map_readout
 from transfer_lab.methods.training import TrainConfig, TrainHistory, fit
 
 __all__ = [
     "grid_of",
     "tiles",
+    "upsampled",
     "relative_offsets",
     "maximal_hamming_permutations",
     "TileClassifier",
@@ -58,7 +59,9 @@ def _cells(spatial: Sequence[int], grid: Sequence[int]) -> list[tuple[int, ...]]
     return list(itertools.product(*(range(g) for g in grid)))
 
 
-def tiles(x: torch.Tensor, crop: int, generator: torch.Generator | None = None) -> torch.Tensor:
+def tiles(
+    x: torch.Tensor, crop: int, generator: torch.Generator | None = None, canvas: Sequence[int] | None = None
+) -> torch.Tensor:
     """Every grid cell's tile, jittered and alone on a blank canvas.
 
     Parameters
@@ -67,19 +70,23 @@ def tiles(x: torch.Tensor, crop: int, generator: torch.Generator | None = None) 
     crop : int
         Side of the square (length of the segment) cut from each cell at a random offset,
         at most the cell's side; ``cell - crop`` is the largest gap/jitter.
+    canvas : sizes, optional
+        Spatial size of the blank canvas (default: ``x``'s own); smaller than ``x`` when ``x``
+        was upsampled before cutting (``upsample`` of the pretraining functions).
 
     Returns
     -------
-    (n, P, *x.shape[1:]) with P the number of cells in raster order; tile ``p`` sits at the
+    (n, P, C, *canvas) with P the number of cells in raster order; tile ``p`` sits at the
     canvas's centre and everything else is zero.
     """
     spatial, grid = x.shape[2:], grid_of(x)
+    canvas = tuple(int(s) for s in (spatial if canvas is None else canvas))
     cells = _cells(spatial, grid)
     cell = [s // g for s, g in zip(spatial, grid, strict=True)]
-    if not 1 <= crop <= min(cell):
-        raise ValueError(f"crop must be in [1, {min(cell)}], got {crop}")
-    n, out = x.shape[0], torch.zeros(x.shape[0], len(cells), *x.shape[1:], dtype=x.dtype, device=x.device)
-    target = [slice((s - crop) // 2, (s - crop) // 2 + crop) for s in spatial]
+    if not 1 <= crop <= min(*cell, *canvas):
+        raise ValueError(f"crop must be in [1, {min(*cell, *canvas)}] (cell and canvas), got {crop}")
+    n, out = x.shape[0], torch.zeros(x.shape[0], len(cells), x.shape[1], *canvas, dtype=x.dtype, device=x.device)
+    target = [slice((s - crop) // 2, (s - crop) // 2 + crop) for s in canvas]
     for p, position in enumerate(cells):
         offsets = [torch.randint(0, c - crop + 1, (n,), generator=generator, device="cpu") for c in cell]
         for combo in itertools.product(*(range(c - crop + 1) for c in cell)):
@@ -145,9 +152,25 @@ def _augmenter(X: ArrayLike, strength: float, device: Any):
     return build_augmenter(None, data_kind(X), strength).to(device) if strength > 0 else (lambda x: x)
 
 
-def _crop_of(X: ArrayLike, crop: float) -> int:
-    cell = min(s // g for s, g in zip(X.shape[2:], grid_of(X), strict=True))
-    return max(1, min(cell, round(crop * cell)))
+def _crop_of(X: ArrayLike, crop: float, upsample: int = 1) -> int:
+    cell = min(upsample * s // g for s, g in zip(X.shape[2:], grid_of(X), strict=True))
+    size = max(1, min(cell, round(crop * cell)))
+    if size > min(X.shape[2:]):
+        raise ValueError(f"tiles of {size} (crop {crop} of cells of {cell}) do not fit the input's canvas {tuple(X.shape[2:])}")
+    return size
+
+
+def upsampled(x: torch.Tensor, factor: int) -> torch.Tensor:
+    """``x`` interpolated ``factor`` times larger (bilinear images, linear signals); ``1``: ``x``.
+
+    Tiles cut from an upsampled sample are ``factor`` times larger at the same crop fraction,
+    so on the encoder's canvas each one fills more of the input size the encoder later reads
+    whole samples at (a 6x6 tile on the 8x8 canvas of a digit instead of 3x3).
+    """
+    if factor == 1:
+        return x
+    mode = "bilinear" if x.dim() == 4 else "linear"
+    return F.interpolate(x, scale_factor=factor, mode=mode, align_corners=False)
 
 
 def pretrain_relative_position(
@@ -158,6 +181,9 @@ def pretrain_relative_position(
     crop: float = 0.75,
     hidden: int = 256,
     strength: float = 0.0,
+    upsample: int = 1,
+    readout_blocks: int = 0,
+    readout_grid: int = 2,
     config: TrainConfig,
     device: Any = "cpu",
 ) -> tuple[nn.Module, TrainHistory]:
@@ -178,19 +204,28 @@ def pretrain_relative_position(
     strength : float, default 0.0
         Strength of the default augmentations applied to the whole sample before it is cut
         (``0``: none), as rotation prediction does against memorising the task.
+    upsample : int, default 1
+        Cut the tiles from the sample upsampled this many times (:func:`upsampled`) and
+        place them on a canvas of the input's own size: ``2`` gives 6x6 tiles of the 8x8
+        quadrants of a 16x16 digit on the 8x8 canvas.
+    readout_blocks : int, default 0
+        ``k > 0``: the returned encoder outputs its block-``k`` map average-pooled to at most
+        ``readout_grid`` positions per side (:func:`~transfer_lab.methods.encoders.with_map_readout`),
+        not the head trained on tiles; ``0``: the encoder's own head.
+    readout_grid : int, default 2
     """
     encoder = encoder_for(X, encoder, encoder_kwargs)
     grid = grid_of(X)
     cells = torch.tensor(_cells(X.shape[2:], grid))
     offsets = relative_offsets(grid)
     lookup = {d: k for k, d in enumerate(offsets)}
-    size = _crop_of(X, crop)
+    size, canvas = _crop_of(X, crop, upsample), tuple(X.shape[2:])
     model = TileClassifier(encoder, 2, len(offsets), hidden)
     augment = _augmenter(X, strength, device)
 
     def step(m: TileClassifier, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        x = augment(batch[0])
-        all_tiles, n = tiles(x, size), x.shape[0]
+        x = upsampled(augment(batch[0]), upsample)
+        all_tiles, n = tiles(x, size, canvas=canvas), x.shape[0]
         a = torch.randint(0, len(cells), (n,))
         b = (a + torch.randint(1, len(cells), (n,))) % len(cells)  # any other cell, uniformly
         labels = torch.tensor([lookup[tuple((cells[j] - cells[i]).tolist())] for i, j in zip(a, b, strict=True)])
@@ -199,7 +234,7 @@ def pretrain_relative_position(
         return F.cross_entropy(m(pair), labels.to(x.device))
 
     history = fit(model, (X,), config=config, device=device, step_fn=step, desc="relative_position")
-    return model.encoder, history
+    return with_map_readout(model.encoder, readout_blocks, readout_grid), history
 
 
 def pretrain_jigsaw(
@@ -212,6 +247,9 @@ def pretrain_jigsaw(
     hidden: int = 256,
     permutation_seed: int = 0,
     strength: float = 0.0,
+    upsample: int = 1,
+    readout_blocks: int = 0,
+    readout_grid: int = 2,
     config: TrainConfig,
     device: Any = "cpu",
 ) -> tuple[nn.Module, TrainHistory]:
@@ -232,20 +270,23 @@ def pretrain_jigsaw(
         The first permutation of Algorithm 1.
     strength : float, default 0.0
         As in :func:`pretrain_relative_position`.
+    upsample, readout_blocks, readout_grid
+        As in :func:`pretrain_relative_position`.
     """
     encoder = encoder_for(X, encoder, encoder_kwargs)
     n_tiles = len(_cells(X.shape[2:], grid_of(X)))
     permutations = torch.as_tensor(maximal_hamming_permutations(n_tiles, n_permutations, permutation_seed))
-    size = _crop_of(X, crop)
+    size, canvas = _crop_of(X, crop, upsample), tuple(X.shape[2:])
     model = TileClassifier(encoder, n_tiles, n_permutations, hidden)
     augment = _augmenter(X, strength, device)
 
     def step(m: TileClassifier, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        x = augment(batch[0])
+        x = upsampled(augment(batch[0]), upsample)
         labels = torch.randint(0, n_permutations, (x.shape[0],))
         order = permutations[labels].to(x.device)  # (n, P): slot s shows tile order[s]
-        shuffled = torch.gather(tiles(x, size), 1, order.view(*order.shape, *([1] * (x.dim() - 1))).expand(-1, -1, *x.shape[1:]))
+        cut = tiles(x, size, canvas=canvas)
+        shuffled = torch.gather(cut, 1, order.view(*order.shape, *([1] * (x.dim() - 1))).expand(-1, -1, *cut.shape[2:]))
         return F.cross_entropy(m(shuffled), labels.to(x.device))
 
     history = fit(model, (X,), config=config, device=device, step_fn=step, desc="jigsaw")
-    return model.encoder, history
+    return with_map_readout(model.encoder, readout_blocks, readout_grid), history

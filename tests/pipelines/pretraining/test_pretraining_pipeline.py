@@ -150,7 +150,11 @@ def test_every_checkpoint_reaches_the_shared_folder_and_reloads(ci_run):
         assert all(math.isfinite(v) for v in meta["loss_history"])
         encoder = encoder_from_checkpoint(checkpoint)
         assert isinstance(encoder, ConvEncoder2d)
-        assert encoder.eval()(x).shape == (4, 32)  # ci encoder: out_features 32
+        readout = checkpoint["encoder"]["kwargs"].get("map_readout")
+        # conf/base: jigsaw, relative position and CPC export an earlier block's pooled map
+        assert (readout is not None) == (meta["method"] in {"cpc", "jigsaw", "relative_position"})
+        assert encoder.map_readout == readout
+        assert encoder.eval()(x).shape == (4, 32 if readout is None else encoder.out_features)  # ci encoder: out_features 32
     # the per-method folders hold the same weights
     simclr = EncoderCheckpointsDataset(str(project / "data/06_models/pretraining/simclr")).load()["simclr"]
     for key, value in simclr["state_dict"].items():

@@ -85,6 +85,8 @@ class CPCParams(MethodParams):
     steps: int = Field(2, ge=1)  # k: strips predicted ahead
     context_dim: int = Field(64, ge=1)
     strength: float = Field(0.0, ge=0.0, le=3.0)  # augmentation before cutting strips (CPC v2); 0 = none
+    readout_blocks: int = Field(0, ge=0)  # > 0: the encoder outputs that block's pooled map; 0 = its head
+    readout_grid: int = Field(2, ge=1)    # positions per side of that pooled map
 
 
 class RelativePositionParams(MethodParams):
@@ -93,6 +95,9 @@ class RelativePositionParams(MethodParams):
     crop: float = Field(0.75, gt=0.0, le=1.0)  # tile side / cell side: the gap and jitter
     hidden: int = Field(256, ge=1)
     strength: float = Field(0.0, ge=0.0, le=3.0)  # augmentation before cutting; 0 = none
+    upsample: int = Field(1, ge=1, le=4)  # cut the tiles from the sample upsampled this many times
+    readout_blocks: int = Field(0, ge=0)  # > 0: the encoder outputs that block's pooled map; 0 = its head
+    readout_grid: int = Field(2, ge=1)    # positions per side of that pooled map
 
 
 class JigsawParams(RelativePositionParams):

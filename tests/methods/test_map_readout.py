@@ -1,0 +1,121 @@
+"""An encoder reading an earlier block's pooled map (issue 15): shapes, values, checkpoints,
+and the puzzle/CPC pretraining that returns such an encoder."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from transfer_lab.methods import infomax, puzzles
+from transfer_lab.methods.encoders import (
+    build_encoder, encoder_checkpoint, encoder_from_checkpoint, freeze_blocks, with_map_readout,
+)
+from transfer_lab.methods.training import TrainConfig
+
+
+@pytest.mark.parametrize(
+    ("shape", "blocks", "grid", "out"),
+    [
+        ((1, 8, 8), 2, 2, 64 * 2 * 2),    # block 2 of a digit: 64 channels on 2x2, nothing pooled
+        ((1, 8, 8), 1, 2, 32 * 2 * 2),    # block 1: 4x4 pooled to 2x2
+        ((1, 8, 8), 1, 4, 32 * 4 * 4),    # block 1 kept whole
+        ((1, 8, 8), 3, 1, 128),           # global average pool of the last conv map
+        ((1, 40), 2, 2, 64 * 2),          # MNIST-1D: 10 steps pooled to 2
+    ],
+)
+def test_map_readout_is_the_pooled_flattened_block_output(shape, blocks, grid, out):
+    torch.manual_seed(0)
+    encoder = build_encoder("auto", shape).eval()
+    x = torch.randn(5, *shape)
+    with torch.no_grad():
+        conv_map = encoder.blocks[:blocks](x)  # the same weights, computed before the read-out is set
+        pool = F.adaptive_avg_pool2d if len(shape) == 3 else F.adaptive_avg_pool1d
+        expected = pool(conv_map, tuple(min(s, grid) for s in conv_map.shape[2:])).flatten(1)
+        read = with_map_readout(encoder, blocks, grid)
+        got = read(x)
+    assert read.out_features == out and got.shape == (5, out)
+    assert torch.allclose(got, expected)
+    assert len(read.blocks) == blocks + 1  # kept conv blocks + the pooling read-out
+    freeze_blocks(read, len(read.blocks))  # the frozen-protocol interface still holds
+
+
+def test_map_readout_round_trips_through_the_checkpoint():
+    torch.manual_seed(0)
+    kwargs = {"width": 8, "depth": 3, "out_features": 16}
+    encoder = with_map_readout(build_encoder("cnn2d", (1, 8, 8), **kwargs), 2).eval()
+    checkpoint = encoder_checkpoint(encoder, "cnn2d", (1, 8, 8), kwargs)
+    assert checkpoint["encoder"]["kwargs"] == {**kwargs, "map_readout": {"blocks": 2, "grid": 2}}
+    assert kwargs == {"width": 8, "depth": 3, "out_features": 16}  # the caller's settings untouched
+    rebuilt = encoder_from_checkpoint(checkpoint).eval()
+    x = torch.randn(4, 1, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(rebuilt(x), encoder(x))
+    assert rebuilt.out_features == 16 * 4
+
+
+def test_map_readout_refuses_what_it_cannot_read():
+    assert with_map_readout(build_encoder("cnn2d", (1, 8, 8)), 0).out_features == 128  # 0: the own head
+    with pytest.raises(ValueError, match="blocks"):
+        with_map_readout(build_encoder("cnn2d", (1, 8, 8), depth=3), 4)
+    with pytest.raises(ValueError, match="map"):
+        with_map_readout(build_encoder("mlp", (64,)), 1)
+    with pytest.raises(ValueError, match="already"):
+        with_map_readout(with_map_readout(build_encoder("cnn2d", (1, 8, 8)), 2), 1)
+
+
+def test_upsampled_tiles_are_crops_of_the_interpolated_sample_on_the_input_canvas():
+    x = torch.rand(3, 1, 8, 8)
+    big = puzzles.upsampled(x, 2)
+    assert torch.allclose(big, F.interpolate(x, size=(16, 16), mode="bilinear", align_corners=False))
+    out = puzzles.tiles(big, 6, torch.Generator().manual_seed(0), canvas=(8, 8))
+    assert out.shape == (3, 4, 1, 8, 8)
+    for i in range(3):
+        for p, (r, c) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)]):
+            canvas = out[i, p, 0]
+            assert canvas[[0, 7]].abs().sum() == 0 and canvas[:, [0, 7]].abs().sum() == 0  # 6x6 at the centre
+            crop = canvas[1:7, 1:7]
+            matches = [(a, b) for a in range(3) for b in range(3)
+                       if torch.equal(crop, big[i, 0, 8 * r + a : 8 * r + a + 6, 8 * c + b : 8 * c + b + 6])]
+            assert matches  # a jittered 6x6 crop of its own 8x8 cell of the 16x16 sample
+    with pytest.raises(ValueError, match="crop"):
+        puzzles.tiles(big, 7, canvas=(6, 6))
+    assert puzzles.upsampled(x, 1) is x
+
+
+@pytest.mark.parametrize("method", ["relative_position", "jigsaw"])
+def test_puzzles_upsample_and_return_the_block_readout(method):
+    torch.manual_seed(0)
+    X = np.random.default_rng(0).uniform(size=(32, 1, 8, 8)).astype(np.float32)
+    encoder, history = getattr(puzzles, f"pretrain_{method}")(
+        X, encoder=build_encoder("cnn2d", (1, 8, 8), width=4, out_features=8), upsample=2, readout_blocks=2,
+        config=TrainConfig(epochs=1, batch_size=16, patience=None),
+    )
+    assert history.epochs_run == 1 and encoder.map_readout == {"blocks": 2, "grid": 2}
+    assert encoder(torch.from_numpy(X[:3])).shape == (3, 8 * 4)
+    with pytest.raises(ValueError, match="canvas"):  # 4x upsampled: 12x12 tiles on an 8x8 canvas
+        getattr(puzzles, f"pretrain_{method}")(X, upsample=4, crop=0.75, config=TrainConfig(epochs=1))
+
+
+def test_cpc_returns_the_block_readout():
+    torch.manual_seed(0)
+    X = np.random.default_rng(0).uniform(size=(32, 1, 8, 8)).astype(np.float32)
+    encoder, _ = infomax.pretrain_cpc(
+        X, encoder=build_encoder("cnn2d", (1, 8, 8), width=4, out_features=8), strip_size=0.5, readout_blocks=1,
+        readout_grid=4, config=TrainConfig(epochs=1, batch_size=16, patience=None),
+    )
+    assert encoder(torch.from_numpy(X[:2])).shape == (2, 4 * 4 * 4)
+
+
+def test_signals_take_the_conf_base_settings():
+    """MNIST-1D: 80-step upsampled signal, 15-step tiles on the 40-step canvas; 128 read-out features."""
+    torch.manual_seed(0)
+    X = np.random.default_rng(0).normal(size=(16, 1, 40)).astype(np.float32)
+    config = TrainConfig(epochs=1, batch_size=8, patience=None)
+    jigsaw, _ = puzzles.pretrain_jigsaw(X, upsample=2, readout_blocks=2, readout_grid=2, config=config)
+    position, _ = puzzles.pretrain_relative_position(X, upsample=2, readout_blocks=1, readout_grid=4, config=config)
+    cpc, _ = infomax.pretrain_cpc(X, strip_size=0.5, readout_blocks=1, readout_grid=4, config=config)
+    x = torch.from_numpy(X[:2])
+    assert [m(x).shape for m in (jigsaw, position, cpc)] == [(2, 64 * 2), (2, 32 * 4), (2, 32 * 4)]
+    assert puzzles.tiles(puzzles.upsampled(x, 2), 15, canvas=(40,)).shape == (2, 4, 1, 40)
