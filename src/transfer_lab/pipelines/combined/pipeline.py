@@ -29,9 +29,9 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(nodes.select_teacher, [*DATA, LABELS, "params:selection", RUNTIME, DATA_PARAMS], "selection",
                  name="select", tags="select"),
-            Node(nodes.select_student, [*DATA, "selection", LABELS, *STUDENT, RUNTIME, DATA_PARAMS], "student_selection",
-                 name="select_student", tags="select"),
-            Node(nodes.train, [*DATA, "selection", "student_selection", LABELS, *STUDENT, RUNTIME, DATA_PARAMS],
+            Node(nodes.select_student, [*DATA, "selection", LABELS, *STUDENT, RUNTIME, DATA_PARAMS],
+                 ["student_selection", "students"], name="select_student", tags="select"),
+            Node(nodes.train, [*DATA, "selection", "student_selection", "students", LABELS, *STUDENT, RUNTIME, DATA_PARAMS],
                  ["combined_results", "stages"], name="train", tags="train"),
             Node(nodes.ablate, [*DATA, "selection", "student_selection", "stages", LABELS, *STUDENT, "params:ablation", RUNTIME,
                                 DATA_PARAMS],
