@@ -1,6 +1,6 @@
 """The ``combined`` pipeline, a modular pipeline under the ``combined`` namespace::
 
-    base_dataset, split_table, pretrained_encoders ─► select ─► selection ─► select_student ─► student_selection
+    base_dataset, split_table, pretrained_encoders ─► select ─► selection ─► select_student ─► student_selection, students
                                                                    │                                   │
                                                                    └──────────────► train ◄────────────┘
                                                                                       ├─► combined_results
@@ -9,8 +9,9 @@
 ``select`` chooses the teacher (encoder, k, pseudo-label assignment) per budget on the
 validation split and writes every candidate's score (``selection``); ``select_student``
 chooses the students' settings (encoder learning rate × augmentation strength) per budget
-on the validation split the same way (``student_selection``); ``train`` runs them with
-its students on every budget and seed (``combined.labels``); ``ablate`` tabulates the runs
+on the validation split the same way (``student_selection``) and keeps the chosen setting's
+first-round students (``students``); ``train`` runs the chosen teacher with its students on
+every budget and seed (``combined.labels``), reusing those first-round students; ``ablate`` tabulates the runs
 without one ingredient (the reruns only with ``combined.ablation.enabled=true``). Tags
 ``combined`` and ``select`` (both selections) / ``train`` / ``ablate`` / ``report``.
 """
