@@ -11,6 +11,7 @@ import torch
 from sklearn.datasets import load_digits
 
 from transfer_lab.contracts import DataParams, Dataset, data_provenance
+from transfer_lab.datasets.encoder_checkpoints import EncoderCheckpointsDataset
 from transfer_lab.methods.encoders import build_encoder, encoder_checkpoint
 from transfer_lab.pipelines.combined import nodes
 from transfer_lab.sources.splits import split_indices, stratified_split
@@ -142,7 +143,7 @@ def test_train_reuses_the_chosen_first_round_students_of_the_student_selection()
     pd.testing.assert_frame_equal(retrained[columns], fresh[columns])
 
 
-def test_the_reused_student_has_the_weights_select_student_trained():
+def test_the_reused_student_has_the_weights_select_student_trained(tmp_path):
     dataset, split, encoders = _data(False)
     selection = nodes.select_teacher(dataset, split, encoders, LABELS, SELECTION, RUNTIME, {})
     students, trained = nodes.select_student(dataset, split, encoders, selection, LABELS, STUDENT, TRAINING, RUNTIME, {})
@@ -152,6 +153,9 @@ def test_the_reused_student_has_the_weights_select_student_trained():
     lr_strength = nodes._chosen_students(students)["1"]
     view = nodes._views(dataset, split, LABELS)[0]
     how = nodes._settings(nodes.parse_params(nodes.StudentParams, STUDENT, "s"), fit, settings, view.seed, 3, lr_strength)
+    folder = EncoderCheckpointsDataset(str(tmp_path / "students"))  # the catalog's dataset: through the disk
+    folder.save(trained)
+    trained = folder.load()
     model, seconds = nodes._stored_student(trained, view, candidate, how, encoders["tiny"], "cpu")
     stored = trained[f"lpc1_seed{view.seed}"]["state_dict"]
     assert seconds > 0 and all(torch.equal(v, stored[k]) for k, v in model.state_dict().items())
