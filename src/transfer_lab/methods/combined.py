@@ -256,12 +256,18 @@ def _teacher_stage(embed_with: nn.Module, view: Any, candidate: Candidate, n_cla
             "predict": predict, "seconds": time.perf_counter() - start}
 
 
-def run(encoder: nn.Module, view: Any, candidate: Candidate, settings: CombinedSettings) -> CombinedResult:
+def run(
+    encoder: nn.Module, view: Any, candidate: Candidate, settings: CombinedSettings,
+    first_student: tuple[nn.Module, float] | None = None,
+) -> CombinedResult:
     """Teacher on the pretrained features, then ``settings.rounds`` times: a student on the
     teacher's pseudo-labels, and (before the next round) the teacher on that student's features.
 
     ``view`` must come through :func:`without_held_out_labels`; ``encoder`` is not changed.
     ``rounds == 0`` gives the teacher alone (label propagation on the pretrained features).
+    ``first_student``: ``(model, seconds)`` of a first-round student already trained by a run
+    with the same encoder, view, candidate and settings (the student selection's); it is used
+    instead of training it again (its stage records those ``seconds``).
     """
     n_classes = settings.n_classes or int(max(view.y_labeled.max(), view.y_val.max())) + 1
     stages = [_teacher_stage(encoder, view, candidate, n_classes, "teacher_1")]
@@ -270,11 +276,14 @@ def run(encoder: nn.Module, view: Any, candidate: Candidate, settings: CombinedS
     for round_ in range(1, rounds + 1):
         if model is not None:
             stages.append(_teacher_stage(model.encoder, view, candidate, n_classes, f"teacher_{round_}"))
-        start = time.perf_counter()
-        model = student(copy.deepcopy(encoder), view, stages[-1]["pseudo_labels"], settings)
+        start, spent = time.perf_counter(), 0.0
+        if round_ == 1 and first_student is not None:
+            model, spent = first_student
+        else:
+            model = student(copy.deepcopy(encoder), view, stages[-1]["pseudo_labels"], settings)
         predict = _classify(model)
         stages.append({"stage": f"student_{round_}", "val_accuracy": _accuracy(predict(view.X_val), view.y_val),
-                       "pseudo_labels": None, "predict": predict, "seconds": time.perf_counter() - start})
+                       "pseudo_labels": None, "predict": predict, "seconds": spent + time.perf_counter() - start})
     return CombinedResult(model, stages[-1]["predict"], stages)
 
 

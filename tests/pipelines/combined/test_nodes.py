@@ -3,12 +3,15 @@ nor the training reads the test split (shuffled test labels change only test acc
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import torch
 from sklearn.datasets import load_digits
 
 from transfer_lab.contracts import DataParams, Dataset, data_provenance
+from transfer_lab.datasets.encoder_checkpoints import EncoderCheckpointsDataset
 from transfer_lab.methods.encoders import build_encoder, encoder_checkpoint
 from transfer_lab.pipelines.combined import nodes
 from transfer_lab.sources.splits import split_indices, stratified_split
@@ -38,8 +41,8 @@ def _data(shuffle_test: bool) -> tuple[Dataset, pd.DataFrame, dict]:
 def _run(shuffle_test: bool) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     dataset, split, encoders = _data(shuffle_test)
     selection = nodes.select_teacher(dataset, split, encoders, LABELS, SELECTION, RUNTIME, {})
-    students = nodes.select_student(dataset, split, encoders, selection, LABELS, STUDENT, TRAINING, RUNTIME, {})
-    results, stages = nodes.train(dataset, split, encoders, selection, students, LABELS, STUDENT, TRAINING, RUNTIME, {})
+    students, trained = nodes.select_student(dataset, split, encoders, selection, LABELS, STUDENT, TRAINING, RUNTIME, {})
+    results, stages = nodes.train(dataset, split, encoders, selection, students, trained, LABELS, STUDENT, TRAINING, RUNTIME, {})
     return selection, students, results, stages
 
 
@@ -91,8 +94,9 @@ def test_the_final_stage_is_chosen_on_val_and_the_ablation_table_lists_every_sta
 def test_the_student_settings_are_chosen_on_mean_validation_accuracy_and_one_candidate_trains_nothing():
     dataset, split, encoders = _data(False)
     selection = nodes.select_teacher(dataset, split, encoders, LABELS, SELECTION, RUNTIME, {})
-    one = nodes.select_student(dataset, split, encoders, selection, LABELS, {"rounds": 1}, TRAINING, RUNTIME, {})
+    one, trained = nodes.select_student(dataset, split, encoders, selection, LABELS, {"rounds": 1}, TRAINING, RUNTIME, {})
     assert one["val_accuracy"].isna().all() and one["selected"].all() and set(one["encoder_lr"]) == {1e-4}
+    assert trained == {}  # nothing trained, nothing for train to reuse
     table = pd.DataFrame({"labels_per_class": "1", "seed": [0, 1, 0, 1], "encoder_lr": [1e-4, 1e-4, 1e-3, 1e-3],
                           "strength": 0.5, "val_accuracy": [0.9, 0.7, 0.85, 0.8]})
     marked = nodes._mark_best(table, ["labels_per_class"], ["encoder_lr", "strength"])
@@ -104,10 +108,55 @@ def test_the_ablation_without_the_student_selection_is_the_run_itself_where_the_
     selection = nodes.select_teacher(dataset, split, encoders, LABELS, SELECTION, RUNTIME, {})
     students = pd.DataFrame({"labels_per_class": "1", "seed": [0, 1], "encoder_lr": 1e-4, "strength": 0.5,
                              "val_accuracy": np.nan, "selected": True})  # the first candidate of STUDENT chosen
-    _, stages = nodes.train(dataset, split, encoders, selection, students, LABELS, STUDENT, TRAINING, RUNTIME, {})
+    _, stages = nodes.train(dataset, split, encoders, selection, students, {}, LABELS, STUDENT, TRAINING, RUNTIME, {})
     plan = {"enabled": True, "variants": ["no_student_selection", "no_unlabeled"]}
     table = nodes.ablate(dataset, split, encoders, selection, students, stages, LABELS, STUDENT, TRAINING, plan, RUNTIME, {})
     table = table.set_index("variant")
     assert {"combined", "only_teacher_1", "only_student_1", "no_student_selection", "no_unlabeled"} <= set(table.index)
     for column in ("test_mean", "val_mean", "n_seeds"):
         assert table.loc["no_student_selection", column] == table.loc["combined", column]
+
+
+def test_train_reuses_the_chosen_first_round_students_of_the_student_selection():
+    """train's first-round student is select_student's for the chosen setting (the same val
+    accuracy, the same weights), and reusing it gives the stages of training it again."""
+    dataset, split, encoders = _data(False)
+    selection = nodes.select_teacher(dataset, split, encoders, LABELS, SELECTION, RUNTIME, {})
+    student = {**STUDENT, "rounds": 2}
+    students, trained = nodes.select_student(dataset, split, encoders, selection, LABELS, student, TRAINING, RUNTIME, {})
+    assert sorted(trained) == ["lpc1_seed0", "lpc1_seed1"]
+    chosen = students[students["selected"]].set_index("seed")
+    for seed in (0, 1):
+        meta = trained[f"lpc1_seed{seed}"]["meta"]
+        assert (meta["encoder_lr"], meta["strength"]) == (chosen.loc[seed, "encoder_lr"], chosen.loc[seed, "strength"])
+    _, reused = nodes.train(dataset, split, encoders, selection, students, trained, LABELS, student, TRAINING, RUNTIME, {})
+    _, again = nodes.train(dataset, split, encoders, selection, students, {}, LABELS, student, TRAINING, RUNTIME, {})
+    first = reused[reused["stage"] == "student_1"].set_index("seed")
+    assert np.allclose(first["val_accuracy"], chosen.loc[first.index, "val_accuracy"])
+    assert np.allclose(first["seconds"], [trained[f"lpc1_seed{s}"]["meta"]["seconds"] for s in first.index], atol=1.0)
+    columns = ["stage", "val_accuracy", "accuracy", "precision"]  # every stage, the second round included
+    pd.testing.assert_frame_equal(reused[columns], again[columns])
+    # trained under other settings (here another training config): not reused, trained again
+    other = {**TRAINING, "epochs": 1}
+    _, retrained = nodes.train(dataset, split, encoders, selection, students, trained, LABELS, student, other, RUNTIME, {})
+    _, fresh = nodes.train(dataset, split, encoders, selection, students, {}, LABELS, student, other, RUNTIME, {})
+    pd.testing.assert_frame_equal(retrained[columns], fresh[columns])
+
+
+def test_the_reused_student_has_the_weights_select_student_trained(tmp_path):
+    dataset, split, encoders = _data(False)
+    selection = nodes.select_teacher(dataset, split, encoders, LABELS, SELECTION, RUNTIME, {})
+    students, trained = nodes.select_student(dataset, split, encoders, selection, LABELS, STUDENT, TRAINING, RUNTIME, {})
+    fit = nodes.parse_params(nodes.TrainingParams, TRAINING, "t")
+    settings = nodes.parse_params(nodes.RuntimeParams, RUNTIME, "r")
+    candidate = nodes._chosen(selection)["1"]
+    lr_strength = nodes._chosen_students(students)["1"]
+    view = nodes._views(dataset, split, LABELS)[0]
+    how = nodes._settings(nodes.parse_params(nodes.StudentParams, STUDENT, "s"), fit, settings, view.seed, 3, lr_strength)
+    folder = EncoderCheckpointsDataset(str(tmp_path / "students"))  # the catalog's dataset: through the disk
+    folder.save(trained)
+    trained = folder.load()
+    model, seconds = nodes._stored_student(trained, view, candidate, how, encoders["tiny"], "cpu")
+    stored = trained[f"lpc1_seed{view.seed}"]["state_dict"]
+    assert seconds > 0 and all(torch.equal(v, stored[k]) for k, v in model.state_dict().items())
+    assert nodes._stored_student(trained, view, candidate, dataclasses.replace(how, strength=0.9), encoders["tiny"], "cpu") is None

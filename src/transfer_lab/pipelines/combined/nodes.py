@@ -22,7 +22,7 @@ import torch
 
 from transfer_lab.contracts import DataParams, Dataset, TrainingParams, data_provenance, stale_reason
 from transfer_lab.methods import combined
-from transfer_lab.methods.encoders import build_encoder, encoder_from_checkpoint
+from transfer_lab.methods.encoders import Classifier, build_encoder, encoder_from_checkpoint
 from transfer_lab.methods.runtime import resolve_device, thread_limits
 from transfer_lab.methods.training import extract_features
 from transfer_lab.params import parse_params
@@ -118,43 +118,82 @@ def _settings(student: StudentParams, training: TrainingParams, runtime: Runtime
     )
 
 
+def _student_meta(view: BudgetView, candidate: combined.Candidate, how: Any, checkpoint: dict) -> dict:
+    """What a first-round student was trained from (budget, seed, teacher, settings, the
+    encoder's data): ``train`` reuses a stored student only when all of it matches."""
+    config = {k: v for k, v in dataclasses.asdict(how.config).items() if k != "progress"}
+    return {"labels_per_class": str(view.labels_per_class), "seed": int(view.seed), "teacher": dataclasses.asdict(candidate),
+            "encoder_lr": float(how.encoder_lr), "strength": float(how.strength), "n_classes": how.n_classes,
+            "config": config, "encoder_meta": repr(checkpoint.get("meta", {}).get("provenance"))}
+
+
 def _student_records(checkpoint: dict, view: BudgetView, candidate: combined.Candidate, how: Any,
-                     students: list[tuple[float, float]], device: Any) -> list[dict]:
+                     students: list[tuple[float, float]], device: Any) -> tuple[list[dict], dict]:
     """Val accuracy of one first-round student per (encoder_lr, strength) on ``view`` (none
-    trained when there is one candidate: nothing to choose)."""
-    records = []
+    trained when there is one candidate: nothing to choose), and those students
+    (``{(encoder_lr, strength): {"state_dict", "meta"}}``, for ``train`` to reuse)."""
+    records, trained = [], {}
     for lr, strength in students:
         val = float("nan")
         if len(students) > 1:
             encoder = encoder_from_checkpoint(checkpoint, device)
-            run = combined.run(encoder, combined.without_held_out_labels(view), candidate,
-                               dataclasses.replace(how, encoder_lr=lr, strength=strength, rounds=1))
-            val = next(s["val_accuracy"] for s in run.stages if s["stage"] == "student_1")
+            settings = dataclasses.replace(how, encoder_lr=lr, strength=strength, rounds=1)
+            run = combined.run(encoder, combined.without_held_out_labels(view), candidate, settings)
+            stage = next(s for s in run.stages if s["stage"] == "student_1")
+            val, meta = stage["val_accuracy"], _student_meta(view, candidate, settings, checkpoint)
+            trained[lr, strength] = {"state_dict": {k: v.detach().cpu() for k, v in run.model.state_dict().items()},
+                                     "meta": {**meta, "seconds": float(stage["seconds"])}}
         records.append({"labels_per_class": view.labels_per_class, "seed": view.seed, "encoder_lr": lr,
                         "strength": strength, "val_accuracy": val})
-    return records
+    return records, trained
 
 
 def select_student(
     base_dataset: Dataset, split_table: pd.DataFrame, pretrained_encoders: Mapping[str, dict], selection: pd.DataFrame,
     labels: Mapping[str, Any], student: Mapping[str, Any], training: Mapping[str, Any], runtime: Mapping[str, Any],
     data: Mapping[str, Any],
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, dict[str, dict]]:
     """The student settings (``combined.student``: encoder_lr × strength) chosen per budget
     on validation: a first-round student of each on the chosen teacher, every budget and seed
-    (``selected``: best mean val accuracy; one candidate is chosen without training)."""
+    (``selected``: best mean val accuracy; one candidate is chosen without training), and the
+    chosen setting's first-round students (``students``: ``lpc<budget>_seed<seed>``), which
+    ``train`` uses instead of training them again."""
     rounds = parse_params(StudentParams, student, "combined.student")
     fit, settings = parse_params(TrainingParams, training, "combined.training"), parse_params(RuntimeParams, runtime, "combined.runtime")
     students = [(lr, s) for lr in rounds.encoder_lr for s in rounds.strength]
-    chosen, records = _chosen(selection), []
+    chosen, records, trained = _chosen(selection), [], {}
     with thread_limits(settings.num_threads):
         checkpoints = _checkpoints(pretrained_encoders, sorted({c.encoder for c in chosen.values()}), base_dataset, data)
         for view in (v for v in _views(base_dataset, split_table, labels) if v.labels_per_class in chosen):
             how = _settings(rounds, fit, settings, view.seed, base_dataset.n_classes, students[0])
             c = chosen[view.labels_per_class]
-            records += _student_records(checkpoints[c.encoder], view, c, how, students, resolve_device(settings.device))
+            found, models = _student_records(checkpoints[c.encoder], view, c, how, students, resolve_device(settings.device))
+            records, trained = records + found, {**trained, (str(view.labels_per_class), view.seed): models}
     table = pd.DataFrame(records, columns=STUDENT_COLUMNS[:-1]).astype({"labels_per_class": str})
-    return _mark_best(table, ["labels_per_class"], ["encoder_lr", "strength"])[STUDENT_COLUMNS]
+    table = _mark_best(table, ["labels_per_class"], ["encoder_lr", "strength"])[STUDENT_COLUMNS]
+    best = _chosen_students(table)
+    return table, {_student_key(b, seed): models[best[b]] for (b, seed), models in trained.items() if models}
+
+
+def _student_key(budget: Any, seed: int) -> str:
+    return f"lpc{budget}_seed{int(seed)}"
+
+
+def _stored_student(students: Mapping[str, dict], view: BudgetView, candidate: combined.Candidate, how: Any,
+                    checkpoint: dict, device: Any) -> tuple[Any, float] | None:
+    """``(model, seconds)`` of the first-round student that ``select_student`` trained with
+    exactly these settings, or None (none stored, or trained from something else: retrain)."""
+    stored = students.get(_student_key(view.labels_per_class, view.seed))
+    if stored is None:
+        return None
+    meta = {k: v for k, v in stored.get("meta", {}).items() if k != "seconds"}
+    if meta != _student_meta(view, candidate, how, checkpoint):
+        logger.warning("combined: the stored student %s was trained with other settings; training it again",
+                       _student_key(view.labels_per_class, view.seed))
+        return None
+    model = Classifier(encoder_from_checkpoint(checkpoint, device), how.n_classes)
+    model.load_state_dict(stored["state_dict"])
+    return model.to(device), float(stored["meta"]["seconds"])
 
 
 def _chosen_students(student_selection: pd.DataFrame) -> dict[str, tuple[float, float]]:
@@ -194,11 +233,12 @@ def _result_rows(stages: pd.DataFrame) -> list[dict]:
 
 def train(
     base_dataset: Dataset, split_table: pd.DataFrame, pretrained_encoders: Mapping[str, dict], selection: pd.DataFrame,
-    student_selection: pd.DataFrame, labels: Mapping[str, Any], student: Mapping[str, Any], training: Mapping[str, Any],
-    runtime: Mapping[str, Any], data: Mapping[str, Any],
+    student_selection: pd.DataFrame, trained: Mapping[str, dict], labels: Mapping[str, Any], student: Mapping[str, Any],
+    training: Mapping[str, Any], runtime: Mapping[str, Any], data: Mapping[str, Any],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The chosen teacher and its students (the chosen settings) on every budget and seed: every stage's accuracies
-    (``stages``, the val-chosen final stage ``selected``) and its rows (``combined_results``)."""
+    (``stages``, the val-chosen final stage ``selected``) and its rows (``combined_results``). The first-round
+    students that ``select_student`` trained with the chosen settings (``trained``) are reused, not trained again."""
     rounds = parse_params(StudentParams, student, "combined.student")
     fit = parse_params(TrainingParams, training, "combined.training")
     settings = parse_params(RuntimeParams, runtime, "combined.runtime")
@@ -209,7 +249,8 @@ def train(
             candidate = chosen[view.labels_per_class]
             encoder = encoder_from_checkpoint(checkpoints[candidate.encoder], resolve_device(settings.device))
             how = _settings(rounds, fit, settings, view.seed, base_dataset.n_classes, students[view.labels_per_class])
-            result = combined.run(encoder, combined.without_held_out_labels(view), candidate, how)
+            first = _stored_student(trained, view, candidate, how, checkpoints[candidate.encoder], resolve_device(settings.device))
+            result = combined.run(encoder, combined.without_held_out_labels(view), candidate, how, first)
             stages += _stage_records(base_dataset.name, METHOD, view, result)
             logger.info("combined: %s labels/class, seed %s: %s", view.labels_per_class, view.seed, candidate)
     stages = choose_stage(pd.DataFrame(stages, columns=STAGE_COLUMNS))

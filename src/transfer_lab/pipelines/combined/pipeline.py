@@ -1,6 +1,6 @@
 """The ``combined`` pipeline, a modular pipeline under the ``combined`` namespace::
 
-    base_dataset, split_table, pretrained_encoders ─► select ─► selection ─► select_student ─► student_selection
+    base_dataset, split_table, pretrained_encoders ─► select ─► selection ─► select_student ─► student_selection, students
                                                                    │                                   │
                                                                    └──────────────► train ◄────────────┘
                                                                                       ├─► combined_results
@@ -9,8 +9,9 @@
 ``select`` chooses the teacher (encoder, k, pseudo-label assignment) per budget on the
 validation split and writes every candidate's score (``selection``); ``select_student``
 chooses the students' settings (encoder learning rate × augmentation strength) per budget
-on the validation split the same way (``student_selection``); ``train`` runs them with
-its students on every budget and seed (``combined.labels``); ``ablate`` tabulates the runs
+on the validation split the same way (``student_selection``) and keeps the chosen setting's
+first-round students (``students``); ``train`` runs the chosen teacher with its students on
+every budget and seed (``combined.labels``), reusing those first-round students; ``ablate`` tabulates the runs
 without one ingredient (the reruns only with ``combined.ablation.enabled=true``). Tags
 ``combined`` and ``select`` (both selections) / ``train`` / ``ablate`` / ``report``.
 """
@@ -29,9 +30,9 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(nodes.select_teacher, [*DATA, LABELS, "params:selection", RUNTIME, DATA_PARAMS], "selection",
                  name="select", tags="select"),
-            Node(nodes.select_student, [*DATA, "selection", LABELS, *STUDENT, RUNTIME, DATA_PARAMS], "student_selection",
-                 name="select_student", tags="select"),
-            Node(nodes.train, [*DATA, "selection", "student_selection", LABELS, *STUDENT, RUNTIME, DATA_PARAMS],
+            Node(nodes.select_student, [*DATA, "selection", LABELS, *STUDENT, RUNTIME, DATA_PARAMS],
+                 ["student_selection", "students"], name="select_student", tags="select"),
+            Node(nodes.train, [*DATA, "selection", "student_selection", "students", LABELS, *STUDENT, RUNTIME, DATA_PARAMS],
                  ["combined_results", "stages"], name="train", tags="train"),
             Node(nodes.ablate, [*DATA, "selection", "student_selection", "stages", LABELS, *STUDENT, "params:ablation", RUNTIME,
                                 DATA_PARAMS],
