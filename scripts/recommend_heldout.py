@@ -145,7 +145,7 @@ def _sensitivity(verification: pd.DataFrame, history: pd.DataFrame, *, scale: st
         kind = rows["input_kind"].iloc[0] if by_kind else None
         predicted = rec.predict_accuracy(rows.drop(columns=["predicted", "halfwidth"]), history, exclude=name, scale=scale, kind=kind)
         first = predicted.sort_values("position").groupby(["labels_per_class", "seed"]).head(1)
-        hits += (np.abs(first["measured"] - first["predicted"]) <= first["halfwidth"]).tolist()
+        hits += np.nan_to_num(rec.inside_interval(first["measured"], first["predicted"], first["halfwidth"]), nan=0.0).tolist()
         widths += first["halfwidth"].tolist()
     return {"coverage": float(np.mean(hits)), "halfwidth": float(np.nanmean(widths)), "without_interval": int(np.isnan(widths).sum())}
 

@@ -57,7 +57,7 @@ INPUT_KINDS = ("image", "sequence", "table")
 
 __all__ = [
     "BUILTIN_ENCODERS", "Calibration", "INPUT_KINDS", "INTERVAL_SCALES", "LINEAR_PROBE", "SCORES", "TRANSDUCTIVE", "candidate_features", "cluster_agreement",
-    "conformal_quantile", "fit_calibration", "input_kind", "interval_scale", "knn_score", "lodo_residuals", "MEASURED_COLUMNS", "method_accuracy", "order_methods",
+    "conformal_quantile", "fit_calibration", "input_kind", "inside_interval", "interval_scale", "knn_score", "lodo_residuals", "MEASURED_COLUMNS", "method_accuracy", "order_methods",
     "predict_accuracy", "rank_by_scores", "rank_choices", "rank_correlation", "rank_methods", "regret", "resize_inputs", "score_features",
     "verify_method_choices",
 ]
@@ -497,6 +497,15 @@ def verify_choices(
     return frame
 
 
+def inside_interval(measured, predicted, halfwidth) -> np.ndarray:
+    """1.0 where the measured accuracy lies within ``halfwidth`` of the predicted one, 0.0
+    outside, ``nan`` without a prediction or without an interval (such a case is never
+    counted as covered). Elementwise; scalars give a 0-d array."""
+    error = np.abs(np.asarray(measured, dtype=float) - np.asarray(predicted, dtype=float))
+    halfwidth = np.asarray(halfwidth, dtype=float)
+    return np.where(np.isfinite(error) & np.isfinite(halfwidth), (error <= halfwidth).astype(float), np.nan)
+
+
 def _interval(group: pd.DataFrame, choice: str) -> dict[str, float]:
     """The recommended choice's predicted accuracy, its error, and whether the measured
     accuracy fell inside the predicted interval (``nan`` without a prediction or without an
@@ -504,10 +513,8 @@ def _interval(group: pd.DataFrame, choice: str) -> dict[str, float]:
     if "predicted" not in group:
         return {"predicted": np.nan, "halfwidth": np.nan, "abs_error": np.nan, "in_interval": np.nan}
     row = group[group["encoder"] == choice].iloc[0]
-    error = abs(row["measured"] - row["predicted"])
-    covered = np.isfinite(error) and np.isfinite(row["halfwidth"])
-    return {"predicted": row["predicted"], "halfwidth": row["halfwidth"], "abs_error": error,
-            "in_interval": float(error <= row["halfwidth"]) if covered else np.nan}
+    return {"predicted": row["predicted"], "halfwidth": row["halfwidth"], "abs_error": abs(row["measured"] - row["predicted"]),
+            "in_interval": float(inside_interval(row["measured"], row["predicted"], row["halfwidth"]))}
 
 
 def summarise_verification(verification: pd.DataFrame, key: str = "encoder") -> pd.DataFrame:
@@ -646,8 +653,7 @@ def _measured_ranks(measured: pd.DataFrame, key: str) -> pd.DataFrame:
     frame = measured.assign(labels_per_class=measured["labels_per_class"].astype(str), key=measured[key])
     frame["measured_rank"] = frame.groupby(["labels_per_class", "seed"])["measured"].rank(ascending=False, method="min")
     if {"predicted", "halfwidth"} <= set(frame.columns):
-        error, halfwidth = (frame["measured"] - frame["predicted"]).abs(), frame["halfwidth"].astype(float)
-        frame["hit"] = np.where(np.isfinite(error) & np.isfinite(halfwidth), (error <= halfwidth).astype(float), np.nan)
+        frame["hit"] = inside_interval(frame["measured"], frame["predicted"], frame["halfwidth"])
     else:
         frame["hit"] = np.nan
     return frame
