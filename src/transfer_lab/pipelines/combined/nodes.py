@@ -168,7 +168,8 @@ def select_student(
             how = _settings(rounds, fit, settings, view.seed, base_dataset.n_classes, students[0])
             c = chosen[view.labels_per_class]
             found, models = _student_records(checkpoints[c.encoder], view, c, how, students, resolve_device(settings.device))
-            records, trained = records + found, {**trained, (str(view.labels_per_class), view.seed): models}
+            records += found
+            trained[str(view.labels_per_class), view.seed] = models
     table = pd.DataFrame(records, columns=STUDENT_COLUMNS[:-1]).astype({"labels_per_class": str})
     table = _mark_best(table, ["labels_per_class"], ["encoder_lr", "strength"])[STUDENT_COLUMNS]
     best = _chosen_students(table)
