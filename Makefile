@@ -29,11 +29,12 @@ install-test: $(VENV)/.installed-test
 
 install-notebook: $(VENV)/.installed-notebook
 
-# ParallelRunner: the graph's independent nodes (pretraining methods, transfer encoders,
-# semi-supervised methods, ...) on both cores; every node seeds itself, so the results tables
-# equal SequentialRunner's (benchmarks/default_run.py compares them).
+# CriticalPathRunner: Kedro's ParallelRunner (the graph's independent nodes on every core)
+# that starts the ready node with the longest remaining path first, so long chains do not run
+# alone at the end; every node seeds itself, so the results tables equal SequentialRunner's
+# (benchmarks/default_run.py compares them).
 run: install
-	$(BIN)/kedro run --runner ParallelRunner
+	$(BIN)/kedro run --runner transfer_lab.runners.CriticalPathRunner
 
 test: install-test
 	$(BIN)/python -m pytest

@@ -9,7 +9,10 @@ developer's data/ and mlflow.db are untouched. Per-node times come from the MLfl
 run, under either runner. The total CPU is that of the ``kedro`` process and its workers
 (``RUSAGE_CHILDREN``).
 
-Ours is the runner `make run` uses (``ParallelRunner``); the baseline is ``SequentialRunner``
+Ours is the runner `make run` uses (``transfer_lab.runners.CriticalPathRunner``: Kedro's
+``ParallelRunner`` that starts the ready node with the longest remaining path first; its
+expected node costs are a measured run's, ``--write-node-seconds`` refreshes them); the
+baseline is ``SequentialRunner``
 on the same code, parameters and machine in the same invocation (``--baseline none`` skips
 it: a default-size sequential run is the longer one). Both runs' results tables are
 compared value for value (timing metrics excepted): ``results_identical`` in the JSON.
@@ -35,11 +38,12 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+from transfer_lab.runners.critical_path import write_node_seconds  # noqa: E402
 from transfer_lab.timing import node_times  # noqa: E402
 
 LAYERS = ("01_raw", "02_intermediate", "03_primary", "04_feature", "05_model_input", "06_models",
           "07_model_output", "08_reporting")
-OURS_RUNNER = "ParallelRunner"       # what `make run` uses
+OURS_RUNNER = "transfer_lab.runners.CriticalPathRunner"  # what `make run` uses
 BASELINE_RUNNER = "SequentialRunner"
 
 
@@ -138,6 +142,8 @@ def main() -> None:
     parser.add_argument("--params", default=None, help="passed to kedro run --params")
     parser.add_argument("--keep", type=Path, default=None,
                         help="run the copies in this (new) folder and keep them: data/08_reporting for the README")
+    parser.add_argument("--write-node-seconds", action="store_true",
+                        help="store this run's CPU seconds per node as the CriticalPathRunner's expected costs")
     args = parser.parse_args()
     env = "ci" if args.quick else "base"
     extra = (["--pipelines", args.pipelines] if args.pipelines else []) + (["--params", args.params] if args.params else [])
@@ -150,6 +156,11 @@ def main() -> None:
         base = measure(BASELINE_RUNNER, env, extra, Path(tmp)) if args.baseline == "sequential" else None
         if base:
             report(base)
+    if args.write_node_seconds:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        write_node_seconds(dict(zip(ours["nodes"]["node"], ours["nodes"]["cpu"])),
+                           f"python benchmarks/default_run.py {' '.join(sys.argv[1:])} at {commit}, "
+                           f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs")
     overall, family = best_accuracy(ours["table"])
     print("\nbest mean test accuracy per labels-per-class:", json.dumps(overall))
     print("best per family/budget:", json.dumps(family))

@@ -103,10 +103,11 @@ def test_bad_parameter_on_the_command_line_is_refused_before_any_work(tmp_path):
 
 @pytest.mark.slow
 def test_parallel_runner_runs_every_pipeline_into_one_mlflow_run(tmp_path):
-    """Worker processes get no hooks and share no catalog-declared MemoryDataset: node
-    outputs travel through files and MLflow logging finds the run through the environment."""
+    """`make run`'s runner (CriticalPathRunner, a ParallelRunner): worker processes get no hooks
+    and share no catalog-declared MemoryDataset: node outputs travel through files and MLflow
+    logging finds the run through the environment."""
     project = make_project_copy(tmp_path / "project")
-    result = _kedro(project, "run", "--env", "ci", "--runner", "ParallelRunner")
+    result = _kedro(project, "run", "--env", "ci", "--runner", "transfer_lab.runners.CriticalPathRunner")
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     written = {p.name for p in (project / "data/08_reporting").glob("*_results.csv")}
     assert written == {f"{name}_results.csv" for name in PIPELINES}
@@ -121,7 +122,7 @@ def test_parallel_runner_runs_every_pipeline_into_one_mlflow_run(tmp_path):
     logged_by = {key.split("/")[1] for key in run.data.metrics if key.startswith("history/")}
     assert {"semi_supervised", "taskonomy", "evaluation"} <= logged_by, sorted(logged_by)[:20]
     # the driver logged the parameters and every results table
-    assert run.data.params["data.seeds"] == "[0, 1]" and run.data.tags["runner"] == "ParallelRunner"
+    assert run.data.params["data.seeds"] == "[0, 1]" and run.data.tags["runner"] == "CriticalPathRunner"
     results_metrics = [key for key in run.data.metrics if not key.startswith(("seeds/", "history/", "timing/"))]
     assert {key.split("/")[0] for key in results_metrics} == set(PIPELINES)
     # the timing hook ran in the workers: wall and CPU seconds of every node
@@ -142,7 +143,7 @@ def test_default_run_benchmark_prints_times_and_one_json_line():
     )
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     record = json.loads(result.stdout.strip().splitlines()[-1])
-    assert record["benchmark"] == "default_run" and record["runner"] == "ParallelRunner"
+    assert record["benchmark"] == "default_run" and record["runner"] == "transfer_lab.runners.CriticalPathRunner"
     assert record["baseline"] == "SequentialRunner" and record["results_identical"] is True
     assert set(record["pipelines_seconds"]) == {"data"} and record["top_nodes"]
     assert {"ours_seconds", "baseline_seconds", "speedup"} <= set(record)

@@ -40,7 +40,7 @@ logging.getLogger("py.warnings").addFilter(_DropUntypedPyfuncAdvice())
 class _VizTrackingNoticeAsInfo(logging.Filter):
     """Logs kedro-viz's "Workflow tracking is disabled ..." at INFO instead of WARNING.
 
-    kedro-viz says it on every run with ``ParallelRunner`` (what ``make run`` uses) or with
+    kedro-viz says it on every run with ``ParallelRunner`` (and ``make run``'s subclass of it) or with
     ``--pipelines``: its run-status file is written for full sequential runs only. That is
     information about Kedro-Viz, not a problem with the run, so it stays, one level down.
     """
