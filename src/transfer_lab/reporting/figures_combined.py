@@ -11,9 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-
-def _budget_key(label: str) -> float:
-    return float("inf") if str(label) == "all" else float(label)
+from transfer_lab.reporting.results import budget_sort_key
 
 
 def ablation_figure(ablation: pd.DataFrame) -> plt.Figure:
@@ -23,7 +21,7 @@ def ablation_figure(ablation: pd.DataFrame) -> plt.Figure:
         ax.text(0.5, 0.5, "no combined run (no usable pretrained encoder)", ha="center", va="center")
         ax.set_axis_off()
         return fig
-    budgets = sorted(ablation["labels_per_class"].astype(str).unique(), key=_budget_key)
+    budgets = sorted(ablation["labels_per_class"].astype(str).unique(), key=budget_sort_key)
     variants = list(dict.fromkeys(["combined", *ablation["variant"]]))
     width = 0.8 / len(variants)
     for i, variant in enumerate(variants):

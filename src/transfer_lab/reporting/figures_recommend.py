@@ -14,14 +14,11 @@ import numpy as np
 import pandas as pd
 
 from transfer_lab.reporting.plots import method_style
+from transfer_lab.reporting.results import budget_sort_key
 
 #: Labels of the predicted-vs-measured panel's artists (tests look them up).
 PREDICTED, NO_INTERVAL = "predicted, with interval", "predicted, no interval (no calibration data of this kind)"
 MEASURED, MEASURED_CHOICE = "measured (linear probe)", "measured: recommended encoder x method"
-
-
-def _budget_key(label: str) -> float:
-    return float("inf") if str(label) == "all" else float(label)
 
 
 def _finite(value) -> bool:
@@ -39,7 +36,7 @@ def _measured_text(row) -> str:
 
 def _text(table: pd.DataFrame) -> str:
     lines = []
-    for budget in sorted(table["labels_per_class"].astype(str).unique(), key=_budget_key):
+    for budget in sorted(table["labels_per_class"].astype(str).unique(), key=budget_sort_key):
         rows = table[table["labels_per_class"].astype(str) == budget]
         for kind in ("encoder", "choice", "method"):
             part = rows[rows["kind"] == kind].sort_values("rank")
@@ -119,7 +116,7 @@ def recommendation_figure(table: pd.DataFrame, predictions: pd.DataFrame) -> plt
     lines = words.count("\n") + 1
     figure = plt.figure(figsize=(14, 5.2 + 0.16 * lines), layout="constrained")
     grid = figure.add_gridspec(2, 2, height_ratios=[5.0, 0.3 + 0.16 * lines])
-    budgets = sorted(predictions["labels_per_class"].astype(str).unique(), key=_budget_key)
+    budgets = sorted(predictions["labels_per_class"].astype(str).unique(), key=budget_sort_key)
     _rank_panel(figure.add_subplot(grid[0, 0]), predictions, budgets)
     _accuracy_panel(figure.add_subplot(grid[0, 1]), table, budgets)
     text = figure.add_subplot(grid[1, :])
