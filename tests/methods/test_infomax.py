@@ -209,3 +209,19 @@ def test_cpc_refuses_columns_of_signals_and_unknown_directions():
     for bad in ([], ["down", "down"], ["diagonal"]):
         with pytest.raises(ValueError, match="directions"):
             infomax.pretrain_cpc(_blobs(8), directions=bad, config=TrainConfig(epochs=1))
+
+
+def test_cpc_can_train_its_read_out_as_the_latents():
+    """train_readout: z_t is the pooled block-1 map, the very features the encoder hands on."""
+    torch.manual_seed(0)
+    encoder = build_encoder("cnn2d", (1, 8, 8), width=4, out_features=8)
+    before = encoder.blocks[0][0].weight.detach().clone()
+    trained, history = infomax.pretrain_cpc(
+        _blobs(), encoder=encoder, strip_size=0.5, stride=1, steps=2, readout_blocks=1, readout_grid=4,
+        train_readout=True, config=TrainConfig(epochs=6, batch_size=32, patience=None),
+    )
+    assert history.train_loss[-1] < history.train_loss[0]
+    assert trained.map_readout == {"blocks": 1, "grid": 4} and trained.out_features == 4 * 4 * 4
+    assert not torch.equal(trained.blocks[0][0].weight, before)
+    with pytest.raises(ValueError, match="readout_blocks"):
+        infomax.pretrain_cpc(_blobs(8), train_readout=True, config=TrainConfig(epochs=1))

@@ -367,6 +367,7 @@ def pretrain_cpc(
     directions: Sequence[str] = ("down",),
     readout_blocks: int = 0,
     readout_grid: int = 2,
+    train_readout: bool = False,
     config: TrainConfig,
     device: Any = "cpu",
 ) -> tuple[nn.Module, TrainHistory]:
@@ -400,11 +401,18 @@ def pretrain_cpc(
         ``readout_grid`` positions per side (:func:`~transfer_lab.methods.encoders.with_map_readout`),
         not the head trained on strips (the z_t); ``0``: the encoder's own head.
     readout_grid : int, default 2
+    train_readout : bool, default False
+        ``True`` (with ``readout_blocks > 0``): the encoder is cut to its read-out before
+        training, so the strips' latents z_t are the pooled block map itself and CPC trains
+        the very features it hands on (as in the paper, where z_t is the representation);
+        ``False``: z_t is the encoder's head and the read-out is cut after training.
     config : TrainConfig
     device : str or torch.device
     """
     if data_kind(X) not in ("image", "signal"):
         raise ValueError("CPC needs images or signals")
+    if train_readout and readout_blocks == 0:
+        raise ValueError("train_readout needs readout_blocks > 0")
     directions = tuple(directions)
     known = set(directions) <= set(CPC_DIRECTIONS)
     if not directions or len(set(directions)) < len(directions) or not known:
@@ -422,6 +430,8 @@ def pretrain_cpc(
                 f"strips of {size} every {stride} give too few positions for {steps} steps ahead"
             )
     encoder = encoder_for(X, encoder, encoder_kwargs)
+    if train_readout:
+        encoder = with_map_readout(encoder, readout_blocks, readout_grid)
     augment = build_augmenter(None, data_kind(X), strength).to(device) if strength > 0 else (lambda x: x)
     model = CPC(encoder, steps, context_dim, len(directions))
 
@@ -429,4 +439,6 @@ def pretrain_cpc(
         return cpc_objective(m, augment(batch[0]), directions, sizes, stride)
 
     history = fit(model, (X,), config=config, device=device, step_fn=step, desc="cpc")
+    if train_readout:
+        return model.encoder, history
     return with_map_readout(model.encoder, readout_blocks, readout_grid), history

@@ -89,6 +89,7 @@ class CPCParams(MethodParams):
     directions: list[Literal["down", "up", "right", "left"]] = Field(["down"], min_length=1)
     readout_blocks: int = Field(0, ge=0)  # > 0: the encoder outputs that block's pooled map; 0 = its head
     readout_grid: int = Field(2, ge=1)    # positions per side of that pooled map
+    train_readout: bool = False  # True: z_t is the read-out itself (encoder cut before training)
 
 
 class RelativePositionParams(MethodParams):
