@@ -151,3 +151,77 @@ def test_cpc_with_augmentation_lowers_its_loss_on_images():
         config=TrainConfig(epochs=6, batch_size=32, patience=None),
     )
     assert history.train_loss[-1] < history.train_loss[0]
+
+
+def test_strips_along_columns_are_the_rows_of_the_transposed_image():
+    x = torch.arange(64, dtype=torch.float32).view(1, 1, 8, 8) + 1
+    columns = infomax.strips(x, 3, 2, axis=1)
+    torch.testing.assert_close(columns, infomax.strips(x.transpose(2, 3), 3, 2).transpose(3, 4))
+    assert (columns[0, 1, 0] != 0).any(dim=0).nonzero().flatten().tolist() == [2, 3, 4]
+    with pytest.raises(ValueError):
+        infomax.strips(torch.ones(2, 1, 40), 15, 5, axis=1)
+
+
+def test_cpc_objective_is_the_mean_of_eq_4_over_directions_as_a_loop():
+    """CPC v2's directions: each its own GRU and predictors over strips in its order."""
+    torch.manual_seed(0)
+    x = torch.as_tensor(_blobs(3))
+    directions = ("down", "up", "left")
+    linear = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 5))
+    linear.out_features = 5  # a linear encoder: latents that differ visibly between strips
+    model = infomax.CPC(linear, 2, 6, len(directions))
+    losses = []
+    for i, name in enumerate(directions):
+        starts = list(range(0, 8 - 4 + 1, 2))  # strips of 4 every 2: rows / columns 0-3, 2-5, 4-7
+        cut = []
+        for start in (starts[::-1] if name in ("up", "left") else starts):
+            strip = torch.zeros_like(x)
+            if name in ("down", "up"):
+                strip[:, :, start : start + 4] = x[:, :, start : start + 4]
+            else:
+                strip[:, :, :, start : start + 4] = x[:, :, :, start : start + 4]
+            cut.append(strip)
+        with torch.no_grad():
+            z = torch.stack([model.encoder(s) for s in cut], dim=1)
+            context, _ = model.grus[i](z)
+            predictions = torch.stack([w(context) for w in model.predictors[i]])
+        losses.append(infomax.cpc_loss(predictions, z).item())
+    with torch.no_grad():
+        objective = infomax.cpc_objective(model, x, directions, {0: 4, 1: 4}, 2).item()
+    assert objective == pytest.approx(sum(losses) / len(losses), abs=1e-5)
+    assert min(abs(a - b) for a in losses for b in losses if a is not b) > 1e-3  # the directions differ
+
+
+def test_cpc_in_four_directions_lowers_its_loss_on_images():
+    torch.manual_seed(0)
+    encoder = build_encoder("cnn2d", (1, 8, 8), width=4, out_features=8)
+    _, history = infomax.pretrain_cpc(
+        _blobs(), encoder=encoder, strip_size=0.375, stride=1, steps=2, directions=["down", "up", "right", "left"],
+        config=TrainConfig(epochs=6, batch_size=32, patience=None),
+    )
+    assert history.train_loss[-1] < history.train_loss[0]
+
+
+def test_cpc_refuses_columns_of_signals_and_unknown_directions():
+    signals = np.zeros((8, 1, 40), dtype=np.float32)
+    with pytest.raises(ValueError, match="columns"):
+        infomax.pretrain_cpc(signals, strip_size=0.25, stride=5, directions=["right"], config=TrainConfig(epochs=1))
+    for bad in ([], ["down", "down"], ["diagonal"]):
+        with pytest.raises(ValueError, match="directions"):
+            infomax.pretrain_cpc(_blobs(8), directions=bad, config=TrainConfig(epochs=1))
+
+
+def test_cpc_can_train_its_read_out_as_the_latents():
+    """train_readout: z_t is the pooled block-1 map, the very features the encoder hands on."""
+    torch.manual_seed(0)
+    encoder = build_encoder("cnn2d", (1, 8, 8), width=4, out_features=8)
+    before = encoder.blocks[0][0].weight.detach().clone()
+    trained, history = infomax.pretrain_cpc(
+        _blobs(), encoder=encoder, strip_size=0.5, stride=1, steps=2, readout_blocks=1, readout_grid=4,
+        train_readout=True, config=TrainConfig(epochs=6, batch_size=32, patience=None),
+    )
+    assert history.train_loss[-1] < history.train_loss[0]
+    assert trained.map_readout == {"blocks": 1, "grid": 4} and trained.out_features == 4 * 4 * 4
+    assert not torch.equal(trained.blocks[0][0].weight, before)
+    with pytest.raises(ValueError, match="readout_blocks"):
+        infomax.pretrain_cpc(_blobs(8), train_readout=True, config=TrainConfig(epochs=1))

@@ -26,7 +26,10 @@ r"""Mutual-information pretraining: Deep InfoMax and contrastive predictive codi
   encoder, giving latents :math:`z_t`; a GRU summarises :math:`z_{\le t}` into
   :math:`c_t`, and :math:`W_k c_t` predicts :math:`z_{t+k}` for :math:`k = 1..K` under the
   InfoNCE loss (eq. 4) whose negatives are every other latent of the batch: other
-  positions of the same sample and every position of the other samples.
+  positions of the same sample and every position of the other samples. Several prediction
+  directions (CPC v2, Hénaff et al. 2020, Sec. 4.1: top to bottom, bottom to top, left to
+  right, right to left) each get their own GRU and predictors over the same encoder; their
+  losses are averaged.
 
 Both return ``(encoder, history)`` like :mod:`~transfer_lab.methods.contrastive`; critics,
 discriminator, GRU and predictors are dropped.
@@ -34,7 +37,7 @@ discriminator, GRU and predictors are dropped.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -55,8 +58,10 @@ __all__ = [
     "DeepInfoMax",
     "pretrain_dim",
     "strips",
+    "CPC_DIRECTIONS",
     "cpc_loss",
     "CPC",
+    "cpc_objective",
     "pretrain_cpc",
 ]
 
@@ -236,21 +241,36 @@ def pretrain_dim(
 # --------------------------------------------------------------------------------------------
 
 
-def strips(x: torch.Tensor, size: int, stride: int) -> torch.Tensor:
+#: CPC's prediction directions: (axis the strips are cut along, reversed order). Axis 0: the
+#: rows of an image (``"down"`` top to bottom, ``"up"`` bottom to top) or the time steps of a
+#: signal (``"down"`` forward, ``"up"`` backward); axis 1: the columns of an image
+#: (``"right"`` left to right, ``"left"`` right to left). CPC v2 predicts in all four
+#: (Hénaff et al. 2020, Sec. 4.1); the original CPC top to bottom only.
+CPC_DIRECTIONS: dict[str, tuple[int, bool]] = {
+    "down": (0, False), "up": (0, True), "right": (1, False), "left": (1, True),
+}
+
+
+def strips(x: torch.Tensor, size: int, stride: int, axis: int = 0) -> torch.Tensor:
     """The ordered overlapping strips of each sample, each alone on a blank canvas.
 
-    Images ``(n, C, H, W)``: rows ``t*stride .. t*stride+size`` (top to bottom); signals
-    ``(n, C, L)``: time steps. Returns ``(n, T, *x.shape[1:])`` with zeros outside strip ``t``,
-    so the encoder sees one strip at a time at the input size it was built for.
+    Images ``(n, C, H, W)``: rows ``t*stride .. t*stride+size`` (top to bottom), or with
+    ``axis=1`` columns (left to right); signals ``(n, C, L)``: time steps (``axis=0`` only).
+    Returns ``(n, T, *x.shape[1:])`` with zeros outside strip ``t``, so the encoder sees one
+    strip at a time at the input size it was built for.
     """
-    length = x.shape[2]
+    dim = 2 + axis
+    if axis not in (0, 1) or dim >= x.dim():
+        raise ValueError(f"axis {axis} does not exist for inputs of shape {tuple(x.shape)}")
+    length = x.shape[dim]
     if not 1 <= size <= length or stride < 1:
         raise ValueError(f"strip size must be in [1, {length}] and stride >= 1, got {size}, {stride}")
     starts = range(0, length - size + 1, stride)
     mask = torch.zeros(len(starts), length, dtype=x.dtype, device=x.device)
     for t, start in enumerate(starts):
         mask[t, start : start + size] = 1.0
-    shape = (1, len(starts), 1, length) + (1,) * (x.dim() - 3)
+    shape = [1, len(starts)] + [1] * (x.dim() - 1)
+    shape[dim + 1] = length
     return x[:, None] * mask.view(shape)
 
 
@@ -284,20 +304,54 @@ def cpc_loss(predictions: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
 
 
 class CPC(nn.Module):
-    """Encoder (strip -> z_t), GRU context (z_<=t -> c_t) and one linear predictor per step ahead."""
+    """Encoder (strip -> z_t) and, per prediction direction, a GRU context (z_<=t -> c_t) and
+    one linear predictor per step ahead."""
 
-    def __init__(self, encoder: nn.Module, steps: int, context_dim: int = 64) -> None:
+    def __init__(
+        self, encoder: nn.Module, steps: int, context_dim: int = 64, directions: int = 1
+    ) -> None:
         super().__init__()
         self.encoder = encoder
-        self.gru = nn.GRU(encoder.out_features, context_dim, batch_first=True)
-        self.predictors = nn.ModuleList(nn.Linear(context_dim, encoder.out_features, bias=False) for _ in range(steps))
+        d = encoder.out_features
+        self.grus = nn.ModuleList(
+            nn.GRU(d, context_dim, batch_first=True) for _ in range(directions)
+        )
+        self.predictors = nn.ModuleList(
+            nn.ModuleList(nn.Linear(context_dim, d, bias=False) for _ in range(steps))
+            for _ in range(directions)
+        )
+
+    def encode(self, sequence: torch.Tensor) -> torch.Tensor:
+        """``sequence`` ``(N, T, ...)`` -> the latents ``z`` ``(N, T, D)``."""
+        n, t_len = sequence.shape[:2]
+        return self.encoder(sequence.flatten(0, 1)).view(n, t_len, -1)
+
+    def predict(self, z: torch.Tensor, direction: int = 0) -> torch.Tensor:
+        """Latents ``(N, T, D)`` in the direction's order -> predictions ``(K, N, T, D)``."""
+        context, _ = self.grus[direction](z)
+        return torch.stack([w(context) for w in self.predictors[direction]])
 
     def forward(self, sequence: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``sequence`` ``(N, T, ...)`` -> ``(predictions (K, N, T, D), z (N, T, D))``."""
-        n, t_len = sequence.shape[:2]
-        z = self.encoder(sequence.flatten(0, 1)).view(n, t_len, -1)
-        context, _ = self.gru(z)
-        return torch.stack([w(context) for w in self.predictors]), z
+        """``sequence`` ``(N, T, ...)`` -> ``(predictions (K, N, T, D), z (N, T, D))`` of the
+        first direction."""
+        z = self.encode(sequence)
+        return self.predict(z), z
+
+
+def cpc_objective(
+    model: CPC, x: torch.Tensor, directions: Sequence[str], sizes: Mapping[int, int], stride: int
+) -> torch.Tensor:
+    """CPC's loss on a batch: :func:`cpc_loss` per direction (the model's ``i``-th GRU and
+    predictors for ``directions[i]``), averaged. ``sizes[axis]``: the strip size along that
+    axis; the strips of an axis are encoded once and reversed for the opposite direction."""
+    axes = sorted({CPC_DIRECTIONS[d][0] for d in directions})
+    z = {axis: model.encode(strips(x, sizes[axis], stride, axis)) for axis in axes}
+    losses = []
+    for i, name in enumerate(directions):
+        axis, reverse = CPC_DIRECTIONS[name]
+        ordered = z[axis].flip(1) if reverse else z[axis]
+        losses.append(cpc_loss(model.predict(ordered, i), ordered))
+    return torch.stack(losses).mean()
 
 
 def pretrain_cpc(
@@ -310,8 +364,10 @@ def pretrain_cpc(
     steps: int = 2,
     context_dim: int = 64,
     strength: float = 0.0,
+    directions: Sequence[str] = ("down",),
     readout_blocks: int = 0,
     readout_grid: int = 2,
+    train_readout: bool = False,
     config: TrainConfig,
     device: Any = "cpu",
 ) -> tuple[nn.Module, TrainHistory]:
@@ -336,26 +392,53 @@ def pretrain_cpc(
         Strength of the default augmentations applied to each sample before it is cut into
         strips (``0``: none), as CPC v2 augments its patches (Hénaff et al. 2020, "Data-
         efficient image recognition with contrastive predictive coding", Sec. 4.1).
+    directions : sequence of {"down", "up", "right", "left"}, default ("down",)
+        The orders the strips are predicted in (:data:`CPC_DIRECTIONS`), each with its own GRU
+        and predictors; the loss is the mean over directions. ``"right"``/``"left"`` cut the
+        columns of an image (images only); a direction and its reverse share the latents.
     readout_blocks : int, default 0
         ``k > 0``: the returned encoder outputs its block-``k`` map average-pooled to at most
         ``readout_grid`` positions per side (:func:`~transfer_lab.methods.encoders.with_map_readout`),
         not the head trained on strips (the z_t); ``0``: the encoder's own head.
     readout_grid : int, default 2
+    train_readout : bool, default False
+        ``True`` (with ``readout_blocks > 0``): the encoder is cut to its read-out before
+        training, so the strips' latents z_t are the pooled block map itself and CPC trains
+        the very features it hands on (as in the paper, where z_t is the representation);
+        ``False``: z_t is the encoder's head and the read-out is cut after training.
     config : TrainConfig
     device : str or torch.device
     """
-    encoder = encoder_for(X, encoder, encoder_kwargs)
-    augment = build_augmenter(None, data_kind(X), strength).to(device) if strength > 0 else (lambda x: x)
-    length = int(X.shape[2])
-    size = max(1, round(strip_size * length))
-    model = CPC(encoder, steps, context_dim)
-    if (length - size) // stride + 1 <= steps:
-        raise ValueError(f"strips of {size} every {stride} give too few positions for {steps} steps ahead")
-
-    def step(m: CPC, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        return cpc_loss(*m(strips(augment(batch[0]), size, stride)))
-
     if data_kind(X) not in ("image", "signal"):
         raise ValueError("CPC needs images or signals")
+    if train_readout and readout_blocks == 0:
+        raise ValueError("train_readout needs readout_blocks > 0")
+    directions = tuple(directions)
+    known = set(directions) <= set(CPC_DIRECTIONS)
+    if not directions or len(set(directions)) < len(directions) or not known:
+        allowed = ", ".join(CPC_DIRECTIONS)
+        raise ValueError(f"directions must be distinct, non-empty, of {allowed}; got {directions}")
+    axes = sorted({CPC_DIRECTIONS[d][0] for d in directions})
+    if axes[-1] + 2 >= len(X.shape):
+        raise ValueError(
+            f"directions {directions} need images (columns); samples of shape {tuple(X.shape[1:])}"
+        )
+    sizes = {axis: max(1, round(strip_size * int(X.shape[2 + axis]))) for axis in axes}
+    for axis, size in sizes.items():
+        if (int(X.shape[2 + axis]) - size) // stride + 1 <= steps:
+            raise ValueError(
+                f"strips of {size} every {stride} give too few positions for {steps} steps ahead"
+            )
+    encoder = encoder_for(X, encoder, encoder_kwargs)
+    if train_readout:
+        encoder = with_map_readout(encoder, readout_blocks, readout_grid)
+    augment = build_augmenter(None, data_kind(X), strength).to(device) if strength > 0 else (lambda x: x)
+    model = CPC(encoder, steps, context_dim, len(directions))
+
+    def step(m: CPC, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        return cpc_objective(m, augment(batch[0]), directions, sizes, stride)
+
     history = fit(model, (X,), config=config, device=device, step_fn=step, desc="cpc")
+    if train_readout:
+        return model.encoder, history
     return with_map_readout(model.encoder, readout_blocks, readout_grid), history

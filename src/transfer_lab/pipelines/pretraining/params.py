@@ -85,8 +85,11 @@ class CPCParams(MethodParams):
     steps: int = Field(2, ge=1)  # k: strips predicted ahead
     context_dim: int = Field(64, ge=1)
     strength: float = Field(0.0, ge=0.0, le=3.0)  # augmentation before cutting strips (CPC v2); 0 = none
+    # prediction orders (methods.infomax.CPC_DIRECTIONS); right/left = columns, images only
+    directions: list[Literal["down", "up", "right", "left"]] = Field(["down"], min_length=1)
     readout_blocks: int = Field(0, ge=0)  # > 0: the encoder outputs that block's pooled map; 0 = its head
     readout_grid: int = Field(2, ge=1)    # positions per side of that pooled map
+    train_readout: bool = False  # True: z_t is the read-out itself (encoder cut before training)
 
 
 class RelativePositionParams(MethodParams):
