@@ -84,7 +84,7 @@ with torch.no_grad():
         size = max(1, round(kwargs.get("strip_size", 0.375) * 8)); stride = kwargs.get("stride", 1)
         seq = infomax.strips(X, size, stride)
         n, T = seq.shape[:2]
-        z = m.encoder(seq.flatten(0, 1)).view(n, T, -1); c, _ = m.grus[0](z)
+        z = m.encode(seq); c, _ = m.grus[0](z)
         zt = trunk(seq.flatten(0, 1)).view(n, T, -1)
         res.update(z_concat=probe(z.flatten(1).numpy()), z_mean=probe(z.mean(1).numpy()), c_last=probe(c[:, -1].numpy()),
                    c_concat=probe(c.flatten(1).numpy()), c_mean=probe(c.mean(1).numpy()),
