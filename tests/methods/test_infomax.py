@@ -300,4 +300,5 @@ def test_cpc_grid_refuses_bad_settings():
     with pytest.raises(ValueError, match="too few positions"):  # 16x16 every 8: 2 rows, 2 steps ahead
         infomax.pretrain_cpc(_blobs(8), grid=True, upsample=2, patch_stride=8, steps=2, config=config)
     with pytest.raises(ValueError, match="columns"):
-        infomax.pretrain_cpc(np.zeros((8, 1, 40), np.float32), grid=True, upsample=2, directions=["right"], config=config)
+        signals = np.zeros((8, 1, 40), np.float32)
+        infomax.pretrain_cpc(signals, grid=True, upsample=2, directions=["right"], config=config)

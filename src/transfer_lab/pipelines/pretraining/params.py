@@ -99,7 +99,10 @@ class CPCParams(MethodParams):
     @model_validator(mode="after")
     def _grid_needs_upsampling(self) -> CPCParams:
         if self.grid != (self.upsample > 1):
-            raise ValueError(f"grid: true needs upsample >= 2 and upsample > 1 needs grid: true (got grid {self.grid}, upsample {self.upsample})")
+            raise ValueError(
+                f"grid: true needs upsample >= 2 and upsample > 1 needs grid: true "
+                f"(got grid {self.grid}, upsample {self.upsample})"
+            )
         return self
 
 
