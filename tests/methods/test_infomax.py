@@ -225,3 +225,80 @@ def test_cpc_can_train_its_read_out_as_the_latents():
     assert not torch.equal(trained.blocks[0][0].weight, before)
     with pytest.raises(ValueError, match="readout_blocks"):
         infomax.pretrain_cpc(_blobs(8), train_readout=True, config=TrainConfig(epochs=1))
+
+
+def test_patch_grid_cuts_overlapping_windows_in_raster_order():
+    x = torch.arange(2 * 16 * 16, dtype=torch.float32).view(2, 1, 16, 16)
+    grid = infomax.patch_grid(x, (8, 8), 4)
+    assert grid.shape == (2, 3, 3, 1, 8, 8)
+    for r in range(3):
+        for c in range(3):
+            torch.testing.assert_close(grid[:, r, c], x[:, :, 4 * r : 4 * r + 8, 4 * c : 4 * c + 8])
+    signal = torch.arange(80, dtype=torch.float32).view(1, 1, 80)
+    segments = infomax.patch_grid(signal, (40,), 8)
+    assert segments.shape == (1, 6, 1, 40) and segments[0, 5, 0, 0].item() == 40.0
+    with pytest.raises(ValueError, match="do not fit"):
+        infomax.patch_grid(x, (17, 8), 4)
+
+
+def test_cpc_grid_objective_is_eq_4_over_the_patch_grid_as_a_loop():
+    """CPC v2's grid: the 2x upsampled 8x8 image cut into 8x8 patches every 4 (3x3), each
+    encoded; a GRU down each column predicts the patches k = 1..2 rows below, against every
+    patch of the batch (all positions, all images)."""
+    torch.manual_seed(0)
+    x = torch.as_tensor(_blobs(3))
+    linear = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 5))
+    linear.out_features = 5
+    model = infomax.CPC(linear, 2, 6, 2)
+    big = torch.nn.functional.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+    n, side, starts = 3, 8, [0, 4, 8]
+    with torch.no_grad():
+        z = {(i, r, c): linear(big[i : i + 1, :, r0 : r0 + side, c0 : c0 + side])[0]
+             for i in range(n) for r, r0 in enumerate(starts) for c, c0 in enumerate(starts)}
+        losses = []
+        for direction, (name, rows_of) in enumerate((("down", False), ("left", True))):
+            terms = []
+            for i in range(n):
+                for line in range(3):  # a column (down) or a row read right to left (left)
+                    keys = [(i, t, line) for t in range(3)] if name == "down" else [(i, line, 2 - t) for t in range(3)]
+                    context, _ = model.grus[direction](torch.stack([z[key] for key in keys])[None])
+                    for k in (1, 2):
+                        for t in range(3 - k):
+                            p = model.predictors[direction][k - 1](context[0, t])
+                            denominator = sum(math.exp(float(v @ p)) for v in z.values())  # every patch of the batch
+                            terms.append((k, -(float(z[keys[t + k]] @ p) - math.log(denominator))))
+            # cpc_loss averages over every (k, sequence, t) term alike
+            losses.append(sum(v for _, v in terms) / len(terms))
+        objective = infomax.cpc_grid_objective(model, x, ("down", "left"), 2, 4).item()
+    assert objective == pytest.approx(sum(losses) / len(losses), abs=1e-5)
+    assert abs(losses[0] - losses[1]) > 1e-3
+
+
+def test_cpc_on_the_patch_grid_lowers_its_loss_on_images_and_signals():
+    torch.manual_seed(0)
+    encoder = build_encoder("cnn2d", (1, 8, 8), width=4, out_features=8)
+    _, history = infomax.pretrain_cpc(
+        _blobs(), encoder=encoder, grid=True, upsample=2, patch_stride=2, steps=2, readout_blocks=1, readout_grid=4,
+        config=TrainConfig(epochs=6, batch_size=32, patience=None),
+    )
+    assert history.train_loss[-1] < history.train_loss[0]
+    X = np.sin(np.linspace(0, 6, 40))[None, None] * np.random.default_rng(0).uniform(0.5, 1.5, (64, 1, 1))
+    encoder = build_encoder("cnn1d", (1, 40), width=4, out_features=8)
+    _, history = infomax.pretrain_cpc(
+        X.astype(np.float32), encoder=encoder, grid=True, upsample=2, patch_stride=8, steps=2,
+        config=TrainConfig(epochs=6, batch_size=32, patience=None),
+    )
+    assert history.train_loss[-1] < history.train_loss[0]
+
+
+def test_cpc_grid_refuses_bad_settings():
+    config = TrainConfig(epochs=1)
+    with pytest.raises(ValueError, match="upsample 2 needs grid"):
+        infomax.pretrain_cpc(_blobs(8), upsample=2, config=config)
+    with pytest.raises(ValueError, match="grid needs upsample >= 2"):
+        infomax.pretrain_cpc(_blobs(8), grid=True, config=config)
+    with pytest.raises(ValueError, match="too few positions"):  # 16x16 every 8: 2 rows, 2 steps ahead
+        infomax.pretrain_cpc(_blobs(8), grid=True, upsample=2, patch_stride=8, steps=2, config=config)
+    with pytest.raises(ValueError, match="columns"):
+        signals = np.zeros((8, 1, 40), np.float32)
+        infomax.pretrain_cpc(signals, grid=True, upsample=2, directions=["right"], config=config)

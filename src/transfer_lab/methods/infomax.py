@@ -29,7 +29,12 @@ r"""Mutual-information pretraining: Deep InfoMax and contrastive predictive codi
   positions of the same sample and every position of the other samples. Several prediction
   directions (CPC v2, Hénaff et al. 2020, Sec. 4.1: top to bottom, bottom to top, left to
   right, right to left) each get their own GRU and predictors over the same encoder; their
-  losses are averaged.
+  losses are averaged. With ``grid=True`` the sample is instead cut as CPC v2 cuts an image
+  (Hénaff et al. 2020, Sec. 4.1): the sample, optionally upsampled, into an overlapping grid
+  of patches of the input's own size (:func:`patch_grid`), each encoded whole; a GRU runs
+  down each column of the grid (along each row for ``right``/``left``; along the segments of
+  a signal) and predicts the patches 1..K rows below, the negatives every other patch of the
+  batch.
 
 Both return ``(encoder, history)`` like :mod:`~transfer_lab.methods.contrastive`; critics,
 discriminator, GRU and predictors are dropped.
@@ -49,6 +54,7 @@ from transfer_lab.methods.augment import build_augmenter, data_kind
 from transfer_lab.methods.dann import grad_reverse
 from transfer_lab.methods.encoders import encoder_for, with_map_readout
 from transfer_lab.methods.mutual_information import ESTIMATORS, estimate
+from transfer_lab.methods.puzzles import upsampled
 from transfer_lab.methods.training import TrainConfig, TrainHistory, fit
 
 __all__ = [
@@ -58,10 +64,12 @@ __all__ = [
     "DeepInfoMax",
     "pretrain_dim",
     "strips",
+    "patch_grid",
     "CPC_DIRECTIONS",
     "cpc_loss",
     "CPC",
     "cpc_objective",
+    "cpc_grid_objective",
     "pretrain_cpc",
 ]
 
@@ -274,6 +282,25 @@ def strips(x: torch.Tensor, size: int, stride: int, axis: int = 0) -> torch.Tens
     return x[:, None] * mask.view(shape)
 
 
+def patch_grid(x: torch.Tensor, size: Sequence[int], stride: int) -> torch.Tensor:
+    """The overlapping grid of patches of each sample (CPC v2's cutting, Hénaff et al. 2020).
+
+    Images ``(n, C, H, W)``: every ``size[0] x size[1]`` window whose top-left corner lies on
+    multiples of ``stride``, as ``(n, R, K, C, *size)`` (``R`` grid rows top to bottom, ``K``
+    columns left to right); signals ``(n, C, L)``: every window of ``size[0]`` steps, as
+    ``(n, T, C, size[0])``. Windows that would run past the border are not cut.
+    """
+    spatial = tuple(int(s) for s in x.shape[2:])
+    size = tuple(int(s) for s in size)
+    if len(size) != len(spatial) or stride < 1 or any(not 1 <= p <= s for p, s in zip(size, spatial, strict=True)):
+        raise ValueError(f"patches of {size} every {stride} do not fit samples of shape {tuple(x.shape[1:])}")
+    patches = x
+    for axis, side in enumerate(size):
+        patches = patches.unfold(2 + axis, side, stride)  # (n, C, R[, K], *size)
+    order = [0, *range(2, 2 + len(size)), 1, *range(2 + len(size), patches.dim())]
+    return patches.permute(order).contiguous()
+
+
 def cpc_loss(predictions: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     r"""InfoNCE of CPC (van den Oord et al. 2018, eq. 4) for every step ahead.
 
@@ -354,6 +381,29 @@ def cpc_objective(
     return torch.stack(losses).mean()
 
 
+def cpc_grid_objective(
+    model: CPC, x: torch.Tensor, directions: Sequence[str], upsample: int, stride: int
+) -> torch.Tensor:
+    """CPC's loss on the patch grid of a batch (``grid=True``): ``x`` upsampled ``upsample``
+    times, cut by :func:`patch_grid` into patches of ``x``'s own size every ``stride``, each
+    patch encoded once; per direction, every column of the grid (``down``/``up``; every row for
+    ``right``/``left``; the segments of a signal) is one sequence for that direction's GRU, and
+    :func:`cpc_loss` runs over all of them at once, so the negatives of a prediction are every
+    patch of the batch. Mean over directions."""
+    n, spatial = x.shape[0], tuple(x.shape[2:])
+    patches = patch_grid(upsampled(x, upsample), spatial, stride)
+    grid = patches.shape[1 : 1 + len(spatial)]
+    z = model.encoder(patches.flatten(0, len(spatial))).view(n, *grid, -1)
+    losses = []
+    for i, name in enumerate(directions):
+        axis, reverse = CPC_DIRECTIONS[name]
+        along = z.transpose(1, 2) if z.dim() == 4 and axis == 0 else z  # (n, other axis, sequence, D)
+        sequences = along.reshape(-1, along.shape[-2], along.shape[-1])
+        ordered = sequences.flip(1) if reverse else sequences
+        losses.append(cpc_loss(model.predict(ordered, i), ordered))
+    return torch.stack(losses).mean()
+
+
 def pretrain_cpc(
     X: ArrayLike,
     *,
@@ -368,6 +418,9 @@ def pretrain_cpc(
     readout_blocks: int = 0,
     readout_grid: int = 2,
     train_readout: bool = False,
+    grid: bool = False,
+    upsample: int = 1,
+    patch_stride: int = 4,
     config: TrainConfig,
     device: Any = "cpu",
 ) -> tuple[nn.Module, TrainHistory]:
@@ -406,6 +459,18 @@ def pretrain_cpc(
         training, so the strips' latents z_t are the pooled block map itself and CPC trains
         the very features it hands on (as in the paper, where z_t is the representation);
         ``False``: z_t is the encoder's head and the read-out is cut after training.
+    grid : bool, default False
+        ``True``: CPC v2's patch grid instead of strips (:func:`cpc_grid_objective`): the
+        sample upsampled ``upsample`` times is cut into overlapping patches of the input's own
+        size every ``patch_stride`` (pixels / steps of the upsampled sample), each patch filling
+        the encoder's input; ``strip_size`` and ``stride`` are then unused. An 8x8 digit with
+        ``upsample=2, patch_stride=4``: a 3x3 grid of 8x8 patches of the 16x16 digit (each
+        overlapping its neighbours by half, as in the paper); ``patch_stride=2``: 5x5.
+    upsample : int, default 1
+        Bilinear (linear for signals) upsampling before cutting the grid
+        (:func:`~transfer_lab.methods.puzzles.upsampled`); ``grid`` needs ``>= 2``, since a
+        patch of the input's size covers the whole un-upsampled sample.
+    patch_stride : int, default 4
     config : TrainConfig
     device : str or torch.device
     """
@@ -413,6 +478,10 @@ def pretrain_cpc(
         raise ValueError("CPC needs images or signals")
     if train_readout and readout_blocks == 0:
         raise ValueError("train_readout needs readout_blocks > 0")
+    if upsample != 1 and not grid:
+        raise ValueError(f"upsample {upsample} needs grid: true (strips are cut from the sample as it is)")
+    if grid and (upsample < 2 or patch_stride < 1):
+        raise ValueError(f"grid needs upsample >= 2 and patch_stride >= 1, got {upsample}, {patch_stride}")
     directions = tuple(directions)
     known = set(directions) <= set(CPC_DIRECTIONS)
     if not directions or len(set(directions)) < len(directions) or not known:
@@ -425,7 +494,13 @@ def pretrain_cpc(
         )
     sizes = {axis: max(1, round(strip_size * int(X.shape[2 + axis]))) for axis in axes}
     for axis, size in sizes.items():
-        if (int(X.shape[2 + axis]) - size) // stride + 1 <= steps:
+        side = int(X.shape[2 + axis])
+        if grid and (side * upsample - side) // patch_stride + 1 <= steps:
+            raise ValueError(
+                f"a grid of {side}-wide patches every {patch_stride} of the {upsample}x sample "
+                f"has too few positions for {steps} steps ahead"
+            )
+        if not grid and (side - size) // stride + 1 <= steps:
             raise ValueError(
                 f"strips of {size} every {stride} give too few positions for {steps} steps ahead"
             )
@@ -436,6 +511,8 @@ def pretrain_cpc(
     model = CPC(encoder, steps, context_dim, len(directions))
 
     def step(m: CPC, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        if grid:
+            return cpc_grid_objective(m, augment(batch[0]), directions, upsample, patch_stride)
         return cpc_objective(m, augment(batch[0]), directions, sizes, stride)
 
     history = fit(model, (X,), config=config, device=device, step_fn=step, desc="cpc")

@@ -59,3 +59,15 @@ def test_clip_is_not_transferred_under_a_label_budget():
     from transfer_lab.pipelines.transfer.params import ENCODERS
 
     assert "clip" in PRETRAINING_METHODS and "clip" not in TRANSFERRED_ENCODERS and ENCODERS == TRANSFERRED_ENCODERS
+
+
+def test_cpc_grid_settings_pass_to_the_method_and_are_checked_together():
+    from pydantic import ValidationError
+
+    from transfer_lab.pipelines.pretraining.params import CPCParams
+
+    kwargs = CPCParams(grid=True, upsample=2, patch_stride=2).method_kwargs()
+    assert (kwargs["grid"], kwargs["upsample"], kwargs["patch_stride"]) == (True, 2, 2)
+    for bad in ({"grid": True}, {"upsample": 2}):
+        with pytest.raises(ValidationError, match="grid"):
+            CPCParams(**bad)

@@ -90,6 +90,20 @@ class CPCParams(MethodParams):
     readout_blocks: int = Field(0, ge=0)  # > 0: the encoder outputs that block's pooled map; 0 = its head
     readout_grid: int = Field(2, ge=1)    # positions per side of that pooled map
     train_readout: bool = False  # True: z_t is the read-out itself (encoder cut before training)
+    # CPC v2's patch grid instead of strips: patches of the input's size, every patch_stride of
+    # the sample upsampled `upsample` times (>= 2 with grid), a GRU down each column
+    grid: bool = False
+    upsample: int = Field(1, ge=1, le=4)
+    patch_stride: int = Field(4, ge=1)
+
+    @model_validator(mode="after")
+    def _grid_needs_upsampling(self) -> CPCParams:
+        if self.grid != (self.upsample > 1):
+            raise ValueError(
+                f"grid: true needs upsample >= 2 and upsample > 1 needs grid: true "
+                f"(got grid {self.grid}, upsample {self.upsample})"
+            )
+        return self
 
 
 class RelativePositionParams(MethodParams):
