@@ -8,7 +8,7 @@ chooses). Budget `all`: every train label, no teacher. VALIDATION accuracy only 
 read); the pseudo-labels' precision on the unlabelled rows is printed as a diagnostic.
 Usage: explore11.py ROOT BUDGET SEEDS NAME=CKPT[,NAME=CKPT...] OUT.csv [--students]"""
 import sys, time, copy
-import numpy as np, pandas as pd, torch
+import pandas as pd, torch
 torch.set_num_threads(1)
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler

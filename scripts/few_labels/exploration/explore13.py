@@ -5,7 +5,7 @@ student's test accuracy is printed too: only for a configuration already chosen 
 Budget `all`: every train label, no teacher (its labels are the pseudo-labels).
 Usage: explore13.py ROOT BUDGET SEEDS TEACHER_CKPT K NAME=CKPT[,...] OUT.csv [--test]"""
 import sys, time, copy
-import numpy as np, pandas as pd, torch
+import pandas as pd, torch
 torch.set_num_threads(1)
 from transfer_lab.datasets.tree_dataset import TreeDataset
 from transfer_lab.sources.splits import label_subsets as make_subsets, budget_view
