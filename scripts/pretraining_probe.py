@@ -14,15 +14,13 @@ import time
 
 import numpy as np
 import torch
-from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import StandardScaler
 
 from transfer_lab.methods.encoders import build_encoder, with_map_readout
 from transfer_lab.methods.runtime import seed_everything
 from transfer_lab.methods.training import TrainConfig, extract_features
 from transfer_lab.methods.transfer import pretrain
-from transfer_lab.sources.digits import load_digits
-from transfer_lab.sources.splits import label_subsets, split_indices, stratified_split, subset_indices
+
+from digits_probe import digits_probe
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
 parser.add_argument("method")
@@ -38,13 +36,11 @@ parser.add_argument("--untrained", action="store_true",
 args = parser.parse_args()
 torch.set_num_threads(1)
 
-base = load_digits()
-table = stratified_split(base.y, 0.2, 0.2, 0)
-subsets = label_subsets(base.y, table, [1, 5, 10, 50, "all"], [0, 1, 2])
-train, scored = split_indices(table, "train"), split_indices(table, args.split)
+base = digits_probe()
+train = base.rows("train")
 kwargs = json.loads(args.kwargs)
 if args.method == "clip":  # CLIP scores zero-shot accuracy on the test rows while it trains
-    test = split_indices(table, "test")
+    test = base.rows("test")
     kwargs = {**kwargs, "X_test": base.X[test], "y_test": base.y[test]}
 seed_everything(args.seed)
 wall, cpu = time.time(), time.process_time()
@@ -59,12 +55,7 @@ else:
     )
 wall, cpu = time.time() - wall, time.process_time() - cpu
 features = extract_features(encoder, base.X, "cpu")
-accuracies = []
-for seed in (0, 1, 2):
-    labelled = subset_indices(subsets, "10", seed)
-    scaler = StandardScaler().fit(features[labelled])
-    probe = LogisticRegression(C=1.0, max_iter=2000).fit(scaler.transform(features[labelled]), base.y[labelled])
-    accuracies.append(probe.score(scaler.transform(features[scored]), base.y[scored]))
+accuracies = base.accuracies(features, args.split)
 print(json.dumps({
     "method": args.method + (" (untrained)" if args.untrained else ""), "kwargs": json.loads(args.kwargs), "epochs": args.epochs, "lr": args.lr, "seed": args.seed, "wall_seconds": round(wall, 1),
     "cpu_seconds": round(cpu, 1), f"{args.split}_probe_at_10": [round(a, 4) for a in accuracies],
