@@ -373,12 +373,7 @@ def cpc_objective(
     axis; the strips of an axis are encoded once and reversed for the opposite direction."""
     axes = sorted({CPC_DIRECTIONS[d][0] for d in directions})
     z = {axis: model.encode(strips(x, sizes[axis], stride, axis)) for axis in axes}
-    losses = []
-    for i, name in enumerate(directions):
-        axis, reverse = CPC_DIRECTIONS[name]
-        ordered = z[axis].flip(1) if reverse else z[axis]
-        losses.append(cpc_loss(model.predict(ordered, i), ordered))
-    return torch.stack(losses).mean()
+    return _mean_over_directions(model, z, directions)
 
 
 def cpc_grid_objective(
@@ -394,12 +389,23 @@ def cpc_grid_objective(
     patches = patch_grid(upsampled(x, upsample), spatial, stride)
     grid = patches.shape[1 : 1 + len(spatial)]
     z = model.encoder(patches.flatten(0, len(spatial))).view(n, *grid, -1)
+    sequences = {}
+    for axis in sorted({CPC_DIRECTIONS[d][0] for d in directions}):
+        along = z.transpose(1, 2) if z.dim() == 4 and axis == 0 else z  # (n, other axis, sequence, D)
+        sequences[axis] = along.reshape(-1, along.shape[-2], along.shape[-1])
+    return _mean_over_directions(model, sequences, directions)
+
+
+def _mean_over_directions(
+    model: CPC, sequences: Mapping[int, torch.Tensor], directions: Sequence[str]
+) -> torch.Tensor:
+    """:func:`cpc_loss` of each direction (the model's ``i``-th GRU and predictors for
+    ``directions[i]``) on the latent sequences ``(N, T, D)`` of its axis, reversed for ``up`` /
+    ``left``, averaged over directions; a direction and its reverse share the latents."""
     losses = []
     for i, name in enumerate(directions):
         axis, reverse = CPC_DIRECTIONS[name]
-        along = z.transpose(1, 2) if z.dim() == 4 and axis == 0 else z  # (n, other axis, sequence, D)
-        sequences = along.reshape(-1, along.shape[-2], along.shape[-1])
-        ordered = sequences.flip(1) if reverse else sequences
+        ordered = sequences[axis].flip(1) if reverse else sequences[axis]
         losses.append(cpc_loss(model.predict(ordered, i), ordered))
     return torch.stack(losses).mean()
 
