@@ -13,10 +13,11 @@ from transfer_lab.methods.encoders import build_encoder
 from transfer_lab.methods.runtime import seed_everything
 from transfer_lab.methods.training import TrainConfig
 from transfer_lab.methods.infomax import pretrain_cpc
-from transfer_lab.sources.digits import load_digits
-from transfer_lab.sources.splits import split_indices, stratified_split
+
+from digits_probe import digits_probe
+
 torch.set_num_threads(1)
-base = load_digits(); table = stratified_split(base.y, 0.2, 0.2, 0); train = split_indices(table, "train")
+base = digits_probe(); train = base.rows("train")
 for kw in json.loads(sys.argv[1]):
     seed_everything(0)
     enc = build_encoder("auto", base.X.shape[1:], width=32, depth=3, out_features=128)

@@ -15,9 +15,7 @@ import sys
 
 import pandas as pd
 
-
-def pm(values: pd.Series) -> str:
-    return f"{values.mean():.4f} ± {values.std():.4f}"
+from table_format import pm
 
 
 def combined_rows(data: str, name: str) -> pd.DataFrame:

@@ -9,6 +9,8 @@ import sys
 
 import pandas as pd
 
+from table_format import pm
+
 data = sys.argv[1]
 results = pd.read_csv(f"{data}/08_reporting/combined_results.csv")
 selection = pd.read_csv(f"{data}/08_reporting/combined_selection.csv")
@@ -21,10 +23,6 @@ try:
     ablation = pd.read_csv(f"{data}/08_reporting/combined_ablation.csv")
 except FileNotFoundError:  # a run without the ablate node
     ablation = None
-
-
-def pm(values: pd.Series) -> str:
-    return f"{values.mean():.4f} ± {values.std():.4f}"
 
 
 print(f"**{results['dataset'].iloc[0]}**, {results['seed'].nunique()} seeds\n")
