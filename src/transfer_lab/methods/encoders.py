@@ -183,6 +183,11 @@ class ConvEncoder2d(Encoder):
         Channel dropout after each conv block and dropout before the projection.
     map_readout : {"blocks": k, "grid": g}, optional
         Output block ``k``'s pooled map instead (:meth:`Encoder.set_map_readout`).
+    channels_last : bool, default True
+        Keep the conv weights, and so every feature map, in channels-last memory layout
+        (NHWC). The function is the same (outputs agree to float rounding); on the CPU, oneDNN's
+        NHWC kernels make a training step of the default digits encoder about twice as fast,
+        most of it in max-pooling and BatchNorm (``benchmarks/conv_memory_format.py``).
     """
 
     _input_ndim = 4
@@ -196,6 +201,7 @@ class ConvEncoder2d(Encoder):
         out_features: int = 128,
         dropout: float = 0.0,
         map_readout: Mapping[str, int] | None = None,
+        channels_last: bool = True,
     ) -> None:
         super().__init__()
         h, w = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
@@ -218,8 +224,18 @@ class ConvEncoder2d(Encoder):
         self.blocks = nn.Sequential(*blocks)
         self.out_features = out_features
         self.feature_map_size = (h, w)  # spatial size entering the global pool
+        self.channels_last = bool(channels_last)
+        if self.channels_last:
+            # Only the 4-d conv weights change layout; a conv whose weight is channels-last
+            # hands channels-last maps on, so BatchNorm, ReLU and pooling follow.
+            self.to(memory_format=torch.channels_last)
         if map_readout is not None:
             self.set_map_readout(**map_readout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        if self.channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)  # no copy for 1-channel inputs
+        return super().forward(x)
 
 
 class ConvEncoder1d(Encoder):
