@@ -3,6 +3,8 @@ and the puzzle/CPC pretraining that returns such an encoder."""
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -119,3 +121,104 @@ def test_signals_take_the_conf_base_settings():
     x = torch.from_numpy(X[:2])
     assert [m(x).shape for m in (jigsaw, position, cpc)] == [(2, 64 * 2), (2, 32 * 4), (2, 32 * 4)]
     assert puzzles.tiles(puzzles.upsampled(x, 2), 15, canvas=(40,)).shape == (2, 4, 1, 40)
+
+
+# --- hypercolumn read-out: several blocks' pooled maps concatenated ---------------------------
+
+
+def _sliced_hypercolumn(encoder, x, blocks, grid):
+    """The reference: each listed block's output by slicing the plain encoder's blocks, pooled
+    to at most ``grid`` per side, flattened, concatenated in the list's order."""
+    pool = F.adaptive_avg_pool2d if x.dim() == 4 else F.adaptive_avg_pool1d
+    parts = []
+    for b in blocks:
+        conv_map = encoder.blocks[:b](x)
+        parts.append(pool(conv_map, tuple(min(s, grid) for s in conv_map.shape[2:])).flatten(1))
+    return torch.cat(parts, dim=1)
+
+
+@pytest.mark.parametrize(
+    ("shape", "blocks", "grid", "out"),
+    [
+        ((1, 8, 8), [1, 2], 4, 32 * 16 + 64 * 4),               # block 1 whole (4x4) and block 2 (2x2)
+        ((1, 8, 8), [1, 2], 2, 32 * 4 + 64 * 4),                # block 1 pooled to 2x2
+        ((1, 8, 8), [1, 2, 3], 2, 32 * 4 + 64 * 4 + 128 * 4),
+        ((1, 8, 8), [1, 3], 1, 32 + 128),                       # block 2 run but not read
+        ((1, 40), [1, 2], 2, 32 * 2 + 64 * 2),                  # MNIST-1D
+    ],
+)
+def test_hypercolumn_readout_is_the_concatenation_of_the_sliced_blocks_maps(shape, blocks, grid, out):
+    torch.manual_seed(0)
+    encoder = build_encoder("auto", shape).eval()
+    x = torch.randn(5, *shape)
+    with torch.no_grad():
+        expected = _sliced_hypercolumn(encoder, x, blocks, grid)  # before the read-out is set
+        single_keys = set(with_map_readout(build_encoder("auto", shape), blocks[-1], grid).state_dict())
+        read = with_map_readout(encoder, blocks, grid)
+        got = read(x)
+    assert read.out_features == out and got.shape == (5, out)
+    assert torch.allclose(got, expected, atol=1e-6)
+    assert read.map_readout == {"blocks": blocks, "grid": grid}
+    assert len(read.blocks) == blocks[-1] + 1 and set(read.state_dict()) == single_keys
+    freeze_blocks(read, len(read.blocks))  # the linear-probe interface holds
+    assert not any(p.requires_grad for p in read.parameters())
+
+
+def test_a_one_block_list_is_the_single_block_readout():
+    torch.manual_seed(0)
+    encoder = build_encoder("cnn2d", (1, 8, 8)).eval()
+    single = with_map_readout(copy.deepcopy(encoder), 1, 4)
+    read = with_map_readout(encoder, [1], 4)
+    assert read.map_readout == single.map_readout == {"blocks": 1, "grid": 4}
+    x = torch.randn(3, 1, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(read(x), single(x))
+
+
+def test_a_frozen_prefix_of_the_hypercolumn_feeds_the_rest_unchanged():
+    """partial_freeze runs the frozen blocks once and the rest per epoch (transfer._frozen_prefix_val_fn)."""
+    torch.manual_seed(0)
+    read = with_map_readout(build_encoder("cnn2d", (1, 8, 8)), [1, 2, 3], 2).eval()
+    x = torch.randn(4, 1, 8, 8)
+    with torch.no_grad():
+        for k in range(len(read.blocks) + 1):
+            assert torch.equal(read.blocks[k:](read.blocks[:k](x)), read(x))
+    freeze_blocks(read, 2).train()
+    assert [b.training for b in read.blocks] == [False, False, True, True]
+
+
+def test_hypercolumn_readout_round_trips_through_a_saved_checkpoint(tmp_path):
+    torch.manual_seed(0)
+    kwargs = {"width": 8, "depth": 3, "out_features": 16}
+    encoder = with_map_readout(build_encoder("cnn2d", (1, 8, 8), **kwargs), [1, 2], 4).eval()
+    checkpoint = encoder_checkpoint(encoder, "cnn2d", (1, 8, 8), kwargs)
+    assert checkpoint["encoder"]["kwargs"]["map_readout"] == {"blocks": [1, 2], "grid": 4}
+    torch.save(checkpoint, tmp_path / "encoder.pt")
+    rebuilt = encoder_from_checkpoint(torch.load(tmp_path / "encoder.pt", weights_only=True)).eval()
+    x = torch.randn(4, 1, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(rebuilt(x), encoder(x))
+    assert rebuilt.out_features == encoder.out_features == 8 * 16 + 16 * 4
+    assert rebuilt.map_readout == {"blocks": [1, 2], "grid": 4}
+
+
+@pytest.mark.parametrize("blocks", [[2, 1], [1, 1], [0, 1], [1, 4], []])
+def test_hypercolumn_refuses_blocks_out_of_order_or_range(blocks):
+    with pytest.raises(ValueError, match="blocks"):
+        with_map_readout(build_encoder("cnn2d", (1, 8, 8), depth=3), blocks)
+
+
+@pytest.mark.parametrize("train_readout", [False, True])
+def test_cpc_returns_the_hypercolumn_readout(train_readout):
+    """``train_readout``: the strips' latents z_t are the hypercolumn itself, so the loss is
+    computed on the very features the probe reads."""
+    torch.manual_seed(0)
+    X = np.random.default_rng(0).uniform(size=(32, 1, 8, 8)).astype(np.float32)
+    encoder, history = infomax.pretrain_cpc(
+        X, encoder=build_encoder("cnn2d", (1, 8, 8), width=4, out_features=8), strip_size=0.5,
+        readout_blocks=[1, 2], readout_grid=4, train_readout=train_readout,
+        config=TrainConfig(epochs=2, batch_size=16, patience=None),
+    )
+    assert encoder.map_readout == {"blocks": [1, 2], "grid": 4}
+    assert encoder(torch.from_numpy(X[:2])).shape == (2, 4 * 16 + 8 * 4)
+    assert np.isfinite(history.train_loss).all()

@@ -421,7 +421,7 @@ def pretrain_cpc(
     context_dim: int = 64,
     strength: float = 0.0,
     directions: Sequence[str] = ("down",),
-    readout_blocks: int = 0,
+    readout_blocks: int | Sequence[int] = 0,
     readout_grid: int = 2,
     train_readout: bool = False,
     grid: bool = False,
@@ -458,7 +458,8 @@ def pretrain_cpc(
     readout_blocks : int, default 0
         ``k > 0``: the returned encoder outputs its block-``k`` map average-pooled to at most
         ``readout_grid`` positions per side (:func:`~transfer_lab.methods.encoders.with_map_readout`),
-        not the head trained on strips (the z_t); ``0``: the encoder's own head.
+        not the head trained on strips (the z_t); ``0``: the encoder's own head; a list of
+        increasing blocks (``[1, 2]``): those blocks' pooled maps concatenated (a hypercolumn).
     readout_grid : int, default 2
     train_readout : bool, default False
         ``True`` (with ``readout_blocks > 0``): the encoder is cut to its read-out before
@@ -482,7 +483,7 @@ def pretrain_cpc(
     """
     if data_kind(X) not in ("image", "signal"):
         raise ValueError("CPC needs images or signals")
-    if train_readout and readout_blocks == 0:
+    if train_readout and not isinstance(readout_blocks, list | tuple) and readout_blocks == 0:
         raise ValueError("train_readout needs readout_blocks > 0")
     if upsample != 1 and not grid:
         raise ValueError(f"upsample {upsample} needs grid: true (strips are cut from the sample as it is)")
