@@ -222,3 +222,37 @@ def test_cpc_returns_the_hypercolumn_readout(train_readout):
     assert encoder.map_readout == {"blocks": [1, 2], "grid": 4}
     assert encoder(torch.from_numpy(X[:2])).shape == (2, 4 * 16 + 8 * 4)
     assert np.isfinite(history.train_loss).all()
+
+
+def test_a_hypercolumn_checkpoint_flows_through_every_transfer_protocol(tmp_path, monkeypatch):
+    """The rebuilt encoder runs under linear_probe, knn, partial_freeze (its frozen prefix
+    cached on the val rows gives what the plain forward gives) and finetune, unchanged."""
+    import transfer_lab.methods.transfer as transfer
+    from transfer_lab.methods.runtime import seed_everything
+    from transfer_lab.methods.training import accuracy
+    from transfer_lab.sources import splits
+    from transfer_lab.sources.digits import load_digits
+
+    ds = load_digits()
+    table = splits.stratified_split(ds.y, 0.2, 0.2, 0)
+    view = splits.budget_view(ds, table, splits.label_subsets(ds.y, table, [5], [0]), 5, 0)
+    torch.manual_seed(0)
+    kwargs = {"width": 4, "depth": 3, "out_features": 8}
+    encoder = with_map_readout(build_encoder("cnn2d", (1, 8, 8), **kwargs), [1, 2], 4)
+    torch.save(encoder_checkpoint(encoder, "cnn2d", (1, 8, 8), kwargs), tmp_path / "encoder.pt")
+    rebuilt = encoder_from_checkpoint(torch.load(tmp_path / "encoder.pt", weights_only=True))
+    config = TrainConfig(epochs=3, batch_size=32, patience=None, progress=False)
+    results = {
+        "linear_probe": transfer.run_protocol("linear_probe", rebuilt, view),
+        "knn": transfer.run_protocol("knn", rebuilt, view, k=3),
+        "finetune": transfer.run_protocol("finetune", rebuilt, view, config=config, encoder_lr=1e-3),
+    }
+    seed_everything(0)
+    cached = transfer.run_protocol("partial_freeze", rebuilt, view, k=2, config=config, encoder_lr=1e-3)
+    monkeypatch.setattr(transfer, "_frozen_prefix_val_fn", lambda model, n, X, y, device: (lambda m: accuracy(m, X, y, device)))
+    seed_everything(0)
+    plain = transfer.run_protocol("partial_freeze", rebuilt, view, k=2, config=config, encoder_lr=1e-3)
+    assert (cached.test_accuracy, cached.val_accuracy) == (plain.test_accuracy, plain.val_accuracy)
+    for name, result in {**results, "partial_freeze": cached}.items():
+        assert 0.1 < result.test_accuracy <= 1.0, name  # ten classes: above chance
+    assert rebuilt.out_features == 4 * 16 + 8 * 4
