@@ -256,3 +256,64 @@ def test_a_hypercolumn_checkpoint_flows_through_every_transfer_protocol(tmp_path
     for name, result in {**results, "partial_freeze": cached}.items():
         assert 0.1 < result.test_accuracy <= 1.0, name  # ten classes: above chance
     assert rebuilt.out_features == 4 * 16 + 8 * 4
+
+
+# --- BatchNorm statistics re-estimated on whole samples after CPC -----------------------------
+
+
+def _batch_statistics_loop(encoder, x):
+    """The reference: each conv block by hand with batch normalisation from the batch's own
+    statistics (mean, biased variance), recording the mean and unbiased variance of every
+    BatchNorm's input."""
+    stats, h = [], x
+    for block in list(encoder.blocks)[:-1]:
+        conv, norm = block[0], block[1]
+        h = conv(h)
+        mean, var = h.mean(dim=(0, 2, 3)), h.var(dim=(0, 2, 3), unbiased=False)
+        stats.append((mean, h.var(dim=(0, 2, 3), unbiased=True)))
+        h = (h - mean[:, None, None]) / torch.sqrt(var[:, None, None] + norm.eps)
+        h = torch.relu(h * norm.weight[:, None, None] + norm.bias[:, None, None])
+        h = block[3](h) if len(block) > 3 else h
+    return stats
+
+
+def test_recompute_batchnorm_sets_the_statistics_of_the_whole_samples():
+    torch.manual_seed(0)
+    encoder = build_encoder("cnn2d", (1, 8, 8), width=4, out_features=8)
+    norms = [m for m in encoder.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    for norm in norms:  # statistics of other inputs, and trained affine weights
+        norm.running_mean.uniform_(-1, 1), norm.running_var.uniform_(2, 3)
+        norm.weight.data.uniform_(0.5, 1.5), norm.bias.data.uniform_(-0.2, 0.2)
+    encoder.eval()
+    weights = {k: v.clone() for k, v in encoder.named_parameters()}
+    X = np.random.default_rng(0).uniform(size=(300, 1, 8, 8)).astype(np.float32)
+    with torch.no_grad():
+        expected = _batch_statistics_loop(encoder, torch.from_numpy(X))
+    infomax.recompute_batchnorm(encoder, X)
+    for norm, (mean, var) in zip(norms, expected, strict=True):
+        assert torch.allclose(norm.running_mean, mean, atol=1e-5) and torch.allclose(norm.running_var, var, rtol=1e-4)
+        assert norm.momentum == 0.1
+    assert not encoder.training and all(torch.equal(v, weights[k]) for k, v in encoder.named_parameters())
+    chunked = infomax.recompute_batchnorm(copy.deepcopy(encoder), X, max_rows=100)  # three chunks of 100
+    for a, b in zip(chunked.modules(), encoder.modules(), strict=True):
+        if isinstance(a, torch.nn.BatchNorm2d):
+            assert torch.allclose(a.running_mean, b.running_mean, atol=1e-2)
+
+
+def test_cpc_recompute_bn_keeps_cpc_weights_and_takes_the_samples_statistics():
+    X = np.random.default_rng(0).uniform(size=(32, 1, 8, 8)).astype(np.float32)
+    encoders = {}
+    for recompute in (False, True):
+        torch.manual_seed(0)
+        encoders[recompute], _ = infomax.pretrain_cpc(
+            X, encoder=build_encoder("cnn2d", (1, 8, 8), width=4, out_features=8), strip_size=0.5,
+            readout_blocks=[1, 2], readout_grid=2, recompute_bn=recompute,
+            config=TrainConfig(epochs=1, batch_size=16, patience=None, seed=0),
+        )
+    plain, recomputed = encoders[False], encoders[True]
+    assert all(torch.equal(a, b) for a, b in zip(plain.parameters(), recomputed.parameters(), strict=True))
+    first = recomputed.blocks[0][1]
+    assert not torch.allclose(first.running_mean, plain.blocks[0][1].running_mean)
+    expected = infomax.recompute_batchnorm(copy.deepcopy(plain), X)
+    for a, b in zip(expected.state_dict().values(), recomputed.state_dict().values(), strict=True):
+        assert torch.allclose(a.float(), b.float())

@@ -97,6 +97,7 @@ class CPCParams(MethodParams):
     grid: bool = False
     upsample: int = Field(1, ge=1, le=4)
     patch_stride: int = Field(4, ge=1)
+    recompute_bn: bool = False  # True: BatchNorm statistics re-estimated on the whole samples after training
 
     @model_validator(mode="after")
     def _readout_blocks(self) -> CPCParams:
