@@ -111,15 +111,16 @@ def test_cpc_returns_the_block_readout():
 
 
 def test_signals_take_the_conf_base_settings():
-    """MNIST-1D: 80-step upsampled signal, 15-step tiles on the 40-step canvas; 128 read-out features."""
+    """MNIST-1D: 80-step upsampled signal, 15-step tiles on the 40-step canvas; 128 read-out features
+    (CPC: blocks 1 and 2 pooled to 2 steps each, 64 + 128, BatchNorm re-estimated on the signals)."""
     torch.manual_seed(0)
     X = np.random.default_rng(0).normal(size=(16, 1, 40)).astype(np.float32)
     config = TrainConfig(epochs=1, batch_size=8, patience=None)
     jigsaw, _ = puzzles.pretrain_jigsaw(X, upsample=2, readout_blocks=2, readout_grid=2, config=config)
     position, _ = puzzles.pretrain_relative_position(X, upsample=2, readout_blocks=1, readout_grid=4, config=config)
-    cpc, _ = infomax.pretrain_cpc(X, strip_size=0.5, readout_blocks=1, readout_grid=4, config=config)
+    cpc, _ = infomax.pretrain_cpc(X, strip_size=0.25, readout_blocks=[1, 2], readout_grid=2, recompute_bn=True, config=config)
     x = torch.from_numpy(X[:2])
-    assert [m(x).shape for m in (jigsaw, position, cpc)] == [(2, 64 * 2), (2, 32 * 4), (2, 32 * 4)]
+    assert [m(x).shape for m in (jigsaw, position, cpc)] == [(2, 64 * 2), (2, 32 * 4), (2, 32 * 2 + 64 * 2)]
     assert puzzles.tiles(puzzles.upsampled(x, 2), 15, canvas=(40,)).shape == (2, 4, 1, 40)
 
 
