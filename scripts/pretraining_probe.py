@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from transfer_lab.methods.encoders import build_encoder, with_map_readout
+from transfer_lab.methods.infomax import recompute_batchnorm
 from transfer_lab.methods.runtime import seed_everything
 from transfer_lab.methods.training import TrainConfig, extract_features
 from transfer_lab.methods.transfer import pretrain
@@ -32,7 +33,8 @@ parser.add_argument("--lr", type=float, default=1e-3, help="the pretraining's le
 parser.add_argument("--seed", type=int, default=0,
                     help="seed of the encoder's initialisation and the pretraining (the label seeds stay 0, 1, 2)")
 parser.add_argument("--untrained", action="store_true",
-                    help="no pretraining: the freshly initialised encoder (with the kwargs' readout_blocks/readout_grid)")
+                    help="no pretraining: the freshly initialised encoder (with the kwargs' readout_blocks/readout_grid; "
+                    "recompute_bn: its BatchNorm statistics estimated on the training rows, as after CPC)")
 args = parser.parse_args()
 torch.set_num_threads(1)
 
@@ -46,6 +48,8 @@ seed_everything(args.seed)
 wall, cpu = time.time(), time.process_time()
 fresh = build_encoder("auto", base.X.shape[1:], width=32, depth=3, out_features=128)
 if args.untrained:
+    if kwargs.get("recompute_bn", False):
+        recompute_batchnorm(fresh, base.X[train])
     encoder = with_map_readout(fresh, kwargs.get("readout_blocks", 0), kwargs.get("readout_grid", 2))
 else:
     encoder, history = pretrain(

@@ -12,7 +12,9 @@ A conv encoder can instead expose an earlier block's feature map (:meth:`ConvEnc
 constructor argument ``map_readout``): its first ``blocks`` conv blocks, then the map average-
 pooled to at most ``grid`` positions per side and flattened — the mid-level read-out of the
 self-supervised benchmarks, for encoders whose last layers learned a pretext on parts of
-a sample (tiles, strips). The checkpoint records it, so the rebuilt encoder is the same.
+a sample (tiles, strips). With a list of blocks (``[1, 2]``) it is a "hypercolumn": the maps of
+those blocks, each pooled so, concatenated. The checkpoint records it, so the rebuilt encoder is
+the same.
 
 Sizes are small on purpose: the data sets are 8x8 digits, 28x28 MNIST and 40-sample MNIST-1D
 signals, and the tests train these nets on two CPU cores.
@@ -61,7 +63,8 @@ class Encoder(nn.Module):
     out_features: int
     #: number of leading blocks kept frozen (see :func:`freeze_blocks`)
     n_frozen: int = 0
-    #: ``{"blocks": k, "grid": g}`` when the output is block ``k``'s pooled map (see
+    #: ``{"blocks": k, "grid": g}`` when the output is block ``k``'s pooled map, ``{"blocks":
+    #: [k1, k2, ...], "grid": g}`` when it is those blocks' pooled maps concatenated (see
     #: :meth:`set_map_readout`), else ``None``
     map_readout: dict | None = None
     #: (channels, spatial sizes) of each conv block's output; set by the conv encoders
@@ -69,14 +72,29 @@ class Encoder(nn.Module):
     #: expected ``x.dim()`` including the batch dimension; ``None`` accepts any
     _input_ndim: int | None = None
 
-    def set_map_readout(self, blocks: int, grid: int = 2) -> Encoder:
+    def set_map_readout(self, blocks: int | Sequence[int], grid: int = 2) -> Encoder:
         """Make the output the map of the first ``blocks`` conv blocks, average-pooled to at
         most ``grid`` positions per side and flattened (the later blocks and the head are
         dropped, the kept blocks keep their weights). ``out_features`` becomes
         ``channels * prod(min(side, grid))``: 256 for block 2 of the default encoder on an
-        8x8 digit (64 channels on 2x2). Returns ``self``."""
+        8x8 digit (64 channels on 2x2).
+
+        ``blocks`` a list of increasing block numbers (``[1, 2]``; a one-element list is the
+        same as its number): a hypercolumn read-out, the map of each listed block pooled as above
+        and flattened, concatenated in the list's order; the conv blocks up to the last one
+        listed are kept and ``out_features`` is the sum of the parts (512 + 256 for blocks 1
+        and 2 of a digit with ``grid=4``). ``self.blocks`` stays a Sequential of the kept conv
+        blocks and the read-out (each kept block passes its map and the tapped maps on), so the
+        state dict's keys and :func:`freeze_blocks` are those of the single-block read-out of
+        the last listed block, and a frozen prefix of the blocks runs alone. Returns ``self``."""
         if self.map_readout is not None:
             raise ValueError("the encoder already reads a block's map")
+        if isinstance(blocks, list | tuple):
+            blocks = [int(b) for b in blocks]
+            if len(blocks) == 1:
+                blocks = blocks[0]
+            else:
+                return self._set_hypercolumn(blocks, grid)
         if not self.block_shapes or not 1 <= blocks <= len(self.block_shapes) or grid < 1:
             raise ValueError(
                 f"map read-out needs 1 <= blocks <= {len(self.block_shapes)} conv blocks and grid >= 1, "
@@ -88,6 +106,25 @@ class Encoder(nn.Module):
         self.blocks = nn.Sequential(*list(self.blocks)[:blocks], nn.Sequential(pool, nn.Flatten()))
         self.out_features = channels * math.prod(pooled)
         self.map_readout = {"blocks": int(blocks), "grid": int(grid)}
+        return self
+
+    def _set_hypercolumn(self, blocks: list[int], grid: int) -> Encoder:
+        """:meth:`set_map_readout` for two or more blocks."""
+        n = len(self.block_shapes)
+        if not blocks or any(b < 1 or b > n for b in blocks) or blocks != sorted(set(blocks)) or grid < 1:
+            raise ValueError(
+                f"a hypercolumn read-out needs increasing blocks in 1..{n} and grid >= 1, got {blocks}, {grid}"
+            )
+        pools, out_features = [], 0
+        for b in blocks:
+            channels, sides = self.block_shapes[b - 1]
+            pooled = tuple(min(side, grid) for side in sides)
+            pools.append(nn.AdaptiveAvgPool2d(pooled) if len(sides) == 2 else nn.AdaptiveAvgPool1d(pooled[0]))
+            out_features += channels * math.prod(pooled)
+        kept = [_TapBlock(block, number in blocks) for number, block in enumerate(self.blocks[: blocks[-1]], start=1)]
+        self.blocks = nn.Sequential(*kept, _PooledConcat(pools))
+        self.out_features = out_features
+        self.map_readout = {"blocks": list(blocks), "grid": int(grid)}
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
@@ -109,6 +146,36 @@ class Encoder(nn.Module):
         for block in list(self.blocks)[: self.n_frozen]:
             block.train(False)
         return self
+
+
+class _TapBlock(nn.Sequential):
+    """A conv block of the hypercolumn read-out (:meth:`Encoder.set_map_readout` with a list):
+    takes ``x`` or ``(x, maps)``, returns ``(block(x), maps)`` with ``block(x)`` appended to
+    ``maps`` when ``tap``. It holds the conv block's own layers, so the state dict's keys are
+    the plain encoder's, and any prefix of the encoder's blocks can run alone (a frozen prefix's
+    output feeds the rest unchanged)."""
+
+    def __init__(self, block: nn.Module, tap: bool) -> None:
+        super().__init__(*block)
+        self.tap = bool(tap)
+
+    def forward(self, state):  # noqa: D102
+        x, maps = (state, ()) if isinstance(state, torch.Tensor) else state
+        x = super().forward(x)
+        return x, (*maps, x) if self.tap else maps
+
+
+class _PooledConcat(nn.Module):
+    """The last entry of a hypercolumn read-out: each tapped map pooled by its own pool,
+    flattened, concatenated along the features."""
+
+    def __init__(self, pools: Sequence[nn.Module]) -> None:
+        super().__init__()
+        self.pools = nn.ModuleList(pools)
+
+    def forward(self, state) -> torch.Tensor:  # noqa: D102
+        _, maps = state
+        return torch.cat([pool(m).flatten(1) for pool, m in zip(self.pools, maps, strict=True)], dim=1)
 
 
 def _conv_block2d(c_in: int, c_out: int, pool: bool, dropout: float) -> nn.Sequential:
@@ -182,12 +249,13 @@ class ConvEncoder2d(Encoder):
     dropout : float, default 0.0
         Channel dropout after each conv block and dropout before the projection.
     map_readout : {"blocks": k, "grid": g}, optional
-        Output block ``k``'s pooled map instead (:meth:`Encoder.set_map_readout`).
+        Output block ``k``'s pooled map instead (:meth:`Encoder.set_map_readout`); ``k`` a
+        list of blocks: their pooled maps concatenated.
     channels_last : bool, default True
         Keep the conv weights, and so every feature map, in channels-last memory layout
         (NHWC). The function is the same (outputs agree to float rounding); on the CPU, oneDNN's
-        NHWC kernels make a training step of the default digits encoder about twice as fast,
-        most of it in max-pooling and BatchNorm (``benchmarks/conv_memory_format.py``).
+        NHWC kernels make a training step of the default digits encoder about 1.3x faster
+        (max-pooling and BatchNorm most of all; ``benchmarks/conv_memory_format.py``).
     """
 
     _input_ndim = 4
@@ -200,7 +268,7 @@ class ConvEncoder2d(Encoder):
         depth: int = 3,
         out_features: int = 128,
         dropout: float = 0.0,
-        map_readout: Mapping[str, int] | None = None,
+        map_readout: Mapping[str, Any] | None = None,
         channels_last: bool = True,
     ) -> None:
         super().__init__()
@@ -269,7 +337,7 @@ class ConvEncoder1d(Encoder):
         out_features: int = 128,
         kernel_size: int = 5,
         dropout: float = 0.0,
-        map_readout: Mapping[str, int] | None = None,
+        map_readout: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         _check_positive(
@@ -371,10 +439,11 @@ class Classifier(nn.Module):
         return self.head(self.encoder(x))
 
 
-def with_map_readout(encoder: nn.Module, blocks: int, grid: int = 2) -> nn.Module:
-    """``encoder`` reading block ``blocks``' pooled map (:meth:`Encoder.set_map_readout`);
-    ``blocks == 0``: ``encoder`` unchanged (its own head)."""
-    if blocks == 0:
+def with_map_readout(encoder: nn.Module, blocks: int | Sequence[int], grid: int = 2) -> nn.Module:
+    """``encoder`` reading block ``blocks``' pooled map, or the concatenated pooled maps of a
+    list of blocks (:meth:`Encoder.set_map_readout`); ``blocks == 0``: ``encoder`` unchanged
+    (its own head)."""
+    if not isinstance(blocks, list | tuple) and blocks == 0:
         return encoder
     if not isinstance(encoder, Encoder):
         raise ValueError(f"{type(encoder).__name__} cannot read a block's map")

@@ -70,6 +70,7 @@ __all__ = [
     "CPC",
     "cpc_objective",
     "cpc_grid_objective",
+    "recompute_batchnorm",
     "pretrain_cpc",
 ]
 
@@ -410,6 +411,36 @@ def _mean_over_directions(
     return torch.stack(losses).mean()
 
 
+def recompute_batchnorm(encoder: nn.Module, X: ArrayLike, max_rows: int = 4096) -> nn.Module:
+    """Re-estimate every BatchNorm layer's running statistics on the whole samples ``X``
+    (AdaBN, Li et al. 2018; "precise BN", Wu & Johnson 2021), in place; weights untouched.
+
+    CPC trains its encoder on strips alone on a blank canvas, so the running statistics it
+    keeps are those of mostly blank inputs, while the transfer protocols feed whole samples.
+    Here the statistics are reset and recomputed by forward passes in training mode with
+    cumulative averaging (``momentum=None``) over near-equal chunks of at most ``max_rows``
+    samples (one chunk: exactly the batch mean and unbiased variance of each layer's input);
+    each layer's momentum and every module's mode are restored afterwards."""
+    norms = [m for m in encoder.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms or len(X) == 0:
+        return encoder
+    momenta, modes = [m.momentum for m in norms], [(m, m.training) for m in encoder.modules()]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None
+    device = next(encoder.parameters()).device
+    X = torch.as_tensor(np.asarray(X), dtype=torch.float32)
+    encoder.train()
+    with torch.no_grad():
+        for rows in np.array_split(np.arange(len(X)), -(-len(X) // max_rows)):
+            encoder(X[torch.from_numpy(rows)].to(device))
+    for norm, momentum in zip(norms, momenta, strict=True):
+        norm.momentum = momentum
+    for module, mode in modes:
+        module.training = mode
+    return encoder
+
+
 def pretrain_cpc(
     X: ArrayLike,
     *,
@@ -421,12 +452,13 @@ def pretrain_cpc(
     context_dim: int = 64,
     strength: float = 0.0,
     directions: Sequence[str] = ("down",),
-    readout_blocks: int = 0,
+    readout_blocks: int | Sequence[int] = 0,
     readout_grid: int = 2,
     train_readout: bool = False,
     grid: bool = False,
     upsample: int = 1,
     patch_stride: int = 4,
+    recompute_bn: bool = False,
     config: TrainConfig,
     device: Any = "cpu",
 ) -> tuple[nn.Module, TrainHistory]:
@@ -458,7 +490,8 @@ def pretrain_cpc(
     readout_blocks : int, default 0
         ``k > 0``: the returned encoder outputs its block-``k`` map average-pooled to at most
         ``readout_grid`` positions per side (:func:`~transfer_lab.methods.encoders.with_map_readout`),
-        not the head trained on strips (the z_t); ``0``: the encoder's own head.
+        not the head trained on strips (the z_t); ``0``: the encoder's own head; a list of
+        increasing blocks (``[1, 2]``): those blocks' pooled maps concatenated (a hypercolumn).
     readout_grid : int, default 2
     train_readout : bool, default False
         ``True`` (with ``readout_blocks > 0``): the encoder is cut to its read-out before
@@ -477,12 +510,16 @@ def pretrain_cpc(
         (:func:`~transfer_lab.methods.puzzles.upsampled`); ``grid`` needs ``>= 2``, since a
         patch of the input's size covers the whole un-upsampled sample.
     patch_stride : int, default 4
+    recompute_bn : bool, default False
+        ``True``: after training, the encoder's BatchNorm statistics are re-estimated on the
+        whole unlabelled samples ``X`` (:func:`recompute_batchnorm`), not kept from the strips
+        or patches; the weights are CPC's.
     config : TrainConfig
     device : str or torch.device
     """
     if data_kind(X) not in ("image", "signal"):
         raise ValueError("CPC needs images or signals")
-    if train_readout and readout_blocks == 0:
+    if train_readout and not isinstance(readout_blocks, list | tuple) and readout_blocks == 0:
         raise ValueError("train_readout needs readout_blocks > 0")
     if upsample != 1 and not grid:
         raise ValueError(f"upsample {upsample} needs grid: true (strips are cut from the sample as it is)")
@@ -522,6 +559,8 @@ def pretrain_cpc(
         return cpc_objective(m, augment(batch[0]), directions, sizes, stride)
 
     history = fit(model, (X,), config=config, device=device, step_fn=step, desc="cpc")
+    if recompute_bn:
+        recompute_batchnorm(model.encoder, X)
     if train_readout:
         return model.encoder, history
     return with_map_readout(model.encoder, readout_blocks, readout_grid), history

@@ -71,3 +71,15 @@ def test_cpc_grid_settings_pass_to_the_method_and_are_checked_together():
     for bad in ({"grid": True}, {"upsample": 2}):
         with pytest.raises(ValidationError, match="grid"):
             CPCParams(**bad)
+
+
+def test_cpc_readout_blocks_take_a_number_or_a_list_of_increasing_blocks():
+    from pydantic import ValidationError
+
+    from transfer_lab.pipelines.pretraining.params import CPCParams
+
+    assert CPCParams(readout_blocks=1).method_kwargs()["readout_blocks"] == 1
+    assert CPCParams(readout_blocks=[1, 2]).method_kwargs()["readout_blocks"] == [1, 2]
+    for bad in (-1, [], [0, 1], [2, 1], [1, 1]):
+        with pytest.raises(ValidationError, match="readout_blocks"):
+            CPCParams(readout_blocks=bad)

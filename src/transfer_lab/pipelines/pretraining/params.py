@@ -87,7 +87,9 @@ class CPCParams(MethodParams):
     strength: float = Field(0.0, ge=0.0, le=3.0)  # augmentation before cutting strips (CPC v2); 0 = none
     # prediction orders (methods.infomax.CPC_DIRECTIONS); right/left = columns, images only
     directions: list[Literal["down", "up", "right", "left"]] = Field(["down"], min_length=1)
-    readout_blocks: int = Field(0, ge=0)  # > 0: the encoder outputs that block's pooled map; 0 = its head
+    # > 0: the encoder outputs that block's pooled map; 0 = its head; a list of increasing
+    # blocks ([1, 2]): their pooled maps concatenated (hypercolumn)
+    readout_blocks: int | list[int] = Field(0)
     readout_grid: int = Field(2, ge=1)    # positions per side of that pooled map
     train_readout: bool = False  # True: z_t is the read-out itself (encoder cut before training)
     # CPC v2's patch grid instead of strips: patches of the input's size, every patch_stride of
@@ -95,6 +97,15 @@ class CPCParams(MethodParams):
     grid: bool = False
     upsample: int = Field(1, ge=1, le=4)
     patch_stride: int = Field(4, ge=1)
+    recompute_bn: bool = False  # True: BatchNorm statistics re-estimated on the whole samples after training
+
+    @model_validator(mode="after")
+    def _readout_blocks(self) -> CPCParams:
+        blocks = self.readout_blocks
+        listed = isinstance(blocks, list)
+        if (not listed and blocks < 0) or (listed and (not blocks or blocks[0] < 1 or blocks != sorted(set(blocks)))):
+            raise ValueError(f"readout_blocks must be >= 0 or a non-empty list of increasing blocks >= 1, got {blocks}")
+        return self
 
     @model_validator(mode="after")
     def _grid_needs_upsampling(self) -> CPCParams:
