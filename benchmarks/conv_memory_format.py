@@ -2,7 +2,7 @@
 (NCHW) memory layout, in the same run, on the digits (issue 12).
 
 Both sides are :class:`~transfer_lab.methods.encoders.ConvEncoder2d` at the default run's size
-(width 32, depth 3), built with ``channels_last=True`` (the default) or ``False``, with the
+(width 32, depth 3), built with ``channels_last=True`` or ``False`` (the default), with the
 same initial weights; only the layout of the conv weights (and so of every feature map)
 differs. Timed, one torch thread, alternating the two sides and keeping the minimum of the
 repeats (CPU seconds beside wall seconds):

@@ -13,6 +13,8 @@ from transfer_lab.methods.encoders import (
     MLPEncoder,
     build_encoder,
     count_parameters,
+    encoder_checkpoint,
+    encoder_from_checkpoint,
     freeze_blocks,
 )
 
@@ -195,3 +197,25 @@ def test_dropout_is_active_only_in_train_mode():
     assert torch.equal(enc(x), enc(x))
     enc.train()
     assert not torch.equal(enc(x), enc(x))
+
+
+def test_a_channels_last_encoder_computes_the_same_function_and_round_trips_through_a_checkpoint():
+    torch.manual_seed(0)
+    plain = ConvEncoder2d(width=8, depth=3, out_features=16)
+    nhwc = ConvEncoder2d(width=8, depth=3, out_features=16, channels_last=True)
+    nhwc.load_state_dict(plain.state_dict())
+    conv = nhwc.blocks[1][0].weight
+    assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+    x = torch.rand(5, 1, 8, 8)
+    plain.eval(), nhwc.eval()
+    torch.testing.assert_close(nhwc(x), plain(x), rtol=1e-5, atol=1e-6)
+    # a map read-out flattens the NHWC map in the same (channel, row, column) order
+    with_map = ConvEncoder2d(width=8, depth=3, out_features=16, channels_last=True, map_readout={"blocks": 1, "grid": 4})
+    without = ConvEncoder2d(width=8, depth=3, out_features=16, map_readout={"blocks": 1, "grid": 4})
+    without.load_state_dict(with_map.state_dict())
+    with_map.eval(), without.eval()
+    torch.testing.assert_close(with_map(x), without(x), rtol=1e-5, atol=1e-6)
+    # its checkpoint loads into the default (NCHW) encoder and gives the same outputs
+    rebuilt = encoder_from_checkpoint(encoder_checkpoint(nhwc, "cnn2d", (1, 8, 8), {"width": 8, "depth": 3, "out_features": 16}))
+    rebuilt.eval()
+    torch.testing.assert_close(rebuilt(x), plain(x), rtol=1e-5, atol=1e-6)

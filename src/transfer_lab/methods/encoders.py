@@ -251,11 +251,14 @@ class ConvEncoder2d(Encoder):
     map_readout : {"blocks": k, "grid": g}, optional
         Output block ``k``'s pooled map instead (:meth:`Encoder.set_map_readout`); ``k`` a
         list of blocks: their pooled maps concatenated.
-    channels_last : bool, default True
+    channels_last : bool, default False
         Keep the conv weights, and so every feature map, in channels-last memory layout
         (NHWC). The function is the same (outputs agree to float rounding); on the CPU, oneDNN's
-        NHWC kernels make a training step of the default digits encoder about 1.3x faster
-        (max-pooling and BatchNorm most of all; ``benchmarks/conv_memory_format.py``).
+        NHWC kernels make a training step of the default digits encoder 1.3-1.4x faster
+        (max-pooling and BatchNorm most of all; ``benchmarks/conv_memory_format.py``). Not
+        the default: the rounding differences re-draw every training run, and the few-label
+        results depend on the pretraining draw by more than their label-seed spread (README,
+        "Run time of the default run").
     """
 
     _input_ndim = 4
@@ -269,7 +272,7 @@ class ConvEncoder2d(Encoder):
         out_features: int = 128,
         dropout: float = 0.0,
         map_readout: Mapping[str, Any] | None = None,
-        channels_last: bool = True,
+        channels_last: bool = False,
     ) -> None:
         super().__init__()
         h, w = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
