@@ -141,12 +141,18 @@ class DaskRunner(AbstractRunner):
             self._logger.info("Completed node %s on %s in %.1f s (%d of %d)", name, worker, seconds, len(done), len(futures))
 
     def _fail(self, client, future, node, futures, pipeline, done, catalog) -> None:
-        error = future.exception()
+        # Only an "error" future carries an exception; a "cancelled" or "lost" one (the scheduler
+        # dropped the task, or the client lost its connection) has none to re-raise.
+        error = future.exception() if future.status == "error" else None
         pending = [f for f in futures.values() if not f.done()]
         client.cancel(pending)
         if isinstance(error, KilledWorker):
             note = (f"node '{node.name}': its worker died while running it, more often than Dask's "
                     "distributed.scheduler.allowed-failures allows")
+        elif error is None:
+            note = f"node '{node.name}' did not finish on the Dask cluster"
+            error = RuntimeError(f"its task ended with status '{future.status}' and no error "
+                                 "(cancelled by the scheduler or lost with the client's connection)")
         else:
             note = f"node '{node.name}' failed on a Dask worker"
         self._logger.error("%s: %s: %s", note, type(error).__name__, error)
