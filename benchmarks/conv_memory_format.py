@@ -26,14 +26,13 @@ from __future__ import annotations
 import argparse
 import functools
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from _common import emit, machine, set_threads  # noqa: E402
+from _common import emit, machine, set_threads, timed_with_cpu  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 from torch import nn  # noqa: E402
 
@@ -71,12 +70,6 @@ def _steps(model: nn.Module, x: torch.Tensor, y: torch.Tensor, n: int) -> None:
         optimiser.step()
 
 
-def _timed(fn) -> tuple[float, float]:
-    start, start_cpu = time.perf_counter(), time.process_time()
-    fn()
-    return time.perf_counter() - start, time.process_time() - start_cpu
-
-
 def _agreement() -> dict[str, float]:
     """Largest differences between the layouts on the same weights and batch (float32)."""
     a, b = _classifier(False), _classifier(True)
@@ -97,7 +90,7 @@ def _compare(cases: dict, repeats: int) -> dict:
         for _ in range(repeats):  # alternate the sides so that the machine's load hits both
             for name, channels_last in LAYOUTS.items():
                 fn = make(channels_last)
-                times[name].append(_timed(fn))
+                times[name].append(timed_with_cpu(fn, repeats=1)[:2])  # (wall, cpu) of one call
         row = {f"{name}_{kind}_seconds": round(min(t[i] for t in times[name]), 4)
                for name in LAYOUTS for i, kind in enumerate(("wall", "cpu"))}
         row["speedup_cpu"] = round(row["nchw_cpu_seconds"] / row["nhwc_cpu_seconds"], 2)

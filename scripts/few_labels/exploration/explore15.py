@@ -25,7 +25,7 @@ from transfer_lab.datasets.tree_dataset import TreeDataset
 from transfer_lab.sources.splits import label_subsets as make_subsets, budget_view
 from transfer_lab.methods.augment import build_augmenter
 from transfer_lab.methods.encoders import Classifier, encoder_from_checkpoint
-from transfer_lab.methods.training import extract_features
+from transfer_lab.methods.training import extract_features, predict_proba
 from transfer_lab.methods import combined as cb
 
 ROOT, budget, seeds, out = sys.argv[1], int(sys.argv[2]), [int(s) for s in sys.argv[3].split(",")], sys.argv[4]
@@ -33,12 +33,6 @@ ds = TreeDataset(filepath=f"{ROOT}/03_primary/base_dataset.npz").load()
 split = pd.read_parquet(f"{ROOT}/03_primary/split_table.parquet")
 sub = make_subsets(ds.y, split, [budget], seeds)
 simclr = torch.load(f"{ROOT}/06_models/encoders/simclr.pt", weights_only=True)
-
-
-def softmax(model, X):
-    model.eval()
-    with torch.no_grad():
-        return torch.softmax(model(torch.as_tensor(np.asarray(X), dtype=torch.float32)), dim=1).numpy()
 
 
 def shifted(X, dy, dx):
@@ -49,7 +43,7 @@ def shifted(X, dy, dx):
 
 
 def tta_shift(model, X, offsets):
-    return np.mean([softmax(model, shifted(X, dy, dx)) for dy, dx in offsets], axis=0)
+    return np.mean([predict_proba(model, shifted(X, dy, dx)) for dy, dx in offsets], axis=0)
 
 
 def tta_aug(model, X, n, seed):
@@ -57,7 +51,7 @@ def tta_aug(model, X, n, seed):
     torch.manual_seed(seed)
     x = torch.as_tensor(np.asarray(X), dtype=torch.float32)
     with torch.no_grad():
-        views = [softmax(model, x.numpy())] + [softmax(model, aug(x).numpy()) for _ in range(n)]
+        views = [predict_proba(model, x.numpy())] + [predict_proba(model, aug(x).numpy()) for _ in range(n)]
     return np.mean(views, axis=0)
 
 
@@ -72,12 +66,12 @@ for seed in seeds:
     model.load_state_dict(stored["state_dict"])
     t = time.process_time()
     rows_X = np.concatenate([hidden.X_labeled, hidden.X_unlabeled])
-    labels = np.concatenate([hidden.y_labeled, softmax(model, hidden.X_unlabeled).argmax(1)])
+    labels = np.concatenate([hidden.y_labeled, predict_proba(model, hidden.X_unlabeled).argmax(1)])
     svc = SVC(kernel="rbf", gamma="scale", C=10, probability=True, random_state=seed).fit(rows_X.reshape(len(rows_X), -1), labels)
     knn = KNeighborsClassifier(10).fit(extract_features(model.encoder, rows_X), labels)
     variants = {}
     for split_name, X in (("val", hidden.X_val), ("test", view.X_test)):
-        p = softmax(model, X)
+        p = predict_proba(model, X)
         flat = X.reshape(len(X), -1)
         p_svc = svc.predict_proba(flat)
         p_knn = knn.predict_proba(extract_features(model.encoder, X))

@@ -12,7 +12,7 @@ torch.set_num_threads(1)
 from transfer_lab.datasets.tree_dataset import TreeDataset
 from transfer_lab.sources.splits import label_subsets as make_subsets, budget_view
 from transfer_lab.methods.encoders import Classifier, encoder_from_checkpoint
-from transfer_lab.methods.training import TrainConfig, extract_features
+from transfer_lab.methods.training import TrainConfig, extract_features, predict_proba
 from transfer_lab.methods import combined as cb
 ROOT, budget, seeds, k, other, out = (sys.argv[1], int(sys.argv[2]), [int(s) for s in sys.argv[3].split(",")],
                                       int(sys.argv[4]), sys.argv[5], sys.argv[6])
@@ -22,12 +22,6 @@ split = pd.read_parquet(f"{ROOT}/03_primary/split_table.parquet")
 sub = make_subsets(ds.y, split, [budget], seeds)
 simclr_ckpt = torch.load(f"{ROOT}/06_models/encoders/simclr.pt", weights_only=True)
 simclr, other_enc = encoder_from_checkpoint(simclr_ckpt), encoder_from_checkpoint(torch.load(ockpt, weights_only=True))
-
-
-def softmax(model, X):
-    model.eval()
-    with torch.no_grad():
-        return torch.softmax(model(torch.as_tensor(np.asarray(X), dtype=torch.float32)), dim=1).numpy()
 
 
 rows, test_predictions = [], {}
@@ -44,7 +38,7 @@ for seed in seeds:
     second = cb.student(copy.deepcopy(other_enc), hidden, P.argmax(1), how)
     cpu = time.process_time() - t
     for split_name, X, y in (("val", hidden.X_val, hidden.y_val), ("test", view.X_test, None)):
-        p, q = softmax(base, X), softmax(second, X)
+        p, q = predict_proba(base, X), predict_proba(second, X)
         for variant, r in (("simclr", p), (name, q), (f"simclr+{name}", (p + q) / 2)):
             if y is not None:
                 rows.append(dict(labels_per_class=budget, seed=seed, variant=variant,

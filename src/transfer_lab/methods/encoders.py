@@ -100,13 +100,18 @@ class Encoder(nn.Module):
                 f"map read-out needs 1 <= blocks <= {len(self.block_shapes)} conv blocks and grid >= 1, "
                 f"got {blocks}, {grid}"
             )
-        channels, sides = self.block_shapes[blocks - 1]
-        pooled = tuple(min(side, grid) for side in sides)
-        pool = nn.AdaptiveAvgPool2d(pooled) if len(sides) == 2 else nn.AdaptiveAvgPool1d(pooled[0])
+        pool, self.out_features = self._map_pool(blocks, grid)
         self.blocks = nn.Sequential(*list(self.blocks)[:blocks], nn.Sequential(pool, nn.Flatten()))
-        self.out_features = channels * math.prod(pooled)
         self.map_readout = {"blocks": int(blocks), "grid": int(grid)}
         return self
+
+    def _map_pool(self, block: int, grid: int) -> tuple[nn.Module, int]:
+        """The average pool of block ``block``'s map to at most ``grid`` positions per side,
+        and the number of features it leaves (channels times pooled positions)."""
+        channels, sides = self.block_shapes[block - 1]
+        pooled = tuple(min(side, grid) for side in sides)
+        pool = nn.AdaptiveAvgPool2d(pooled) if len(sides) == 2 else nn.AdaptiveAvgPool1d(pooled[0])
+        return pool, channels * math.prod(pooled)
 
     def _set_hypercolumn(self, blocks: list[int], grid: int) -> Encoder:
         """:meth:`set_map_readout` for two or more blocks."""
@@ -115,15 +120,10 @@ class Encoder(nn.Module):
             raise ValueError(
                 f"a hypercolumn read-out needs increasing blocks in 1..{n} and grid >= 1, got {blocks}, {grid}"
             )
-        pools, out_features = [], 0
-        for b in blocks:
-            channels, sides = self.block_shapes[b - 1]
-            pooled = tuple(min(side, grid) for side in sides)
-            pools.append(nn.AdaptiveAvgPool2d(pooled) if len(sides) == 2 else nn.AdaptiveAvgPool1d(pooled[0]))
-            out_features += channels * math.prod(pooled)
+        pools, sizes = zip(*(self._map_pool(b, grid) for b in blocks), strict=True)
         kept = [_TapBlock(block, number in blocks) for number, block in enumerate(self.blocks[: blocks[-1]], start=1)]
         self.blocks = nn.Sequential(*kept, _PooledConcat(pools))
-        self.out_features = out_features
+        self.out_features = sum(sizes)
         self.map_readout = {"blocks": list(blocks), "grid": int(grid)}
         return self
 
