@@ -23,6 +23,20 @@ def test_the_shipped_parameters_are_valid(parameters):
     assert set(validate_parameters(parameters)) >= {"data", "evaluation", "dictionary"}
 
 
+def test_downstream_families_train_in_nhwc_and_pretraining_keeps_nchw(parameters):
+    """The layout decision of issue 12: the families that train or fine-tune on the labels use
+    the cheaper NHWC steps; pretraining (and taskonomy's task networks) keep NCHW so that
+    the pretrained checkpoints, the draw the few-label results depend on, stay the same."""
+    layout = {family: parameters[family]["runtime"]["channels_last"]
+              for family in parameters if "channels_last" in parameters[family].get("runtime", {})}
+    assert layout == {
+        "semi_supervised": True, "transfer": True, "combined": True, "regularisation": True,
+        "evaluation": True, "pretraining": False, "taskonomy": False,
+    }
+    with pytest.raises(ValueError, match=r"channels_last"):
+        validate_parameters({**parameters, "evaluation": {**parameters["evaluation"], "runtime": {"channels_last": "yes please"}}})
+
+
 @pytest.mark.parametrize(
     ("path", "value", "expected"),
     [

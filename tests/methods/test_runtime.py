@@ -112,3 +112,59 @@ def test_thread_limits_caps_and_restores():
     with pytest.raises(ValueError, match="n_threads"):
         with thread_limits(0):
             pass
+
+
+def _is_nhwc(encoder) -> bool:
+    weight = encoder.blocks[1][0].weight  # a 4-d conv weight; channels-last differs from contiguous
+    return weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous()
+
+
+def test_conv_layout_sets_the_layout_of_encoders_built_inside_the_block_only():
+    from transfer_lab.methods.encoders import ConvEncoder2d, build_encoder
+    from transfer_lab.methods.runtime import conv_layout, default_channels_last
+
+    assert not default_channels_last() and not _is_nhwc(ConvEncoder2d(width=4))
+    with conv_layout(True):
+        inside = build_encoder("auto", (1, 8, 8), width=4, out_features=8)
+        explicit = ConvEncoder2d(width=4, channels_last=False)  # an explicit choice wins
+    assert inside.channels_last and _is_nhwc(inside)
+    assert not explicit.channels_last and not _is_nhwc(explicit)
+    # the block ends (also on an error): new encoders are NCHW again, built ones keep NHWC
+    with pytest.raises(RuntimeError, match="boom"):
+        with conv_layout(True):
+            raise RuntimeError("boom")
+    assert not default_channels_last() and not _is_nhwc(ConvEncoder2d(width=4))
+    assert _is_nhwc(inside)
+
+
+def test_a_checkpoint_rebuilt_inside_conv_layout_is_nhwc_with_the_same_weights_and_function():
+    from transfer_lab.methods.encoders import build_encoder, encoder_checkpoint, encoder_from_checkpoint
+    from transfer_lab.methods.runtime import conv_layout
+
+    torch.manual_seed(0)
+    kwargs = {"width": 8, "depth": 3, "out_features": 16}
+    plain = build_encoder("cnn2d", (1, 8, 8), **kwargs).eval()
+    checkpoint = encoder_checkpoint(plain, "cnn2d", (1, 8, 8), kwargs)
+    with conv_layout(True):
+        rebuilt = encoder_from_checkpoint(checkpoint).eval()
+    assert _is_nhwc(rebuilt)
+    for name, value in plain.state_dict().items():
+        assert torch.equal(rebuilt.state_dict()[name], value), name
+    x = torch.rand(6, 1, 8, 8)
+    torch.testing.assert_close(rebuilt(x), plain(x), rtol=1e-5, atol=1e-6)
+    assert "channels_last" not in checkpoint["encoder"]["kwargs"]  # the layout is not stored
+
+
+def test_node_compute_applies_a_runtime_blocks_threads_and_layout():
+    from transfer_lab.contracts import RuntimeParams
+    from transfer_lab.methods.encoders import ConvEncoder2d
+    from transfer_lab.methods.runtime import default_channels_last, node_compute
+
+    assert RuntimeParams().channels_last is False  # off unless a parameters file asks
+    before = torch.get_num_threads()
+    with node_compute(RuntimeParams(num_threads=1, channels_last=True)):
+        assert torch.get_num_threads() == 1 and default_channels_last()
+        assert _is_nhwc(ConvEncoder2d(width=4))
+    assert torch.get_num_threads() == before and not default_channels_last()
+    with node_compute(RuntimeParams(num_threads=None)):
+        assert not _is_nhwc(ConvEncoder2d(width=4))

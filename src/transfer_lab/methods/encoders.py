@@ -29,6 +29,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from transfer_lab.methods.runtime import default_channels_last
+
 __all__ = [
     "Encoder",
     "ConvEncoder2d",
@@ -251,14 +253,16 @@ class ConvEncoder2d(Encoder):
     map_readout : {"blocks": k, "grid": g}, optional
         Output block ``k``'s pooled map instead (:meth:`Encoder.set_map_readout`); ``k`` a
         list of blocks: their pooled maps concatenated.
-    channels_last : bool, default False
+    channels_last : bool, optional
         Keep the conv weights, and so every feature map, in channels-last memory layout
         (NHWC). The function is the same (outputs agree to float rounding); on the CPU, oneDNN's
         NHWC kernels make a training step of the default digits encoder 1.3-1.4x faster
-        (max-pooling and BatchNorm most of all; ``benchmarks/conv_memory_format.py``). Not
-        the default: the rounding differences re-draw every training run, and the few-label
-        results depend on the pretraining draw by more than their label-seed spread (README,
-        "Run time of the default run").
+        (max-pooling and BatchNorm most of all; ``benchmarks/conv_memory_format.py``).
+        ``None`` (default): the layout of the enclosing :func:`~transfer_lab.methods.runtime.conv_layout`
+        block, NCHW outside one. The pipelines turn it on with each family's
+        ``runtime.channels_last`` except for pretraining: there the rounding differences
+        re-draw a 300-epoch run, and the few-label results depend on the pretraining draw by
+        more than their label-seed spread (README, "Run time of the default run").
     """
 
     _input_ndim = 4
@@ -272,7 +276,7 @@ class ConvEncoder2d(Encoder):
         out_features: int = 128,
         dropout: float = 0.0,
         map_readout: Mapping[str, Any] | None = None,
-        channels_last: bool = False,
+        channels_last: bool | None = None,
     ) -> None:
         super().__init__()
         h, w = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
@@ -295,7 +299,7 @@ class ConvEncoder2d(Encoder):
         self.blocks = nn.Sequential(*blocks)
         self.out_features = out_features
         self.feature_map_size = (h, w)  # spatial size entering the global pool
-        self.channels_last = bool(channels_last)
+        self.channels_last = default_channels_last() if channels_last is None else bool(channels_last)
         if self.channels_last:
             # Only the 4-d conv weights change layout; a conv whose weight is channels-last
             # hands channels-last maps on, so BatchNorm, ReLU and pooling follow.

@@ -23,7 +23,7 @@ import torch
 from transfer_lab.contracts import DataParams, Dataset, TrainingParams, data_provenance, stale_reason
 from transfer_lab.methods import combined
 from transfer_lab.methods.encoders import Classifier, build_encoder, encoder_from_checkpoint
-from transfer_lab.methods.runtime import resolve_device, thread_limits
+from transfer_lab.methods.runtime import node_compute, resolve_device
 from transfer_lab.methods.training import extract_features
 from transfer_lab.params import parse_params
 from transfer_lab.pipelines.combined.params import (
@@ -92,7 +92,7 @@ def select_teacher(
     budget and seed, and the chosen one per budget (``selected``): the selection, as a table."""
     choice = parse_params(SelectionParams, selection, "combined.selection")
     settings = parse_params(RuntimeParams, runtime, "combined.runtime")
-    with thread_limits(settings.num_threads):
+    with node_compute(settings):
         checkpoints = _checkpoints(pretrained_encoders, choice.encoders, base_dataset, data)
         device = resolve_device(settings.device)
         features = {n: functools.partial(extract_features, encoder_from_checkpoint(c, device)) for n, c in checkpoints.items()}
@@ -162,7 +162,7 @@ def select_student(
     fit, settings = parse_params(TrainingParams, training, "combined.training"), parse_params(RuntimeParams, runtime, "combined.runtime")
     students = [(lr, s) for lr in rounds.encoder_lr for s in rounds.strength]
     chosen, records, trained = _chosen(selection), [], {}
-    with thread_limits(settings.num_threads):
+    with node_compute(settings):
         checkpoints = _checkpoints(pretrained_encoders, sorted({c.encoder for c in chosen.values()}), base_dataset, data)
         for view in (v for v in _views(base_dataset, split_table, labels) if v.labels_per_class in chosen):
             how = _settings(rounds, fit, settings, view.seed, base_dataset.n_classes, students[0])
@@ -244,7 +244,7 @@ def train(
     fit = parse_params(TrainingParams, training, "combined.training")
     settings = parse_params(RuntimeParams, runtime, "combined.runtime")
     chosen, students, stages = _chosen(selection), _chosen_students(student_selection), []
-    with thread_limits(settings.num_threads):
+    with node_compute(settings):
         checkpoints = _checkpoints(pretrained_encoders, sorted({c.encoder for c in chosen.values()}), base_dataset, data)
         for view in (v for v in _views(base_dataset, split_table, labels) if v.labels_per_class in chosen):
             candidate = chosen[view.labels_per_class]
@@ -301,7 +301,7 @@ def ablate(
     fit, settings = parse_params(TrainingParams, training, "combined.training"), parse_params(RuntimeParams, runtime, "combined.runtime")
     chosen, students, records = _chosen(selection), _chosen_students(student_selection), []
     default = (rounds.encoder_lr[0], rounds.strength[0])
-    with thread_limits(settings.num_threads):
+    with node_compute(settings):
         checkpoints = _checkpoints(pretrained_encoders, sorted({c.encoder for c in chosen.values()}), base_dataset, data)
         views = [v for v in _views(base_dataset, split_table, labels) if v.labels_per_class in chosen] if plan.enabled else []
         for name in plan.variants if plan.enabled else []:

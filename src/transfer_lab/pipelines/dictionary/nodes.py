@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from transfer_lab.contracts import CLEAN, CoupledPair, Dataset, DomainsByKind
 from transfer_lab.methods.dictionary_learning import flatten_rows, self_taught_codes, subset_accuracies
-from transfer_lab.methods.runtime import resolve_device, thread_limits
+from transfer_lab.methods.runtime import node_compute, resolve_device
 from transfer_lab.methods.sdl import adaptation_accuracies
 from transfer_lab.methods.synthesis import compare_synthesis
 from transfer_lab.params import parse_params
@@ -91,7 +91,7 @@ def self_taught_learning(
     model, subsets, flat = _classifier(classifier), _subsets(label_subsets), flatten_rows(X)
     learning = params.model_dump(exclude={"source_domains"}) | {"random_state": split_seed, "device": resolve_device(run.device)}
     learned = {}
-    with thread_limits(run.num_threads):
+    with node_compute(run):
         rows = _accuracy_rows(name, "raw", subset_accuracies(model, flat, y, _progress(subsets, "raw", run), flat[test], y[test]))
         for domain in params.source_domains.get(base_dataset.kind, []):
             codes, learner = self_taught_codes(apply_shift(X[train], shifts.steps(domain), seed=split_seed), X, **learning)
@@ -128,7 +128,7 @@ def sdl_synthesis(
     params, run = parse_params(SDLParams, sdl, "dictionary.sdl"), parse_params(RuntimeParams, runtime, "dictionary.runtime")
     train, test, n = split_indices(split_table, "train"), split_indices(split_table, "test"), params.examples
     rows, examples, histories = [], {}, {}
-    with thread_limits(run.num_threads):
+    with node_compute(run):
         for name, pair in _chosen(coupled_pairs, params.synthesis_pairs, "synthesis_pairs").items():
             source, target = pair.source_X, pair.target_X
             result = compare_synthesis(
@@ -171,7 +171,7 @@ def sdl_domain_adaptation(
     train, test, subsets = split_indices(split_table, "train"), split_indices(split_table, "test"), _subsets(label_subsets)
     same_size = {name: p for name, p in coupled_pairs.items() if p.source_X.shape[1:] == p.target_X.shape[1:]}
     rows = []
-    with thread_limits(run.num_threads):
+    with node_compute(run):
         for name, pair in _chosen(same_size, params.adaptation_pairs, "adaptation_pairs").items():
             scores = adaptation_accuracies(
                 _classifier(classifier), pair.source_X, pair.target_X, pair.y, train, test, subsets,

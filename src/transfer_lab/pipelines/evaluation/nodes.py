@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from transfer_lab.contracts import Dataset
 from transfer_lab.methods.encoders import Classifier, build_encoder
-from transfer_lab.methods.runtime import resolve_device, seed_everything, thread_limits
+from transfer_lab.methods.runtime import node_compute, resolve_device, seed_everything
 from transfer_lab.methods.training import accuracy, fit_classifier
 from transfer_lab.params import parse_params
 from transfer_lab.pipelines.evaluation.params import CNNParams, LogisticRegressionParams, RuntimeParams
@@ -67,7 +67,7 @@ def logistic_regression_baseline(
     for view in _views(base_dataset, split_table, label_subsets, "logreg_pixels", run):
         start = time.perf_counter()
         model = LogisticRegression(C=params.C, max_iter=params.max_iter, random_state=view.seed)
-        with thread_limits(run.num_threads):
+        with node_compute(run):
             model.fit(_flat(view.X_labeled), view.y_labeled)
         seconds = time.perf_counter() - start
         measured = {
@@ -89,7 +89,7 @@ def cnn_scratch_baseline(
     for view in _views(base_dataset, split_table, label_subsets, "cnn_scratch", run):
         seed_everything(view.seed)
         model = Classifier(build_encoder(params.encoder, tuple(base_dataset.X.shape[1:]), **architecture), base_dataset.n_classes)
-        with thread_limits(run.num_threads):
+        with node_compute(run):
             history = fit_classifier(
                 model, view.X_labeled, view.y_labeled, view.X_val, view.y_val,
                 config=params.training.to_train_config(view.seed), device=device,

@@ -38,7 +38,7 @@ from transfer_lab.contracts import (
 )
 from transfer_lab.methods.clip import LINEAR_PROBE
 from transfer_lab.methods.encoders import build_encoder, encoder_checkpoint, encoder_from_checkpoint, encoder_settings
-from transfer_lab.methods.runtime import resolve_device, seed_everything, thread_limits
+from transfer_lab.methods.runtime import node_compute, resolve_device, seed_everything
 from transfer_lab.methods.training import extract_features
 from transfer_lab.methods.transfer import pretrain
 from transfer_lab.params import parse_params
@@ -119,7 +119,7 @@ def pretrain_unlabelled(
     """``method`` (simclr, moco, rotation, imputation) on the training rows, without labels."""
     block, run, provenance = _settings(method, settings), _runtime(runtime), _provenance(base_dataset, data)
     X = base_dataset.X[split_indices(split_table, "train")]
-    with thread_limits(run.num_threads):
+    with node_compute(run):
         checkpoint = _pretrain(
             method, X, None, block, encoder, run, run.seed, base_dataset.name, run.progress, labels="none", provenance=provenance,
         )
@@ -139,7 +139,7 @@ def pretrain_supcon(
     X, y = base_dataset.X, base_dataset.y
     checkpoints: Checkpoints = {}
     trained: dict[bytes, dict] = {}
-    with thread_limits(run.num_threads):
+    with node_compute(run):
         for budget, seed in tqdm(budgets_and_seeds(label_subsets), desc="supcon", disable=not run.progress):
             labeled = subset_indices(label_subsets, budget, seed)
             if labeled.tobytes() not in trained:
@@ -169,7 +169,7 @@ def pretrain_supervised_source(
     pair = select_domain_pair(domain_pairs, base_dataset.name, parse_params(DataParams, data, "data"), block.pair)
     X, train, val = getattr(pair, f"{block.side}_X"), getattr(pair, f"{block.side}_train_index"), pair.val_index
     fit_kwargs = {"X_val": X[val], "y_val": pair.y[val], "n_classes": base_dataset.n_classes}
-    with thread_limits(run.num_threads):
+    with node_compute(run):
         checkpoint = _pretrain(
             "supervised_source", X[train], pair.y[train], block, encoder, run, run.seed, base_dataset.name,
             run.progress, fit_kwargs, labels="source_domain",
@@ -192,7 +192,7 @@ def pretrain_clip(
     X, y = base_dataset.X, base_dataset.y
     train, test = split_indices(split_table, "train"), split_indices(split_table, "test")
     fit_kwargs = {"X_test": X[test], "y_test": y[test], "seed": run.seed, **block.data_kwargs(base_dataset.kind)}
-    with thread_limits(run.num_threads):
+    with node_compute(run):
         checkpoint = _pretrain(
             "clip", X[train], y[train], block, encoder, run, run.seed, base_dataset.name, run.progress, fit_kwargs,
             labels="captions_of_all_training_rows", provenance=_provenance(base_dataset, data),
@@ -231,7 +231,7 @@ def plot_tsne(
     method, device = checkpoint["meta"]["method"], resolve_device(run.device)
     test = split_indices(split_table, "test")
     keep = test[sample_rows(len(test), params.max_points, run.seed)]
-    with thread_limits(run.num_threads):
+    with node_compute(run):
         features = extract_features(encoder_from_checkpoint(checkpoint, device), base_dataset.X[keep], device)
         title = f"{method} features of {base_dataset.name} test rows (t-SNE)"
         figure = tsne_figure(features, base_dataset.y[keep], title, params.perplexity, run.seed)

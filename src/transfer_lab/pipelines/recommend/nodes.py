@@ -17,7 +17,7 @@ import pandas as pd
 
 from transfer_lab.contracts import Dataset
 from transfer_lab.methods import recommend as rec
-from transfer_lab.methods.runtime import thread_limits
+from transfer_lab.methods.runtime import node_compute
 from transfer_lab.params import parse_params
 from transfer_lab.pipelines.recommend.params import RecommendParams, ScoringParams, VerifyParams
 from transfer_lab.reporting import tracking
@@ -57,7 +57,7 @@ def score_encoders(
     per class, cluster agreement over all train rows ranks instead."""
     params = parse_params(RecommendParams, recommend, "recommend")
     checkpoints = {**pretrained_encoders, **{f"user_{name}": c for name, c in user_encoders.items()}}
-    with thread_limits(params.runtime.num_threads):
+    with node_compute(params.runtime):
         features = _features(base_dataset, split_table, checkpoints, params.scoring, params.seed)
         scores = rec.score_budgets(features, base_dataset.y, _subsets(label_subsets), max_rows=params.scoring.max_rows, seed=params.seed,
                                    train_rows=split_indices(split_table, "train"), transductive_below=params.scoring.transductive_below,
@@ -150,7 +150,7 @@ def verify(
     if not params.verify:  # headers only: the recommend node reads these two
         return pd.DataFrame(columns=VERIFIED), pd.DataFrame(), {}, pd.DataFrame(columns=CHOICES_VERIFIED), pd.DataFrame()
     checkpoints = {**pretrained_encoders, **{f"user_{name}": c for name, c in user_encoders.items()}}
-    with thread_limits(params.runtime.num_threads):
+    with node_compute(params.runtime):
         features = _features(base_dataset, split_table, checkpoints, params.scoring, params.seed)
         measured = rec.verify_choices(features, base_dataset.y, predictions, _subsets(label_subsets), split_indices(split_table, "test"),
                                       top_k=params.verification.top_k, others=params.verification.others, seed=params.seed)

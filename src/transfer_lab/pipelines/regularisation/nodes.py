@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from transfer_lab.contracts import Dataset, TrainingParams
 from transfer_lab.methods.regularisation import protocol
-from transfer_lab.methods.runtime import resolve_device, thread_limits
+from transfer_lab.methods.runtime import node_compute, resolve_device
 from transfer_lab.params import parse_params
 from transfer_lab.pipelines.regularisation.params import (
     ENCODER_METHODS, METHOD_PARAMS, AttackParams, NetworkParams, RunParams,
@@ -110,7 +110,7 @@ def run_method(
     net, threat = parse_params(NetworkParams, network, "regularisation.network"), parse_params(AttackParams, attack, "regularisation.attack")
     device, rows = resolve_device(run.device), []
     runner = _runner(method, block, base_dataset, pretrained_encoders or {}, device) if run.runs(method) else None
-    with thread_limits(run.num_threads):
+    with node_compute(run):
         for budget, seed in tqdm(budgets_and_seeds(label_subsets) if runner else [], desc=method, disable=not run.progress):
             view = budget_view(base_dataset, split_table, label_subsets, budget, seed)
             setting = protocol.Setting(

@@ -26,7 +26,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from transfer_lab.contracts import DataParams, Dataset, data_provenance, stale_reason
-from transfer_lab.methods.runtime import resolve_device, thread_limits
+from transfer_lab.methods.runtime import node_compute, resolve_device
 from transfer_lab.methods.semi_supervised.factory import (
     adds_pseudo_labels,
     is_neural,
@@ -191,7 +191,7 @@ def run_method(
     device, rows, rounds = resolve_device(settings.device), [], []
     on_encoders = any(n in encoders.methods for n in chosen)
     expected = data_provenance(base_dataset, parse_params(DataParams, data, "data")) if on_encoders else {}
-    with thread_limits(settings.num_threads):
+    with node_compute(settings):
         inputs_list = _inputs(method, base_dataset, pretrained_encoders, networks, encoders, on_encoders, device, expected)
         for inputs in inputs_list if chosen else []:
             views = list(_views(dataclasses.replace(base_dataset, X=inputs.X), split_table, label_subsets))

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from transfer_lab.contracts import Dataset, TrainingParams
 from transfer_lab.methods.encoders import build_encoder, encoder_checkpoint, encoder_from_checkpoint
-from transfer_lab.methods.runtime import resolve_device, seed_everything, thread_limits
+from transfer_lab.methods.runtime import node_compute, resolve_device, seed_everything
 from transfer_lab.methods.taskonomy import (
     beam_transfers,
     load_reference_affinities,
@@ -157,7 +157,7 @@ def train_network(
     run, (arch, kwargs), spec, seed = _runtime(runtime), _encoder(encoder), _spec(task_data, task), task_data["seed"]
     config = parse_params(TrainingParams, networks, "taskonomy.networks").to_train_config(seed, progress=run.progress)
     device, start = resolve_device(run.device), time.perf_counter()
-    with thread_limits(run.num_threads):
+    with node_compute(run):
         seed_everything(seed)
         network = _network(spec, encoder, head_hidden, task_data)
         X, T = task_data["views"][spec.view], task_data["targets"][task]
@@ -176,7 +176,7 @@ def make_random_encoder(task_data: dict, encoder: Mapping, runtime: Mapping) -> 
     """The ``random`` pseudo-source: an encoder with random weights, and its frozen features."""
     run, (arch, kwargs) = _runtime(runtime), _encoder(encoder)
     shape = task_data["input_shape"]
-    with thread_limits(run.num_threads):
+    with node_compute(run):
         seed_everything(task_data["seed"] + 1)  # not the initialisation any task network started from
         body = build_encoder(arch.kind, shape, **kwargs)
         features = view_features(body, task_data["views"], resolve_device(run.device))
@@ -215,7 +215,7 @@ def run_transfers(
         return readout_losses(spec, parts, T, rows, out_size, hidden=head_hidden, seed=task_data["seed"], **readout)
 
     start = time.perf_counter()
-    with thread_limits(run.num_threads):
+    with node_compute(run):
         _, losses, beam = beam_transfers(
             features, target, evaluate, beam=settings.beam, max_order=settings.max_order, progress=run.progress
         )
@@ -242,7 +242,7 @@ def score_transferability(
     T = task_data["targets"][target][rows["transfer"]]
     options = settings.model_dump(include={"estimators", "h_score_shrinkage", "pca_components", "gmm_components"})
     scores: dict[str, dict[str, float]] = {name: {} for name in settings.estimators}
-    with thread_limits(_runtime(runtime).num_threads):
+    with node_compute(_runtime(runtime)):
         for source, features in _sources(source_features, spec.view, target).items():
             (F,) = standardise(features[rows["transfer"]])
             estimates = transferability_scores(
@@ -264,7 +264,7 @@ def embed_tasks(task_data: dict, transferability: Mapping, runtime: Mapping, *ne
     checkpoint = {network["task"]: network for network in networks if network}[probe.probe]["encoder"]
     device, rows = resolve_device(run.device), task_data["rows"]["task2vec"]
     embeddings = {}
-    with thread_limits(run.num_threads):
+    with node_compute(run):
         for name in tqdm(task_data["tasks"], desc="task2vec", disable=not run.progress):
             spec = _spec(task_data, name)
             labels = discrete_targets(spec, task_data["targets"][name][rows], probe.clusters, seed)

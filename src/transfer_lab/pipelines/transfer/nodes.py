@@ -23,7 +23,7 @@ from transfer_lab.contracts import (
 )
 from transfer_lab.methods.dann import ADAPTATION_METHODS, DomainAdaptationResult
 from transfer_lab.methods.encoders import build_encoder, encoder_from_checkpoint, encoder_settings
-from transfer_lab.methods.runtime import resolve_device, seed_everything, thread_limits
+from transfer_lab.methods.runtime import node_compute, resolve_device, seed_everything
 from transfer_lab.methods.transfer import FeatureCache, TransferResult, run_protocol, train_from_scratch
 from transfer_lab.params import parse_params
 from transfer_lab.pipelines.transfer.params import (
@@ -115,7 +115,7 @@ def transfer_encoder(
               if encoder not in probe_only or p in FROZEN_PROTOCOLS}
     run, expected = _runtime(runtime), data_provenance(base_dataset, parse_params(DataParams, data, "data"))
     device, rows, loaded = resolve_device(run.device), [], {}
-    with thread_limits(run.num_threads):
+    with node_compute(run):
         for budget, seed in tqdm(budgets_and_seeds(label_subsets), desc=encoder, disable=not run.progress):
             pretrained, features = _loaded(loaded, encoders, encoder, budget, seed, expected, device)
             view = budget_view(base_dataset, split_table, label_subsets, budget, seed)
@@ -137,7 +137,7 @@ def train_scratch(
     block, run = parse_params(ScratchParams, scratch, "transfer.scratch"), _runtime(runtime)
     kind, kwargs = encoder_settings(encoder)
     device, rows = resolve_device(run.device), []
-    with thread_limits(run.num_threads):
+    with node_compute(run):
         for budget, seed in tqdm(budgets_and_seeds(label_subsets), desc="scratch", disable=not run.progress):
             view = budget_view(base_dataset, split_table, label_subsets, budget, seed)
             seed_everything(seed)
@@ -175,7 +175,7 @@ def adapt_domains(
     chosen = select_domain_pair(domain_pairs, data_params.dataset, data_params, pair)
     kind, kwargs = encoder_settings(encoder)
     device, rows, losses = resolve_device(run.device), [], []
-    with thread_limits(run.num_threads):
+    with node_compute(run):
         for seed in tqdm(data_params.seeds, desc=method, disable=not run.progress):
             seed_everything(seed)
             network = build_encoder(kind, chosen.source_X.shape[1:], **kwargs)
