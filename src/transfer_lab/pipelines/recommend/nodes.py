@@ -19,7 +19,7 @@ from transfer_lab.contracts import Dataset
 from transfer_lab.methods import recommend as rec
 from transfer_lab.methods.runtime import node_compute
 from transfer_lab.params import parse_params
-from transfer_lab.pipelines.recommend.params import RecommendParams, ScoringParams, VerifyParams
+from transfer_lab.pipelines.recommend.params import RecommendParams, ScoringParams
 from transfer_lab.reporting import tracking
 from transfer_lab.reporting.figures_recommend import recommendation_figure
 from transfer_lab.reporting.results import normalise_results
