@@ -71,3 +71,33 @@ def test_default_pipeline_builds_the_leaderboard_after_every_results_table():
     assert "leaderboard" in report_node.inputs
     figures = {name for name in default.all_outputs() if name.endswith(("_plot", "_plots", "_heatmap"))}
     assert figures - {"evaluation.leaderboard_heatmap_plot"} <= set(report_node.inputs)
+
+
+def test_the_scratch_cnn_is_built_in_the_runtime_blocks_conv_layout(ci_run, monkeypatch):
+    """``runtime.channels_last`` reaches the model the node trains: the encoder is built inside
+    ``node_compute`` (built before it, it stayed NCHW in the first NHWC default run)."""
+    import numpy as np
+
+    from transfer_lab.datasets.tree_dataset import TreeDataset
+    from transfer_lab.methods import encoders
+    from transfer_lab.pipelines.evaluation.nodes import cnn_scratch_baseline
+
+    project, _ = ci_run
+    base = TreeDataset(filepath=str(project / "data/03_primary/base_dataset.npz")).load()
+    split = pd.read_parquet(project / "data/03_primary/split_table.parquet")
+    subsets = pd.read_parquet(project / "data/05_model_input/label_subsets.parquet")
+    subsets = subsets[(subsets["labels_per_class"].astype(str) == "1") & (subsets["seed"] == 0)]
+    built = []
+    original = encoders.ConvEncoder2d.__init__
+
+    def recording(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        built.append(self.channels_last)
+
+    monkeypatch.setattr(encoders.ConvEncoder2d, "__init__", recording)
+    cnn = {"width": 4, "depth": 2, "out_features": 8, "training": {"epochs": 1}}
+    for channels_last in (True, False):
+        built.clear()
+        results = cnn_scratch_baseline(base, split, subsets, cnn, {"channels_last": channels_last, "progress": False})
+        assert built == [channels_last]
+        assert np.isfinite(results["value"]).all()

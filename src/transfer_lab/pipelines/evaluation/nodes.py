@@ -88,8 +88,8 @@ def cnn_scratch_baseline(
     device, name, rows, losses = resolve_device(run.device), base_dataset.name, [], defaultdict(list)
     for view in _views(base_dataset, split_table, label_subsets, "cnn_scratch", run):
         seed_everything(view.seed)
-        model = Classifier(build_encoder(params.encoder, tuple(base_dataset.X.shape[1:]), **architecture), base_dataset.n_classes)
-        with node_compute(run):
+        with node_compute(run):  # before the model is built: it sets the conv layout
+            model = Classifier(build_encoder(params.encoder, tuple(base_dataset.X.shape[1:]), **architecture), base_dataset.n_classes)
             history = fit_classifier(
                 model, view.X_labeled, view.y_labeled, view.X_val, view.y_val,
                 config=params.training.to_train_config(view.seed), device=device,
