@@ -12,8 +12,13 @@ def sqlite_uri(tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
     monkeypatch.chdir(tmp_path)  # artifacts of the default experiment land in tmp_path
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    for name in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):
+        monkeypatch.delenv(name, raising=False)
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(uri)
+    # An earlier in-process kedro run (kedro-mlflow) leaves its experiment active; that id does
+    # not exist in this fresh database, so make its default experiment the active one.
+    mlflow.set_experiment("Default")
     yield uri
     mlflow.set_tracking_uri(previous)
 
