@@ -231,10 +231,6 @@ class RuntimeParams(StrictModel):
     # channels-last (NHWC) layout: the same function to float rounding, 1.3-1.4x cheaper steps
     # on the CPU (methods.runtime.conv_layout). Off by default, as for a library user.
     channels_last: bool = False
-    # Optimizers built in the family's nodes (methods.training.make_optimizer: Adam, AdamW,
-    # SGD) use torch's fused kernel: the same update to float rounding, ~0.3 ms cheaper per
-    # step (methods.runtime.optimizer_kernel). Off by default, as for a library user.
-    fused_optimizer: bool = False
 
     @field_validator("device", mode="before")
     @classmethod

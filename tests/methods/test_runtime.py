@@ -1,5 +1,4 @@
-"""Tests for transfer_lab.methods.runtime: seeding, device resolution and the scoped compute
-settings (threads, conv layout, optimizer kernel)."""
+"""Tests for transfer_lab.methods.runtime: seeding and device resolution."""
 
 from __future__ import annotations
 
@@ -156,51 +155,16 @@ def test_a_checkpoint_rebuilt_inside_conv_layout_is_nhwc_with_the_same_weights_a
     assert "channels_last" not in checkpoint["encoder"]["kwargs"]  # the layout is not stored
 
 
-def _fused(optimizer: torch.optim.Optimizer) -> bool:
-    return all(group.get("fused") for group in optimizer.param_groups)
-
-
-@pytest.mark.parametrize("kind", ["adam", "adamw", "sgd"])
-def test_optimizer_kernel_fuses_the_optimizers_built_inside_the_block_with_the_same_update(kind):
-    """The fused kernel computes the same update: after one step from the same gradients the
-    weights agree to float rounding (a chaotic long run then drifts, as with any rounding)."""
-    from transfer_lab.methods.runtime import default_fused_optimizer, optimizer_kernel
-    from transfer_lab.methods.training import TrainConfig, make_optimizer
-
-    config = TrainConfig(optimizer=kind, lr=1e-2, weight_decay=1e-3)
-    torch.manual_seed(0)
-    start = [torch.randn(16, 8), torch.randn(8)]
-    grads = [torch.randn_like(w) for w in start]
-    weights = {}
-    for fused in (False, True):
-        params = [torch.nn.Parameter(w.clone()) for w in start]
-        with optimizer_kernel(fused):
-            assert default_fused_optimizer() is fused
-            optimizer = make_optimizer(params, config)
-        assert _fused(optimizer) is fused  # the kernel is fixed when the optimizer is built
-        for _ in range(3):  # momentum and Adam's moments enter from the second step on
-            for p, g in zip(params, grads):
-                p.grad = g.clone()
-            optimizer.step()
-        weights[fused] = [p.detach() for p in params]
-    assert not default_fused_optimizer()
-    for before, plain, fused in zip(start, weights[False], weights[True]):
-        assert (plain - before).abs().min() > 1e-4  # every weight moved
-        torch.testing.assert_close(fused, plain, rtol=1e-6, atol=1e-7)
-
-
-def test_node_compute_applies_a_runtime_blocks_threads_layout_and_optimizer_kernel():
+def test_node_compute_applies_a_runtime_blocks_threads_and_layout():
     from transfer_lab.contracts import RuntimeParams
     from transfer_lab.methods.encoders import ConvEncoder2d
-    from transfer_lab.methods.runtime import default_channels_last, default_fused_optimizer, node_compute
+    from transfer_lab.methods.runtime import default_channels_last, node_compute
 
-    # off unless a parameters file asks
-    assert RuntimeParams().channels_last is False and RuntimeParams().fused_optimizer is False
+    assert RuntimeParams().channels_last is False  # off unless a parameters file asks
     before = torch.get_num_threads()
-    with node_compute(RuntimeParams(num_threads=1, channels_last=True, fused_optimizer=True)):
-        assert torch.get_num_threads() == 1 and default_channels_last() and default_fused_optimizer()
+    with node_compute(RuntimeParams(num_threads=1, channels_last=True)):
+        assert torch.get_num_threads() == 1 and default_channels_last()
         assert _is_nhwc(ConvEncoder2d(width=4))
     assert torch.get_num_threads() == before and not default_channels_last()
-    assert not default_fused_optimizer()
     with node_compute(RuntimeParams(num_threads=None)):
         assert not _is_nhwc(ConvEncoder2d(width=4))

@@ -2,10 +2,9 @@
 torch-based method.
 
 Callers seed once at the start of a run and pass the resolved :class:`torch.device` down
-explicitly. Three settings are scoped to a ``with`` block instead, as torch's own thread count
-is: :func:`thread_limits`, :func:`conv_layout` (the layout new 2-d conv encoders take) and
-:func:`optimizer_kernel` (whether new optimizers use torch's fused kernels);
-:func:`node_compute` enters all three from a family's ``runtime`` parameters.
+explicitly. Two settings are scoped to a ``with`` block instead, as torch's own thread count
+is: :func:`thread_limits` and :func:`conv_layout` (the layout new 2-d conv encoders take);
+:func:`node_compute` enters both from a family's ``runtime`` parameters.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from threadpoolctl import threadpool_limits
 
 __all__ = [
     "seed_everything", "resolve_device", "torch_generator", "thread_limits", "conv_layout",
-    "default_channels_last", "optimizer_kernel", "default_fused_optimizer", "node_compute",
+    "default_channels_last", "node_compute",
 ]
 
 
@@ -172,43 +171,10 @@ def conv_layout(channels_last: bool) -> Iterator[None]:
         _CHANNELS_LAST.reset(token)
 
 
-# Whether make_optimizer builds Adam, AdamW and SGD with torch's fused kernel (optimizer_kernel).
-_FUSED_OPTIMIZER: ContextVar[bool] = ContextVar("transfer_lab_fused_optimizer", default=False)
-
-
-def default_fused_optimizer() -> bool:
-    """Whether :func:`~transfer_lab.methods.training.make_optimizer` builds its optimizer with
-    ``fused=True`` now: ``False`` outside :func:`optimizer_kernel`."""
-    return _FUSED_OPTIMIZER.get()
-
-
-@contextmanager
-def optimizer_kernel(fused: bool) -> Iterator[None]:
-    """Build optimizers with torch's fused kernel inside the block.
-
-    The update is the same formula (Adam, AdamW, SGD with momentum), computed in one kernel
-    over all parameters instead of a dozen small tensor ops per parameter: the same to float
-    rounding (one step agrees to ~1e-8), about 0.3 ms cheaper per step for the digits
-    encoder on the CPU, 5-15 % of a small fine-tuning step (``benchmarks/conv_memory_format.py``).
-    Like any rounding change, it re-draws a long chaotic training run, which is why the
-    pretraining family keeps it off. Optimizers keep their kernel after the block ends.
-    """
-    token = _FUSED_OPTIMIZER.set(bool(fused))
-    try:
-        yield
-    finally:
-        _FUSED_OPTIMIZER.reset(token)
-
-
 @contextmanager
 def node_compute(runtime: Any) -> Iterator[None]:
     """A node's compute settings from its family's ``runtime`` parameters
     (:class:`~transfer_lab.contracts.RuntimeParams`): :func:`thread_limits` of
-    ``num_threads``, :func:`conv_layout` of ``channels_last`` and :func:`optimizer_kernel` of
-    ``fused_optimizer``."""
-    with (
-        thread_limits(runtime.num_threads),
-        conv_layout(runtime.channels_last),
-        optimizer_kernel(runtime.fused_optimizer),
-    ):
+    ``num_threads`` and :func:`conv_layout` of ``channels_last``."""
+    with thread_limits(runtime.num_threads), conv_layout(runtime.channels_last):
         yield

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from transfer_lab.methods.runtime import default_fused_optimizer, resolve_device, torch_generator
+from transfer_lab.methods.runtime import resolve_device, torch_generator
 
 __all__ = [
     "TrainConfig",
@@ -329,18 +329,14 @@ def make_optimizer(
 ) -> torch.optim.Optimizer:
     """Optimizer named by ``config.optimizer`` with its ``lr`` and ``weight_decay``.
 
-    ``params`` may be parameter groups, e.g. a smaller lr for a pretrained encoder. Inside
-    :func:`~transfer_lab.methods.runtime.optimizer_kernel` (a family's
-    ``runtime.fused_optimizer``) the optimizer uses torch's fused kernel: the same update to
-    float rounding, in one kernel instead of a dozen small ops per parameter.
+    ``params`` may be parameter groups, e.g. a smaller lr for a pretrained encoder.
     """
-    kernel = {"fused": True} if default_fused_optimizer() else {}
     if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, **kernel)
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
     if config.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, **kernel)
+        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     return torch.optim.SGD(
-        params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay, **kernel
+        params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
     )
 
 
