@@ -237,6 +237,11 @@ def _run_killing(cluster: DaskCluster, project: Path, node_name: str):
 def test_a_worker_killed_mid_node_fails_the_run_cleanly(cluster, tracking_server, tmp_path):
     shared = tmp_path / "shared_data"
     project = _cluster_project(tmp_path / "project", tracking_server, shared)
+    # ci's 2 epochs can end before the kill lands (the node's outputs then exist and a dependent
+    # dies instead); many epochs keep the node running until it is killed
+    params = project / "conf/ci/parameters_dictionary.yml"
+    params.write_text(params.read_text().replace("epochs: 2\n", "epochs: 200\n", 1))
+    assert "epochs: 200" in params.read_text()
     # allowed-failures 0: the first lost worker fails the task (default: Dask reruns it elsewhere);
     # worker saturation 1: a one-thread worker holds only the task it runs, none queued
     with scheduler_settings(cluster.address, allowed_failures=0, WORKER_SATURATION=1.0):

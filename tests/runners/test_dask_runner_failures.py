@@ -27,11 +27,11 @@ class _Client:
         self.cancelled = futures
 
 
-def _fail(future):
+def _fail(future, node_of=None):
     runner = DaskRunner.__new__(DaskRunner)  # no scheduler: only _fail's own logic runs
     runner._suggest_resume_scenario = lambda *args: None
     node, client = SimpleNamespace(name="train_model"), _Client()
-    runner._fail(client, future, node, {"train_model": future}, None, [], None)
+    runner._fail(client, future, node, {"train_model": future}, node_of or {}, None, [], None)
 
 
 @pytest.mark.parametrize("status", ["cancelled", "lost"])
@@ -51,3 +51,12 @@ def test_a_killed_worker_says_the_worker_died():
     with pytest.raises(KilledWorker) as raised:
         _fail(_Future("error", KilledWorker("task", SimpleNamespace(address="tcp://127.0.0.1:1"), 0)))
     assert "its worker died" in raised.value.__notes__[0]
+
+
+def test_a_killed_worker_names_the_node_it_ran_not_a_dependent_that_failed_first():
+    # the dependent "train_model" inherits its parent's KilledWorker and may be reported first
+    died = KilledWorker("kedro-node-ab12-fit_encoder", SimpleNamespace(address="tcp://127.0.0.1:1"), 0)
+    parent = SimpleNamespace(name="fit_encoder")
+    with pytest.raises(KilledWorker) as raised:
+        _fail(_Future("error", died), node_of={"kedro-node-ab12-fit_encoder": parent})
+    assert raised.value.__notes__[0].startswith("node 'fit_encoder': its worker died")
