@@ -9,7 +9,6 @@ Arms, for the unlabelled rows' targets (labelled rows keep their one-hot labels)
   mix_T      ½ one-hot balanced + ½ lp_T
 Validation only; test is not read.
 Usage: explore22.py DATA BUDGET SEEDS ARMS OUT.csv   e.g. explore22.py <run>/data 10 0,1,2,3,4 hard,smooth,lp_0.5,mix_0.5 out.csv"""
-import copy
 import dataclasses
 import sys
 import time
