@@ -100,6 +100,15 @@ def _cluster_project(root: Path, tracking_uri: str, data_root: Path) -> Path:
     return project
 
 
+def _slow_killed_node(project: Path) -> None:
+    """KILLED_NODE with 200 dictionary epochs (about 4 s instead of 1 s at ci's 2): the killer
+    waits 0.5 s into the node, and at 1 s the node could end before the kill lands (its outputs
+    then exist and a dependent dies instead)."""
+    params = project / "conf/ci/parameters_dictionary.yml"
+    params.write_text(params.read_text().replace("epochs: 2\n", "epochs: 200\n", 1))
+    assert "epochs: 200" in params.read_text()
+
+
 def _results(folder: Path) -> dict[str, pd.DataFrame]:
     tables = {}
     for path in sorted(folder.glob("*_results.csv")):
@@ -173,11 +182,13 @@ def test_scheduler_address_precedence(monkeypatch):
 
 def test_kedro_run_on_the_cluster_matches_sequential_runner(cluster, tracking_server, tmp_path):
     sequential = make_project_copy(tmp_path / "sequential")
+    _slow_killed_node(sequential)  # the same parameters as on the cluster, for equal tables
     result = kedro(sequential, "run", "--env", "ci", "--pipelines", PIPELINES, env=quiet_env())
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
 
     shared = tmp_path / "shared_data"
     project = _cluster_project(tmp_path / "on_cluster", tracking_server, shared)
+    _slow_killed_node(project)
     # Dask's default allowed-failures (3): the node of a worker killed mid-node runs again elsewhere
     result, killed = _run_killing(cluster, project, KILLED_NODE)
     output = result.stdout + result.stderr
@@ -237,11 +248,7 @@ def _run_killing(cluster: DaskCluster, project: Path, node_name: str):
 def test_a_worker_killed_mid_node_fails_the_run_cleanly(cluster, tracking_server, tmp_path):
     shared = tmp_path / "shared_data"
     project = _cluster_project(tmp_path / "project", tracking_server, shared)
-    # ci's 2 epochs can end before the kill lands (the node's outputs then exist and a dependent
-    # dies instead); many epochs keep the node running until it is killed
-    params = project / "conf/ci/parameters_dictionary.yml"
-    params.write_text(params.read_text().replace("epochs: 2\n", "epochs: 200\n", 1))
-    assert "epochs: 200" in params.read_text()
+    _slow_killed_node(project)
     # allowed-failures 0: the first lost worker fails the task (default: Dask reruns it elsewhere);
     # worker saturation 1: a one-thread worker holds only the task it runs, none queued
     with scheduler_settings(cluster.address, allowed_failures=0, WORKER_SATURATION=1.0):
