@@ -66,6 +66,25 @@ def test_leaderboard_heatmap_has_a_row_per_method_and_a_column_per_budget():
     plt.close(figure)
 
 
+def test_leaderboard_heatmap_draws_a_cell_the_same_height_in_every_panel():
+    # a domain shift's panel has one row: side by side it was stretched to the other's height
+    rows = [
+        result_row(pipeline="transfer", dataset=dataset, method=method, metric="accuracy", value=0.5 + step,
+                   labels_per_class=budget, seed=0)
+        for dataset, methods in (("digits", ["a", "b", "c", "d", "e", "f"]), ("digits_thick->digits", ["a"]))
+        for method in methods
+        for budget, step in BUDGETS
+    ]
+    figure = leaderboard_heatmap(aggregate_results([results_frame(rows)]))
+    figure.canvas.draw()
+    panels = [ax for ax in figure.axes if ax.get_images()]
+    assert [ax.get_title() for ax in panels] == ["digits", "digits_thick->digits"]
+    cell = [ax.get_window_extent().height / len(ax.get_yticks()) for ax in panels]
+    assert abs(cell[0] - cell[1]) / cell[0] < 0.1, cell
+    assert outside_canvas(figure) == []
+    plt.close(figure)
+
+
 def test_image_grid_mixes_image_sizes_and_signals():
     figure = image_grid_figure({"a": np.zeros((3, 1, 8, 8)), "b": np.zeros((3, 1, 4, 4)), "c": np.zeros((3, 1, 40))}, n_columns=4)
     assert len(figure.axes) == 12

@@ -166,18 +166,24 @@ def label_budget_figure(
 
 def leaderboard_heatmap(leaderboard: pd.DataFrame, metric: str = "accuracy", split: str = "test") -> plt.Figure:
     """The leaderboard as a method × budget heatmap of the mean over seeds, one panel per
-    dataset; rows are ``family: method``, grouped by family, best first within a family."""
+    dataset; rows are ``family: method``, grouped by family, best first within a family.
+
+    Panels are stacked, each as tall as its rows, so a cell is the same size in every panel
+    (side by side, a one-row panel such as a domain shift's was stretched to the height of
+    the ninety-row one); one colour scale for every panel.
+    """
     rows = _budget_rows(leaderboard, metric, split)
     datasets = sorted(rows["dataset"].unique()) or ["(no results)"]
     tables = {d: _method_budget_table(rows[rows["dataset"] == d]) for d in datasets}
-    n_rows = max([len(t) for t in tables.values()] + [1])
+    heights = [max(len(tables[d]), 1) for d in datasets]
     n_budgets = max([t.shape[1] for t in tables.values()] + [1])
     fig, axes = plt.subplots(
-        1, len(datasets), figsize=(len(datasets) * (4.0 + 0.8 * n_budgets), max(3.2, 1.6 + 0.22 * n_rows)),
-        squeeze=False, layout="constrained",
+        len(datasets), 1, figsize=(4.0 + 0.8 * n_budgets, 0.8 + 0.9 * len(datasets) + 0.22 * sum(heights)),
+        squeeze=False, layout="constrained", gridspec_kw={"height_ratios": heights},
     )
     low, high = (rows["mean"].min(), rows["mean"].max()) if len(rows) else (0.0, 1.0)
-    for ax, dataset in zip(axes[0], datasets, strict=True):  # one colour scale for every panel
+    image = None
+    for ax, dataset in zip(axes[:, 0], datasets, strict=True):
         values = tables[dataset].to_numpy(dtype=float)
         ax.set_title(dataset, fontsize=10)
         if not values.size:
@@ -191,7 +197,10 @@ def leaderboard_heatmap(leaderboard: pd.DataFrame, metric: str = "accuracy", spl
             if np.isfinite(value):
                 ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=6, color="black" if value > middle else "white")
         ax.set_xlabel("labels per class")
-        fig.colorbar(image, ax=ax, label=f"mean {split} {metric}", fraction=0.08, shrink=min(1.0, 3.0 / max(n_rows, 3) * 4))
+    if image is not None:
+        # one bar for every panel, no longer than about 40 rows, so it stays readable beside a tall panel
+        fig.colorbar(image, ax=axes[:, 0].tolist(), label=f"mean {split} {metric}", fraction=0.08,
+                     shrink=min(1.0, 40 / sum(heights) + 0.1) if sum(heights) > 40 else 1.0)
     fig.suptitle(f"leaderboard: {split} {metric}")
     return fig
 
