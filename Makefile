@@ -39,7 +39,10 @@ run: install
 test: install-test
 	$(BIN)/python -m pytest
 
+# ?types=nodes hides the ~300 datasets: the ten family boxes and the data flow between them
+# (Kedro-Viz reads the enabled element types from the URL)
 viz: install
+	@echo "Kedro-Viz: the families at http://127.0.0.1:4141/?pid=__default__&types=nodes (all datasets: http://127.0.0.1:4141)"
 	$(BIN)/kedro viz run --no-browser
 
 mlflow-ui: install

@@ -37,6 +37,17 @@ def test_kedro_viz_draws_one_box_per_family(viz_url, browser):
     assert "__default__" in _text(dom)  # the pipeline selector shows the default pipeline
 
 
+def test_the_overview_url_of_the_readme_hides_the_datasets_and_keeps_every_family(viz_url, browser):
+    # README and `make viz`: ?types=nodes, because with its ~80 report datasets the default
+    # view is fitted at about 10 % zoom and cannot be read
+    plain = browser.dom(viz_url)
+    overview = browser.dom(f"{viz_url.rstrip('/')}/?pid=__default__&types=nodes")
+    assert 'data-node-type="data"' in plain
+    assert 'data-node-type="data"' not in overview
+    boxes = set(re.findall(r'data-node-type="modularPipeline"[^>]*data-node-fullname="([^"]+)"', overview))
+    assert boxes == FAMILIES, sorted(boxes)
+
+
 def test_mlflow_run_page_shows_the_run_name_tags_and_metrics(tracked_project, mlflow_url, browser):
     experiment_id, run = _run(tracked_project)
     assert run.info.run_name.startswith("data+evaluation · digits · ")
