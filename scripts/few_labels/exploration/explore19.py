@@ -14,19 +14,16 @@ import copy
 import sys
 import time
 
-import numpy as np
 import pandas as pd
 import torch
 
 torch.set_num_threads(1)
-from transfer_lab.datasets.tree_dataset import TreeDataset  # noqa: E402
+from run_teacher import accuracy, chosen_teacher, pseudo_labels, recipe, run_data, student_parts  # noqa: E402
 from transfer_lab.methods import combined as cb  # noqa: E402
-from transfer_lab.methods.augment import build_augmenter, data_kind  # noqa: E402
-from transfer_lab.methods.encoders import Classifier, encoder_from_checkpoint  # noqa: E402
 from transfer_lab.methods.runtime import conv_layout  # noqa: E402
-from transfer_lab.methods.training import TrainConfig, extract_features, fit_classifier, make_optimizer  # noqa: E402
+from transfer_lab.methods.training import fit_classifier  # noqa: E402
 from transfer_lab.methods.transfer import _augmented_loss  # noqa: E402
-from transfer_lab.sources.splits import budget_view, label_subsets  # noqa: E402
+from transfer_lab.sources.splits import budget_view  # noqa: E402
 
 ROOT, budget, seeds, decays, out = sys.argv[1], int(sys.argv[2]), [int(s) for s in sys.argv[3].split(",")], \
     sys.argv[4].split(","), sys.argv[5]
@@ -56,22 +53,9 @@ class EmaOptimizer:
                 e.copy_(m)
 
 
-def accuracy(model, X, y):
-    return float((cb._classify(model)(X) == y).mean())
-
-
 def ema_student(encoder, view, pseudo, seed, decay, warmup):
     """cb.student's recipe (transfer._train_classifier, n_frozen 0) with an EMA read-out."""
-    rows = np.concatenate([view.X_labeled, view.X_unlabeled])
-    labels = np.concatenate([view.y_labeled, pseudo[len(view.y_labeled):]])
-    config = TrainConfig(epochs=60, patience=20, progress=False, seed=seed)
-    torch.manual_seed(seed)
-    encoder = copy.deepcopy(encoder)
-    model = Classifier(encoder, 10)
-    groups = [{"params": list(model.head.parameters()), "lr": config.lr},
-              {"params": [p for p in encoder.parameters() if p.requires_grad], "lr": 1e-4}]
-    optimizer = make_optimizer(groups, config)
-    augmenter = build_augmenter(None, data_kind(view.X_labeled), 0.5)
+    rows, labels, config, model, optimizer, augmenter = student_parts(encoder, view, pseudo, seed)
     ema = copy.deepcopy(model)
     best = {"val": -1.0, "state": None}
 
@@ -87,30 +71,20 @@ def ema_student(encoder, view, pseudo, seed, decay, warmup):
     return ema
 
 
-ds = TreeDataset(filepath=f"{ROOT}/03_primary/base_dataset.npz").load()
-split = pd.read_parquet(f"{ROOT}/03_primary/split_table.parquet")
-subsets = label_subsets(ds.y, split, [budget], seeds)
-chosen = pd.read_csv(f"{ROOT}/08_reporting/combined_selection.csv")
-chosen = chosen[chosen.selected & (chosen.labels_per_class == budget)].iloc[0]
-with conv_layout(True):
-    encoder = encoder_from_checkpoint(torch.load(f"{ROOT}/06_models/encoders/{chosen.encoder}.pt", weights_only=True))
+ds, split, subsets = run_data(ROOT, [budget], seeds)
+chosen, encoder = chosen_teacher(ROOT, budget)
 print(f"teacher: {chosen.encoder}, k={chosen.n_neighbors}, {chosen.assignment}", flush=True)
 records = []
 for seed in seeds:
     view = budget_view(ds, split, subsets, budget, seed)
     hidden = cb.without_held_out_labels(view)
-    F_l = extract_features(encoder, hidden.X_labeled)
-    P, _ = cb.teacher(F_l, hidden.y_labeled, extract_features(encoder, hidden.X_unlabeled), int(chosen.n_neighbors),
-                      chosen.assignment, 10)
-    pseudo = P.argmax(1)
+    pseudo = pseudo_labels(encoder, hidden, chosen)
     arms = [("plain", None)] + [(f"ema{d}", d) for d in decays]
     for name, decay in arms:
         start = time.process_time()
         with conv_layout(True):
             if decay is None:
-                how = cb.CombinedSettings(config=TrainConfig(epochs=60, patience=20, progress=False, seed=seed), rounds=1,
-                                          n_classes=10)
-                model = cb.student(copy.deepcopy(encoder), hidden, pseudo, how)
+                model = cb.student(copy.deepcopy(encoder), hidden, pseudo, recipe(seed))
             else:
                 model = ema_student(encoder, hidden, pseudo, seed, float(decay.rstrip("n")), not decay.endswith("n"))
         record = dict(seed=seed, arm=name, val=accuracy(model, hidden.X_val, hidden.y_val),

@@ -18,13 +18,12 @@ import pandas as pd
 import torch
 
 torch.set_num_threads(1)
-from transfer_lab.datasets.tree_dataset import TreeDataset  # noqa: E402
+from run_teacher import accuracy, chosen_teacher, recipe, run_data  # noqa: E402
 from transfer_lab.methods import combined as cb  # noqa: E402
-from transfer_lab.methods.encoders import encoder_from_checkpoint  # noqa: E402
 from transfer_lab.methods.runtime import conv_layout  # noqa: E402
-from transfer_lab.methods.training import TrainConfig, extract_features  # noqa: E402
+from transfer_lab.methods.training import extract_features  # noqa: E402
 from transfer_lab.methods.transfer import finetune  # noqa: E402
-from transfer_lab.sources.splits import budget_view, label_subsets  # noqa: E402
+from transfer_lab.sources.splits import budget_view  # noqa: E402
 
 ROOT, budget, seeds, arms, out = sys.argv[1], int(sys.argv[2]), [int(s) for s in sys.argv[3].split(",")], \
     sys.argv[4].split(","), sys.argv[5]
@@ -46,13 +45,8 @@ def targets(arm, hard, lp):
     return soft if kind == "lp" else 0.5 * onehot + 0.5 * soft
 
 
-ds = TreeDataset(filepath=f"{ROOT}/03_primary/base_dataset.npz").load()
-split = pd.read_parquet(f"{ROOT}/03_primary/split_table.parquet")
-subsets = label_subsets(ds.y, split, [budget], seeds)
-chosen = pd.read_csv(f"{ROOT}/08_reporting/combined_selection.csv")
-chosen = chosen[chosen.selected & (chosen.labels_per_class == budget)].iloc[0]
-with conv_layout(True):
-    encoder = encoder_from_checkpoint(torch.load(f"{ROOT}/06_models/encoders/{chosen.encoder}.pt", weights_only=True))
+ds, split, subsets = run_data(ROOT, [budget], seeds)
+chosen, encoder = chosen_teacher(ROOT, budget)
 records = []
 for seed in seeds:
     view = cb.without_held_out_labels(budget_view(ds, split, subsets, budget, seed))
@@ -69,9 +63,9 @@ for seed in seeds:
             np.int64 if y_u.ndim == 1 else np.float32), X_test=view.X_val, y_test=view.y_val)
         torch.manual_seed(seed)  # the head's initialisation, as combined.student
         with conv_layout(True):
-            model = finetune(encoder, taught, config=TrainConfig(epochs=60, patience=20, progress=False, seed=seed),
+            model = finetune(encoder, taught, config=recipe(seed).config,
                              encoder_lr=1e-4, augmentations=True, strength=0.5, n_classes=10).model
-        record = dict(seed=seed, arm=arm, val=float((cb._classify(model)(view.X_val) == view.y_val).mean()),
+        record = dict(seed=seed, arm=arm, val=accuracy(model, view.X_val, view.y_val),
                       agree=float((lp.argmax(1) == hard).mean()), cpu_s=round(time.process_time() - start, 1))
         records.append(record)
         print(record, flush=True)

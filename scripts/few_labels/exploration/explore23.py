@@ -10,21 +10,14 @@ import pandas as pd
 import torch
 
 torch.set_num_threads(1)
-from transfer_lab.datasets.tree_dataset import TreeDataset  # noqa: E402
+from run_teacher import chosen_teacher, pseudo_labels, recipe, run_data  # noqa: E402
 from transfer_lab.methods import combined as cb  # noqa: E402
-from transfer_lab.methods.encoders import encoder_from_checkpoint  # noqa: E402
 from transfer_lab.methods.runtime import conv_layout  # noqa: E402
-from transfer_lab.methods.training import TrainConfig, extract_features  # noqa: E402
-from transfer_lab.sources.splits import budget_view, label_subsets  # noqa: E402
+from transfer_lab.sources.splits import budget_view  # noqa: E402
 
 ROOT, budget, seeds, out = sys.argv[1], int(sys.argv[2]), [int(s) for s in sys.argv[3].split(",")], sys.argv[4]
-ds = TreeDataset(filepath=f"{ROOT}/03_primary/base_dataset.npz").load()
-split = pd.read_parquet(f"{ROOT}/03_primary/split_table.parquet")
-subsets = label_subsets(ds.y, split, [budget], seeds)
-chosen = pd.read_csv(f"{ROOT}/08_reporting/combined_selection.csv")
-chosen = chosen[chosen.selected & (chosen.labels_per_class == budget)].iloc[0]
-with conv_layout(True):
-    encoder = encoder_from_checkpoint(torch.load(f"{ROOT}/06_models/encoders/{chosen.encoder}.pt", weights_only=True))
+ds, split, subsets = run_data(ROOT, [budget], seeds)
+chosen, encoder = chosen_teacher(ROOT, budget)
 
 
 def softmax(model, X):
@@ -36,15 +29,12 @@ def softmax(model, X):
 records = []
 for seed in seeds:
     view = cb.without_held_out_labels(budget_view(ds, split, subsets, budget, seed))
-    F_l = extract_features(encoder, view.X_labeled)
-    P, _ = cb.teacher(F_l, view.y_labeled, extract_features(encoder, view.X_unlabeled), int(chosen.n_neighbors),
-                      chosen.assignment, 10)
+    pseudo = pseudo_labels(encoder, view, chosen)
     probs = {}
     for lr in (1e-4, 3e-4):
-        how = cb.CombinedSettings(config=TrainConfig(epochs=60, patience=20, progress=False, seed=seed), encoder_lr=lr,
-                                  rounds=1, n_classes=10)
         with conv_layout(True):
-            probs[f"lr{lr:g}"] = softmax(cb.student(copy.deepcopy(encoder), view, P.argmax(1), how), view.X_val)
+            probs[f"lr{lr:g}"] = softmax(cb.student(copy.deepcopy(encoder), view, pseudo, recipe(seed, encoder_lr=lr)),
+                                         view.X_val)
     probs["ensemble"] = (probs["lr0.0001"] + probs["lr0.0003"]) / 2
     for arm, p in probs.items():
         records.append(dict(seed=seed, arm=arm, val=float((p.argmax(1) == view.y_val).mean())))

@@ -10,16 +10,14 @@ import pandas as pd
 import torch
 
 torch.set_num_threads(1)
-from transfer_lab.datasets.tree_dataset import TreeDataset  # noqa: E402
+from run_teacher import run_data  # noqa: E402
 from transfer_lab.methods import combined as cb  # noqa: E402
 from transfer_lab.methods.encoders import Classifier, encoder_from_checkpoint  # noqa: E402
 from transfer_lab.methods.training import extract_features  # noqa: E402
-from transfer_lab.sources.splits import budget_view, label_subsets  # noqa: E402
+from transfer_lab.sources.splits import budget_view  # noqa: E402
 
 ROOT, budget, ks, out = sys.argv[1], int(sys.argv[2]), [int(k) for k in sys.argv[3].split(",")], sys.argv[4]
-ds = TreeDataset(filepath=f"{ROOT}/03_primary/base_dataset.npz").load()
-split = pd.read_parquet(f"{ROOT}/03_primary/split_table.parquet")
-subsets = label_subsets(ds.y, split, [budget], [0, 1, 2, 3, 4])
+ds, split, subsets = run_data(ROOT, [budget], [0, 1, 2, 3, 4])
 records = []
 for seed in range(5):
     stored = torch.load(f"{ROOT}/06_models/combined/students/lpc{budget}_seed{seed}.pt", weights_only=True)

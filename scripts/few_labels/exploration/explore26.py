@@ -11,17 +11,15 @@ import pandas as pd
 import torch
 
 torch.set_num_threads(1)
-from transfer_lab.datasets.tree_dataset import TreeDataset  # noqa: E402
+from run_teacher import accuracy, recipe, run_data  # noqa: E402
 from transfer_lab.methods import combined as cb  # noqa: E402
 from transfer_lab.methods.encoders import Classifier, encoder_from_checkpoint  # noqa: E402
 from transfer_lab.methods.runtime import conv_layout  # noqa: E402
-from transfer_lab.methods.training import TrainConfig, extract_features  # noqa: E402
-from transfer_lab.sources.splits import budget_view, label_subsets  # noqa: E402
+from transfer_lab.methods.training import extract_features  # noqa: E402
+from transfer_lab.sources.splits import budget_view  # noqa: E402
 
 ROOT, budget, arms, out = sys.argv[1], int(sys.argv[2]), [a.split(":") for a in sys.argv[3].split(",")], sys.argv[4]
-ds = TreeDataset(filepath=f"{ROOT}/03_primary/base_dataset.npz").load()
-split = pd.read_parquet(f"{ROOT}/03_primary/split_table.parquet")
-subsets = label_subsets(ds.y, split, [budget], [0, 1, 2, 3, 4])
+ds, split, subsets = run_data(ROOT, [budget], [0, 1, 2, 3, 4])
 records = []
 for seed in range(5):
     stored = torch.load(f"{ROOT}/06_models/combined/students/lpc{budget}_seed{seed}.pt", weights_only=True)
@@ -35,12 +33,11 @@ for seed in range(5):
     F_l, F_u = extract_features(first.encoder, view.X_labeled), extract_features(first.encoder, view.X_unlabeled)
     for k, assignment in arms:
         P, _ = cb.teacher(F_l, view.y_labeled, F_u, int(k), assignment, 10)
-        how = cb.CombinedSettings(config=TrainConfig(epochs=60, patience=20, progress=False, seed=seed),
-                                  encoder_lr=meta["encoder_lr"], strength=meta["strength"], rounds=1, n_classes=10)
+        how = recipe(seed, encoder_lr=meta["encoder_lr"], strength=meta["strength"])
         with conv_layout(True):
             second = cb.student(copy.deepcopy(encoder), view, P.argmax(1), how)
         records.append(dict(seed=seed, teacher_2=f"{k}:{assignment}",
-                            val=float((cb._classify(second)(view.X_val) == view.y_val).mean())))
+                            val=accuracy(second, view.X_val, view.y_val)))
         print(records[-1], flush=True)
         pd.DataFrame(records).to_csv(out, index=False)
 print(pd.DataFrame(records).groupby("teacher_2", sort=False).val.agg(["mean", "std"]).round(4))

@@ -13,17 +13,15 @@ import pandas as pd
 import torch
 
 torch.set_num_threads(1)
-from transfer_lab.datasets.tree_dataset import TreeDataset  # noqa: E402
+from run_teacher import run_data  # noqa: E402
 from transfer_lab.methods import combined as cb  # noqa: E402
 from transfer_lab.methods.encoders import encoder_from_checkpoint  # noqa: E402
 from transfer_lab.methods.training import extract_features  # noqa: E402
-from transfer_lab.sources.splits import budget_view, label_subsets  # noqa: E402
+from transfer_lab.sources.splits import budget_view  # noqa: E402
 
 ROOT, checkpoints, out = sys.argv[1], dict(a.split("=") for a in sys.argv[2].split(",")), sys.argv[3]
 K, ASSIGNMENTS = [5, 10, 20, 30, 40], ["argmax", "class_mass", "balanced"]
-ds = TreeDataset(filepath=f"{ROOT}/03_primary/base_dataset.npz").load()
-split = pd.read_parquet(f"{ROOT}/03_primary/split_table.parquet")
-subsets = label_subsets(ds.y, split, [1, 10], [0, 1, 2, 3, 4])
+ds, split, subsets = run_data(ROOT, [1, 10], [0, 1, 2, 3, 4])
 records = []
 for name, path in checkpoints.items():
     encoder = encoder_from_checkpoint(torch.load(path, weights_only=True))
