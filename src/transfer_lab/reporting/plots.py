@@ -200,7 +200,7 @@ def leaderboard_heatmap(leaderboard: pd.DataFrame, metric: str = "accuracy", spl
     if image is not None:
         # one bar for every panel, no longer than about 40 rows, so it stays readable beside a tall panel
         fig.colorbar(image, ax=axes[:, 0].tolist(), label=f"mean {split} {metric}", fraction=0.08,
-                     shrink=min(1.0, 40 / sum(heights) + 0.1) if sum(heights) > 40 else 1.0)
+                     shrink=min(1.0, 40 / sum(heights) + 0.1))
     fig.suptitle(f"leaderboard: {split} {metric}")
     return fig
 
