@@ -30,21 +30,24 @@ def _run(project):
     return experiment.experiment_id, run
 
 
+def _family_boxes(dom: str) -> set[str]:
+    return set(re.findall(r'data-node-type="modularPipeline"[^>]*data-node-fullname="([^"]+)"', dom))
+
+
 def test_kedro_viz_draws_one_box_per_family(viz_url, browser):
     dom = browser.dom(viz_url)
-    boxes = set(re.findall(r'data-node-type="modularPipeline"[^>]*data-node-fullname="([^"]+)"', dom))
+    boxes = _family_boxes(dom)
     assert boxes == FAMILIES, sorted(boxes)
     assert "__default__" in _text(dom)  # the pipeline selector shows the default pipeline
+    assert 'data-node-type="data"' in dom  # the datasets that the overview URL below hides
 
 
 def test_the_overview_url_of_the_readme_hides_the_datasets_and_keeps_every_family(viz_url, browser):
     # README and `make viz`: ?types=nodes, because with its ~80 report datasets the default
     # view is fitted at about 10 % zoom and cannot be read
-    plain = browser.dom(viz_url)
     overview = browser.dom(f"{viz_url.rstrip('/')}/?pid=__default__&types=nodes")
-    assert 'data-node-type="data"' in plain
     assert 'data-node-type="data"' not in overview
-    boxes = set(re.findall(r'data-node-type="modularPipeline"[^>]*data-node-fullname="([^"]+)"', overview))
+    boxes = _family_boxes(overview)
     assert boxes == FAMILIES, sorted(boxes)
 
 
