@@ -10,7 +10,7 @@ from transfer_lab.runners.dask_runner import DaskRunner
 
 class _Future:
     def __init__(self, status, error=None):
-        self.status, self._error = status, error
+        self.status, self._error, self.key = status, error, "kedro-node-ab12-train_model"
 
     def exception(self):
         return self._error if self.status == "error" else None
@@ -27,11 +27,14 @@ class _Client:
         self.cancelled = futures
 
 
-def _fail(future, node_of=None):
+def _fail(future, other_nodes=None):
+    """``_fail`` on ``future``, the task of node "train_model"; ``other_nodes``: more task keys
+    and their nodes' names."""
     runner = DaskRunner.__new__(DaskRunner)  # no scheduler: only _fail's own logic runs
     runner._suggest_resume_scenario = lambda *args: None
-    node, client = SimpleNamespace(name="train_model"), _Client()
-    runner._fail(client, future, node, {"train_model": future}, node_of or {}, None, [], None)
+    node_of = {future.key: SimpleNamespace(name="train_model")}
+    node_of.update({key: SimpleNamespace(name=name) for key, name in (other_nodes or {}).items()})
+    runner._fail(_Client(), future, {"train_model": future}, node_of, None, [], None)
 
 
 @pytest.mark.parametrize("status", ["cancelled", "lost"])
@@ -56,7 +59,6 @@ def test_a_killed_worker_says_the_worker_died():
 def test_a_killed_worker_names_the_node_it_ran_not_a_dependent_that_failed_first():
     # the dependent "train_model" inherits its parent's KilledWorker and may be reported first
     died = KilledWorker("kedro-node-ab12-fit_encoder", SimpleNamespace(address="tcp://127.0.0.1:1"), 0)
-    parent = SimpleNamespace(name="fit_encoder")
     with pytest.raises(KilledWorker) as raised:
-        _fail(_Future("error", died), node_of={"kedro-node-ab12-fit_encoder": parent})
+        _fail(_Future("error", died), other_nodes={"kedro-node-ab12-fit_encoder": "fit_encoder"})
     assert raised.value.__notes__[0].startswith("node 'fit_encoder': its worker died")

@@ -135,15 +135,16 @@ class DaskRunner(AbstractRunner):
         for future in as_completed(list(futures.values())):
             node = node_of[future.key]
             if future.status != "finished":
-                self._fail(client, future, node, futures, node_of, pipeline, done, catalog)
+                self._fail(client, future, futures, node_of, pipeline, done, catalog)
             name, worker, seconds = future.result()
             done.append(node)
             self._logger.info("Completed node %s on %s in %.1f s (%d of %d)", name, worker, seconds, len(done), len(futures))
 
-    def _fail(self, client, future, node, futures, node_of, pipeline, done, catalog) -> None:
+    def _fail(self, client, future, futures, node_of, pipeline, done, catalog) -> None:
         # Only an "error" future carries an exception; a "cancelled" or "lost" one (the scheduler
         # dropped the task, or the client lost its connection) has none to re-raise.
         error = future.exception() if future.status == "error" else None
+        node = node_of[future.key]
         pending = [f for f in futures.values() if not f.done()]
         client.cancel(pending)
         if isinstance(error, KilledWorker):
