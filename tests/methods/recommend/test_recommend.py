@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -119,6 +121,24 @@ def test_cluster_agreement_is_one_on_separated_classes_and_never_reads_unlabelle
     assert rec.cluster_agreement(F * [3.0, 0.1, 1.0, 7.0] + 5.0, partial, 3) == pytest.approx(good)
     noise = rec.cluster_agreement(np.random.default_rng(6).normal(size=F.shape), partial, 3)
     assert noise < 0.5 < good
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_cluster_agreement_spreads_labels_to_convergence_on_digits(seed):
+    # one label per class on the 1,797 digits: at alpha 0.99 the spreading needs 450-550
+    # iterations; a cap of 100 stopped it early with a ConvergenceWarning (and another NMI)
+    from sklearn.datasets import load_digits
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, y = load_digits(return_X_y=True)
+    partial = np.full(len(y), -1)
+    rng = np.random.default_rng(seed)
+    for c in range(10):
+        partial[rng.choice(np.flatnonzero(y == c))] = c
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        score = rec.cluster_agreement(X, partial, 10)
+    assert 0.0 < score <= 1.0
 
 
 def test_one_label_per_class_is_ranked_by_cluster_agreement_not_the_five_scores():
