@@ -1,4 +1,5 @@
-"""Exploration 29 for issue 18: test-time augmentation of the students the run stored. Each
+"""Exploration 29 for issue 18: explore15's test-time augmentation, repeated on a later run with a
+milder strength (0.25) beside the training strength (0.5). Each
 stored first-round student (``06_models/combined/students``, the chosen settings) predicts the
 validation rows as the run does, and by its softmax averaged over the plain view and K views
 drawn by the training augmenter at a given strength (a fixed generator per view). Validation
