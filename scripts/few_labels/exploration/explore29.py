@@ -7,7 +7,6 @@ only; test is not read.
 Usage: explore29.py DATA BUDGET SEEDS OUT.csv"""
 import sys
 
-import numpy as np
 import pandas as pd
 import torch
 
