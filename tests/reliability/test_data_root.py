@@ -184,3 +184,23 @@ def test_kedro_run_takes_its_lock_in_the_configured_data_root(tmp_path):
     assert not (shared / ".run.lock").exists()
     assert (shared / "03_primary/base_dataset.npz").exists()
     assert not [p for p in (project / "data").rglob("*") if p.is_file()]
+
+
+def _paths(entry, key=""):
+    """Every ``filepath``/``path`` value in a catalog entry, nested ones included."""
+    if isinstance(entry, dict):
+        for k, v in entry.items():
+            yield from _paths(v, k)
+    elif isinstance(entry, str) and key in ("filepath", "path"):
+        yield entry
+
+
+@pytest.mark.parametrize("catalog", sorted((Path(__file__).resolve().parents[2] / "conf" / "base").glob("catalog*.yml")),
+                         ids=lambda p: p.name)
+def test_every_catalog_path_lies_under_the_data_root(catalog):
+    # a dataset written to a literal data/... would stay on the local disk when data_root
+    # points at a shared or remote location (recommend's catalog did until stop 30)
+    import yaml
+
+    paths = list(_paths(yaml.safe_load(catalog.read_text())))
+    assert [p for p in paths if not p.startswith("${globals:data_root}/")] == []
