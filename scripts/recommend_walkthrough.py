@@ -110,7 +110,8 @@ def markdown(summary: pd.DataFrame) -> str:
     for budget, rows in summary.groupby("labels_per_class", sort=False):
         regrets = 100 * rows["regret"]
         per_seed = ", ".join(f"{r:.1f}".replace(".0", "") if r else "0" for r in regrets) if regrets.any() else ""
-        lines.append(f"| {budget} | {regrets.mean():.1f} | {rows['spearman'].mean():.2f} | {per_seed} |")
+        mean = f"{regrets.mean():.1f}" if regrets.any() else "0"
+        lines.append(f"| {budget} | {mean} | {rows['spearman'].mean():.2f} | {per_seed} |")
     return "\n".join(lines).replace("| -", "| −")
 
 

@@ -29,4 +29,4 @@ def test_markdown_gives_mean_regret_in_points_and_per_seed_regrets_only_where_on
                             "regret": [0.0, 0.278, 0.0, 0.0, 0.0], "spearman": [0.5, 0.1, 0.6, 1.0, 0.8]})
     lines = walkthrough.markdown(summary).splitlines()
     assert lines[2] == "| 1 | 9.3 | 0.40 | 0, 27.8, 0 |"
-    assert lines[3] == "| all | 0.0 | 0.90 |  |"
+    assert lines[3] == "| all | 0 | 0.90 |  |"
