@@ -14,7 +14,7 @@ from sklearn.datasets import load_digits
 from transfer_lab.contracts import Dataset
 from transfer_lab.methods import recommend as rec
 from transfer_lab.pipelines.recommend import nodes
-from transfer_lab.reporting.figures_recommend import MEASURED, MEASURED_CHOICE, NO_INTERVAL, PREDICTED
+from transfer_lab.reporting.figures_recommend import ACCURACY_TITLE, MEASURED, MEASURED_CHOICE, NO_INTERVAL, PREDICTED
 from transfer_lab.sources.splits import label_subsets, stratified_split
 
 PARAMS = {"runtime": {"progress": False}, "scoring": {"pca_components": 4, "random_width": 2, "max_rows": 120},
@@ -37,7 +37,7 @@ def _csv(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _measured_points(figure: plt.Figure, label: str) -> np.ndarray:
-    axes = [ax for ax in figure.axes if ax.get_title() == "recommended encoders: predicted vs measured"]
+    axes = [ax for ax in figure.axes if ax.get_title().startswith(ACCURACY_TITLE)]
     found = [c for c in axes[0].collections if c.get_label() == label]
     return np.vstack([c.get_offsets() for c in found]) if found else np.empty((0, 2))
 
@@ -81,6 +81,17 @@ def test_with_verify_the_rows_run_are_measured_and_drawn(data):
     points = _measured_points(figure, MEASURED)
     assert sorted(points[:, 1]) == pytest.approx(sorted(encoders.loc[was_run, "measured_accuracy"]))
     assert sorted(_measured_points(figure, MEASURED_CHOICE)[:, 1]) == pytest.approx(sorted(picked["measured_accuracy"]))
+    # nothing was predicted (no other data set verified): the titles do not promise a prediction
+    titles = [ax.get_title() for ax in figure.axes]
+    assert f"{ACCURACY_TITLE}: measured (no prediction yet: too few other data sets verified)" in titles
+    assert "recommendation (measured)" in titles
+    # each name sits below its encoder's points, the recommended choice's star included
+    panel = next(ax for ax in figure.axes if ax.get_title().startswith(ACCURACY_TITLE))
+    stars = _measured_points(figure, MEASURED_CHOICE)
+    for name in panel.texts:
+        x, y = name.xy
+        under = stars[np.isclose(stars[:, 0], x), 1]
+        assert (y <= under + 1e-12).all()
     plt.close(figure)
 
 
@@ -95,6 +106,7 @@ def test_predicted_points_with_and_without_interval(data):
     assert len(_measured_points(figure, NO_INTERVAL)) == 0
     bars = [c for ax in figure.axes for c in ax.containers if c.get_label() == PREDICTED]
     assert len(bars) == 1
+    assert f"{ACCURACY_TITLE}: predicted vs measured" in [ax.get_title() for ax in figure.axes]
     plt.close(figure)
     sequences = {name: frame.assign(input_kind="sequence") for name, frame in image.items()}
     table, figure, *_ = _run(data, verify=True, history=sequences)
@@ -103,3 +115,28 @@ def test_predicted_points_with_and_without_interval(data):
     assert encoders["evidence"].str.contains("no calibration data of this kind (image)", regex=False).all()
     assert len(_measured_points(figure, NO_INTERVAL)) == len(encoders)
     plt.close(figure)
+
+
+def test_the_rank_panel_draws_a_family_of_per_subset_encoders_as_one_curve():
+    # supcon_lpc<b>_seed<s> is usable only at its own budget and seed: one curve, one point per
+    # budget (the mean over seeds), as for any other encoder
+    from transfer_lab.reporting.figures_recommend import _rank_panel
+
+    predictions = pd.DataFrame({
+        "encoder": ["pixels", "pixels", "supcon_lpc1_seed0", "supcon_lpc1_seed1", "supcon_lpc5_seed0"],
+        "labels_per_class": ["1", "5", "1", "1", "5"], "mean_rank": [1.0, 2.0, 2.0, 4.0, 1.0],
+    })
+    figure, ax = plt.subplots()
+    _rank_panel(ax, predictions, ["1", "5"])
+    curves = {line.get_label(): line.get_ydata().tolist() for line in ax.get_lines()}
+    assert curves == {"pixels": [1.0, 2.0], "supcon (own label subset)": [3.0, 1.0]}
+    plt.close(figure)
+
+
+def test_the_words_say_one_label_per_class_in_the_singular():
+    from transfer_lab.reporting.figures_recommend import _text
+
+    table = pd.DataFrame({"labels_per_class": ["1", "5"], "kind": ["encoder", "encoder"], "rank": [1, 1],
+                          "choice": ["pixels", "cpc"], "predicted_accuracy": [np.nan, np.nan], "low": [np.nan, np.nan],
+                          "high": [np.nan, np.nan]})
+    assert _text(table).splitlines() == ["   1 label/class   encoder pixels", "   5 labels/class  encoder cpc"]
