@@ -44,6 +44,7 @@ def make_base_dataset(raw_sources: Mapping[str, Callable[[], dict]], data: Mappi
             f"configured: {sorted(raw_sources)} and mnist1d"
         )
     check_own_data(dataset, params)
+    check_label_budgets(dataset, params)
     unlabelled = int((dataset.y < 0).sum())
     logger.info("Base dataset %s: X %s, %d classes, %d unlabelled rows", dataset.name, dataset.X.shape, dataset.n_classes, unlabelled)
     return dataset
@@ -65,6 +66,22 @@ def check_own_data(dataset: Dataset, params: DataParams) -> None:
         )
 
 
+def check_label_budgets(dataset: Dataset, params: DataParams) -> None:
+    """A budget may not ask for more labels per class than the smallest class has in train.
+
+    Checked on the split that :func:`split_dataset` will draw (same fractions and seed), in
+    the first node, so that a bad budget stops the run with one line before any node has
+    written anything (the previous data set's outputs stay as they were)."""
+    split = params.split
+    largest = smallest_train_class(dataset.y, stratified_split(dataset.y, split.val_fraction, split.test_fraction, split.seed))
+    too_big = [budget for budget in params.label_budgets if budget != "all" and budget > largest]
+    if too_big:
+        raise ParameterError(
+            f"Invalid parameter 'data.label_budgets': {too_big[0]} labels per class exceeds the "
+            f"smallest class of {params.dataset}'s train split ({largest}); use budgets <= {largest} or 'all'"
+        )
+
+
 def split_dataset(base_dataset: Dataset, data: Mapping[str, Any]) -> pd.DataFrame:
     """Stratified train/val/test split with the fixed ``data.split.seed``."""
     split = _params(data).split
@@ -72,19 +89,9 @@ def split_dataset(base_dataset: Dataset, data: Mapping[str, Any]) -> pd.DataFram
 
 
 def make_label_subsets(base_dataset: Dataset, split_table: pd.DataFrame, data: Mapping[str, Any]) -> pd.DataFrame:
-    """The labelled training rows of every budget and seed (nested across budgets).
-
-    A budget may not ask for more labels per class than the smallest class has in train:
-    that stops the run here, first of all training, with one line.
-    """
+    """The labelled training rows of every budget and seed (nested across budgets; budgets
+    larger than a class were refused by :func:`check_label_budgets` in the first node)."""
     params = _params(data)
-    largest = smallest_train_class(base_dataset.y, split_table)
-    too_big = [budget for budget in params.label_budgets if budget != "all" and budget > largest]
-    if too_big:
-        raise ParameterError(
-            f"Invalid parameter 'data.label_budgets': {too_big[0]} labels per class exceeds the "
-            f"smallest class of {params.dataset}'s train split ({largest}); use budgets <= {largest} or 'all'"
-        )
     return label_subsets(base_dataset.y, split_table, params.label_budgets, params.seeds)
 
 
