@@ -303,6 +303,7 @@ def _train_classifier(
     device: Any,
     protocol: str,
     n_classes: int | None,
+    on_epoch_end: Any = None,
 ) -> TransferResult:
     start = time.perf_counter()
     device = resolve_device(device)
@@ -336,6 +337,7 @@ def _train_classifier(
         optimizer=optimizer,
         step_fn=_augmented_loss(augmenter),
         desc=protocol,
+        on_epoch_end=on_epoch_end,
         **validation,
     )
     test = accuracy(model, view.X_test, view.y_test, device)
@@ -359,6 +361,7 @@ def finetune(
     strength: float = 0.5,
     n_classes: int | None = None,
     device: Any = "cpu",
+    on_epoch_end: Any = None,
 ) -> TransferResult:
     """Fine-tune a copy of the encoder with a linear head on the labelled rows.
 
@@ -387,6 +390,9 @@ def finetune(
     n_classes : int, optional
         Defaults to ``max(label) + 1`` over labelled and test rows.
     device : str or torch.device, default "cpu"
+    on_epoch_end : callable, optional
+        ``on_epoch_end(epoch, model, history)`` after each epoch's validation (see
+        :func:`~transfer_lab.methods.training.fit`); it must not change the model.
 
     Returns
     -------
@@ -397,7 +403,7 @@ def finetune(
     protocol = "finetune" if n_frozen == 0 else "partial_freeze"
     return _train_classifier(
         copy.deepcopy(encoder), view, n_frozen, config,
-        encoder_lr, augmentations, strength, device, protocol, n_classes,
+        encoder_lr, augmentations, strength, device, protocol, n_classes, on_epoch_end,
     )
 
 

@@ -95,6 +95,7 @@ def test_run_and_select_never_read_the_test_or_unlabelled_labels():
     for (name, a), (_, b) in zip(first.model.state_dict().items(), second.model.state_dict().items(), strict=True):
         assert torch.equal(a, b), name
     assert [s["val_accuracy"] for s in first.stages] == [s["val_accuracy"] for s in second.stages]
+    assert [s["fair_val_accuracy"] for s in first.stages] == [s["fair_val_accuracy"] for s in second.stages]
     # while the measurement does read them
     assert combined.measure(first, view) != combined.measure(first, shuffled)
 
@@ -133,3 +134,53 @@ def test_select_and_run_with_every_label_have_no_unlabelled_rows_to_embed():
     assert 0.0 <= record["val_accuracy"] <= 1.0
     result = combined.run(encoder, every, combined.Candidate("e", 5, "balanced"), _settings(rounds=2))
     assert [s["stage"] for s in result.stages] == ["teacher_1", "student_1"]  # every label: one student
+
+
+def test_stratified_halves_take_half_of_every_class():
+    y = np.repeat([0, 1, 2], [10, 7, 4])
+    mask = combined.stratified_halves(y, seed=3)
+    assert [int(mask[y == c].sum()) for c in range(3)] == [5, 3, 2]
+    assert (combined.stratified_halves(y, seed=3) == mask).all() and (combined.stratified_halves(y, seed=4) != mask).any()
+
+
+def _one_hot_trajectory(right: list[np.ndarray], y: np.ndarray) -> np.ndarray:
+    """Softmax records (epochs, rows, 2 classes) right exactly where each epoch's mask says."""
+    P = np.zeros((len(right), len(y), 2))
+    for epoch, mask in enumerate(right):
+        P[epoch, np.arange(len(y)), np.where(mask, y, 1 - y)] = 1.0
+    return P
+
+
+def test_crossfit_accuracy_scores_each_half_at_the_epoch_the_other_half_chose():
+    y = np.repeat([0, 1], 6)
+    first = combined.stratified_halves(y)
+    # epoch 0 right on the first half only, epoch 1 on the second only: on all rows either epoch
+    # scores 0.5, but an epoch chosen on one half is wrong on the other: 0
+    assert combined.crossfit_accuracy(_one_hot_trajectory([first, ~first], y), y, patience=None) == 0.0
+    # the same predictions at every epoch: the cross-fitted accuracy is the plain one
+    steady = np.arange(len(y)) % 3 > 0
+    assert combined.crossfit_accuracy(_one_hot_trajectory([steady] * 4, y), y, patience=None) == steady.mean()
+    # an epoch right everywhere is found by both halves, unless patience stopped before it
+    epochs = [np.zeros(len(y), bool)] * 3 + [np.ones(len(y), bool)]
+    assert combined.crossfit_accuracy(_one_hot_trajectory(epochs, y), y, patience=None) == 1.0
+    assert combined.crossfit_accuracy(_one_hot_trajectory(epochs, y), y, patience=2) == 0.0
+
+
+def test_fit_student_trains_the_same_student_as_finetune_and_scores_it_cross_fitted():
+    # recording the validation softmax after each epoch must not change the training
+    from transfer_lab.methods.transfer import finetune
+
+    view = combined.without_held_out_labels(_digits_view())
+    encoder, settings = _encoder(), _settings()
+    P, _ = combined.teacher(extract_features(encoder, view.X_labeled), view.y_labeled,
+                            extract_features(encoder, view.X_unlabeled), 5, "balanced", 3)
+    model, fair = combined.fit_student(encoder, view, P.argmax(1), settings)
+    rows = np.concatenate([view.X_labeled, view.X_unlabeled])
+    labels = np.concatenate([view.y_labeled, P.argmax(1)[len(view.y_labeled):]])
+    taught = dataclasses_replace(view, X_labeled=rows, y_labeled=labels, X_test=view.X_val, y_test=view.y_val)
+    torch.manual_seed(settings.config.seed)
+    plain = finetune(encoder, taught, config=settings.config, encoder_lr=settings.encoder_lr, strength=settings.strength,
+                     n_classes=settings.n_classes).model
+    for (name, a), (_, b) in zip(model.state_dict().items(), plain.state_dict().items(), strict=True):
+        assert torch.equal(a, b), name
+    assert 0.0 <= fair <= 1.0

@@ -73,22 +73,27 @@ def test_choose_marks_the_best_mean_validation_accuracy_per_budget():
     assert chosen.to_dict() == {"1": [10], "10": [5]}
 
 
-def test_the_final_stage_is_chosen_on_val_and_the_ablation_table_lists_every_stage():
+def test_the_final_stage_is_chosen_on_fair_val_and_the_ablation_table_lists_every_stage():
+    # student_1 has the best plain val (0.85), but its cross-fitted val is 0.75: teacher_2 (0.825) wins
     stages = pd.DataFrame({
         "dataset": "digits", "variant": "combined", "labels_per_class": "1", "seed": [0, 0, 0, 1, 1, 1],
         "stage": ["teacher_1", "student_1", "teacher_2"] * 2, "val_accuracy": [0.8, 0.9, 0.95, 0.7, 0.8, 0.7],
+        "fair_val_accuracy": [0.8, 0.8, 0.95, 0.7, 0.7, 0.7],
         "accuracy": [0.8, 0.9, 0.9, 0.6, 0.8, 0.8], "precision": [0.9, np.nan, 0.95, 0.8, np.nan, 0.85], "seconds": 1.0,
     })
     chosen = nodes.choose_stage(stages)
-    assert chosen.loc[chosen["selected"], "stage"].tolist() == ["student_1", "student_1"]  # mean val 0.85 > 0.825 > 0.75
+    assert chosen.loc[chosen["selected"], "stage"].tolist() == ["teacher_2", "teacher_2"]  # 0.825 > 0.75 = 0.75
     rows = pd.DataFrame(nodes._result_rows(chosen))
     test = rows[rows["metric"] == "accuracy"]["value"].tolist()
     assert test == [0.9, 0.8]
     precision = rows[rows["metric"] == "pseudo_label_precision"]["value"].tolist()
-    assert precision == [0.9, 0.8]  # the teacher before the chosen student
+    assert precision == [0.95, 0.85]  # the chosen teacher's own pseudo-labels
     table = nodes.combined_ablation_table(chosen, pd.DataFrame(columns=nodes.STAGE_COLUMNS)).set_index("variant")
     assert np.isclose(table.loc["combined", "test_mean"], 0.85) and np.isclose(table.loc["only_teacher_1", "test_mean"], 0.7)
     assert table.loc["only_teacher_2", "n_seeds"] == 2
+    # where the fair scores agree with the plain ones, the plain rule's choice stands (ties: the earlier stage)
+    plain = nodes.choose_stage(stages.assign(fair_val_accuracy=stages["val_accuracy"]))
+    assert plain.loc[plain["selected"], "stage"].tolist() == ["student_1", "student_1"]  # mean 0.85 > 0.825 > 0.75
 
 
 def test_the_student_settings_are_chosen_on_mean_validation_accuracy_and_one_candidate_trains_nothing():
@@ -156,7 +161,12 @@ def test_the_reused_student_has_the_weights_select_student_trained(tmp_path):
     folder = EncoderCheckpointsDataset(str(tmp_path / "students"))  # the catalog's dataset: through the disk
     folder.save(trained)
     trained = folder.load()
-    model, seconds = nodes._stored_student(trained, view, candidate, how, encoders["tiny"], "cpu")
+    model, seconds, fair = nodes._stored_student(trained, view, candidate, how, encoders["tiny"], "cpu")
     stored = trained[f"lpc1_seed{view.seed}"]["state_dict"]
     assert seconds > 0 and all(torch.equal(v, stored[k]) for k, v in model.state_dict().items())
+    assert fair == trained[f"lpc1_seed{view.seed}"]["meta"]["fair_val_accuracy"] and 0.0 <= fair <= 1.0
+    # a student stored before students carried their cross-fitted accuracy is trained again
+    older = {key: {**entry, "meta": {k: v for k, v in entry["meta"].items() if k != "fair_val_accuracy"}}
+             for key, entry in trained.items()}
+    assert nodes._stored_student(older, view, candidate, how, encoders["tiny"], "cpu") is None
     assert nodes._stored_student(trained, view, candidate, dataclasses.replace(how, strength=0.9), encoders["tiny"], "cpu") is None

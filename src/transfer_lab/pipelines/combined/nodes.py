@@ -38,7 +38,8 @@ logger = logging.getLogger(__name__)
 METHOD = "combined"
 SELECTION_COLUMNS = ["labels_per_class", "seed", "encoder", "n_neighbors", "assignment", "val_accuracy", "selected"]
 STUDENT_COLUMNS = ["labels_per_class", "seed", "encoder_lr", "strength", "val_accuracy", "selected"]
-STAGE_COLUMNS = ["dataset", "variant", "labels_per_class", "seed", "stage", "val_accuracy", "accuracy", "precision", "seconds"]
+STAGE_COLUMNS = ["dataset", "variant", "labels_per_class", "seed", "stage", "val_accuracy", "fair_val_accuracy", "accuracy",
+                 "precision", "seconds"]
 # every stage's table also says which stage the validation split chose (``choose_stage``)
 
 
@@ -65,13 +66,13 @@ def _checkpoints(
     return found
 
 
-def _mark_best(table: pd.DataFrame, by: list[str], keys: list[str]) -> pd.DataFrame:
+def _mark_best(table: pd.DataFrame, by: list[str], keys: list[str], score: str = "val_accuracy") -> pd.DataFrame:
     """``table`` with ``selected`` marking, per ``by`` group, the ``keys`` of best mean
-    validation accuracy over seeds (ties, and a group without any score: the first in order)."""
+    ``score`` over seeds (ties, and a group without any score: the first in order)."""
     if table.empty:
         return table.assign(selected=pd.Series(dtype=bool))
-    means = table.groupby([*by, *keys], sort=False)["val_accuracy"].mean().fillna(-np.inf).reset_index()
-    best = means.loc[means.groupby(by, sort=False)["val_accuracy"].idxmax(), [*by, *keys]]
+    means = table.groupby([*by, *keys], sort=False)[score].mean().fillna(-np.inf).reset_index()
+    best = means.loc[means.groupby(by, sort=False)[score].idxmax(), [*by, *keys]]
     marked = table.merge(best.assign(selected=True), on=[*by, *keys], how="left")
     return marked.assign(selected=marked["selected"].fillna(False).astype(bool))
 
@@ -142,7 +143,8 @@ def _student_records(checkpoint: dict, view: BudgetView, candidate: combined.Can
             stage = next(s for s in run.stages if s["stage"] == "student_1")
             val, meta = stage["val_accuracy"], _student_meta(view, candidate, settings, checkpoint)
             trained[lr, strength] = {"state_dict": {k: v.detach().cpu() for k, v in run.model.state_dict().items()},
-                                     "meta": {**meta, "seconds": float(stage["seconds"])}}
+                                     "meta": {**meta, "seconds": float(stage["seconds"]),
+                                              "fair_val_accuracy": float(stage["fair_val_accuracy"])}}
         records.append({"labels_per_class": view.labels_per_class, "seed": view.seed, "encoder_lr": lr,
                         "strength": strength, "val_accuracy": val})
     return records, trained
@@ -181,20 +183,21 @@ def _student_key(budget: Any, seed: int) -> str:
 
 
 def _stored_student(students: Mapping[str, dict], view: BudgetView, candidate: combined.Candidate, how: Any,
-                    checkpoint: dict, device: Any) -> tuple[Any, float] | None:
-    """``(model, seconds)`` of the first-round student that ``select_student`` trained with
-    exactly these settings, or None (none stored, or trained from something else: retrain)."""
+                    checkpoint: dict, device: Any) -> tuple[Any, float, float] | None:
+    """``(model, seconds, fair_val_accuracy)`` of the first-round student that ``select_student``
+    trained with exactly these settings, or None (none stored, or trained from something else,
+    or stored before students carried their cross-fitted accuracy: retrain)."""
     stored = students.get(_student_key(view.labels_per_class, view.seed))
     if stored is None:
         return None
-    meta = {k: v for k, v in stored.get("meta", {}).items() if k != "seconds"}
-    if meta != _student_meta(view, candidate, how, checkpoint):
+    meta = {k: v for k, v in stored.get("meta", {}).items() if k not in ("seconds", "fair_val_accuracy")}
+    if meta != _student_meta(view, candidate, how, checkpoint) or "fair_val_accuracy" not in stored.get("meta", {}):
         logger.warning("combined: the stored student %s was trained with other settings; training it again",
                        _student_key(view.labels_per_class, view.seed))
         return None
     model = Classifier(encoder_from_checkpoint(checkpoint, device), how.n_classes)
     model.load_state_dict(stored["state_dict"])
-    return model.to(device), float(stored["meta"]["seconds"])
+    return model.to(device), float(stored["meta"]["seconds"]), float(stored["meta"]["fair_val_accuracy"])
 
 
 def _chosen_students(student_selection: pd.DataFrame) -> dict[str, tuple[float, float]]:
@@ -207,7 +210,8 @@ def _stage_records(dataset: str, variant: str, view: BudgetView, result: combine
     measured = combined.measure(result, view)
     return [
         {"dataset": dataset, "variant": variant, "labels_per_class": view.labels_per_class, "seed": view.seed,
-         "stage": s["stage"], "val_accuracy": s["val_accuracy"], "accuracy": measured[f"{s['stage']}_accuracy"],
+         "stage": s["stage"], "val_accuracy": s["val_accuracy"], "fair_val_accuracy": s["fair_val_accuracy"],
+         "accuracy": measured[f"{s['stage']}_accuracy"],
          "precision": measured.get(f"{s['stage']}_precision", float("nan")), "seconds": s["seconds"]}
         for s in result.stages
     ]
@@ -215,8 +219,10 @@ def _stage_records(dataset: str, variant: str, view: BudgetView, result: combine
 
 def choose_stage(stages: pd.DataFrame) -> pd.DataFrame:
     """The stages with ``selected`` marking, per variant and budget, the stage of best mean
-    validation accuracy over seeds (ties: the earlier, cheaper stage): the final classifier."""
-    return _mark_best(stages, ["variant", "labels_per_class"], ["stage"])
+    *fair* validation accuracy over seeds (ties: the earlier, cheaper stage): the final
+    classifier. Fair: a student's is cross-fitted (:func:`~transfer_lab.methods.combined.
+    crossfit_accuracy`), since its own val accuracy is that of the epoch the same rows chose."""
+    return _mark_best(stages, ["variant", "labels_per_class"], ["stage"], score="fair_val_accuracy")
 
 
 def _result_rows(stages: pd.DataFrame) -> list[dict]:
