@@ -248,6 +248,8 @@ def crossfit_accuracy(P: np.ndarray, y: np.ndarray, patience: int | None, seed: 
     the validation rows after each epoch trained, ``(epochs, rows, classes)``.
     """
     y = np.asarray(y)
+    if len(y) == 0:  # no validation rows: nothing to score, as the plain accuracy
+        return float("nan")
     first = stratified_halves(y, seed)
     right = 0
     for choose, score in ((first, ~first), (~first, first)):

@@ -119,8 +119,7 @@ def _accuracy_panel(ax: plt.Axes, table: pd.DataFrame, budgets: list[str]) -> No
     ax.set_ylim(max(-0.02, lowest - 0.12), 1.02)  # room for the names
     predicted = encoders["predicted_accuracy"].notna().any()
     ax.set(xlabel=f"labels per class (the {ranks} encoders listed, best left)", ylabel="test accuracy",
-           title=f"{ACCURACY_TITLE}: predicted vs measured" if predicted
-           else f"{ACCURACY_TITLE}: measured (no prediction yet: too few other data sets verified)")
+           title=f"{ACCURACY_TITLE}: predicted vs measured" if predicted else f"{ACCURACY_TITLE}: measured, not predicted")
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
 
@@ -130,6 +129,8 @@ def recommendation_figure(table: pd.DataFrame, predictions: pd.DataFrame) -> plt
     right: the listed encoders' predicted accuracy and interval, and what was measured; below:
     the recommendation table in words."""
     words = _text(table)
+    if "predicted_accuracy" in table and table["predicted_accuracy"].isna().all() and len(table):
+        words += "\n(no predicted accuracy yet: too few other data sets have been verified to calibrate it)"
     lines = words.count("\n") + 1
     figure = plt.figure(figsize=(14, 5.2 + 0.16 * lines), layout="constrained")
     grid = figure.add_gridspec(2, 2, height_ratios=[5.0, 0.3 + 0.16 * lines])

@@ -164,6 +164,7 @@ def test_crossfit_accuracy_scores_each_half_at_the_epoch_the_other_half_chose():
     epochs = [np.zeros(len(y), bool)] * 3 + [np.ones(len(y), bool)]
     assert combined.crossfit_accuracy(_one_hot_trajectory(epochs, y), y, patience=None) == 1.0
     assert combined.crossfit_accuracy(_one_hot_trajectory(epochs, y), y, patience=2) == 0.0
+    assert np.isnan(combined.crossfit_accuracy(np.zeros((3, 0, 2)), np.zeros(0, int), patience=None))  # no val rows
 
 
 def test_fit_student_trains_the_same_student_as_finetune_and_scores_it_cross_fitted():
