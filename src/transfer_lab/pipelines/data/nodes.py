@@ -72,8 +72,7 @@ def check_label_budgets(dataset: Dataset, params: DataParams) -> None:
     Checked on the split that :func:`split_dataset` will draw (same fractions and seed), in
     the first node, so that a bad budget stops the run with one line before any node has
     written anything (the previous data set's outputs stay as they were)."""
-    split = params.split
-    largest = smallest_train_class(dataset.y, stratified_split(dataset.y, split.val_fraction, split.test_fraction, split.seed))
+    largest = smallest_train_class(dataset.y, _split(dataset.y, params))
     too_big = [budget for budget in params.label_budgets if budget != "all" and budget > largest]
     if too_big:
         raise ParameterError(
@@ -82,10 +81,16 @@ def check_label_budgets(dataset: Dataset, params: DataParams) -> None:
         )
 
 
+def _split(y: np.ndarray, params: DataParams) -> pd.DataFrame:
+    """The one split of ``y`` that ``data.split`` defines (what the budget check reads and
+    :func:`split_dataset` writes)."""
+    split = params.split
+    return stratified_split(y, split.val_fraction, split.test_fraction, split.seed)
+
+
 def split_dataset(base_dataset: Dataset, data: Mapping[str, Any]) -> pd.DataFrame:
     """Stratified train/val/test split with the fixed ``data.split.seed``."""
-    split = _params(data).split
-    return stratified_split(base_dataset.y, split.val_fraction, split.test_fraction, split.seed)
+    return _split(base_dataset.y, _params(data))
 
 
 def make_label_subsets(base_dataset: Dataset, split_table: pd.DataFrame, data: Mapping[str, Any]) -> pd.DataFrame:
