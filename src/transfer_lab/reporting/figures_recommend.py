@@ -128,8 +128,9 @@ def recommendation_figure(table: pd.DataFrame, predictions: pd.DataFrame) -> plt
     """Top left: each candidate encoder's mean rank (1 = best) against the label budget; top
     right: the listed encoders' predicted accuracy and interval, and what was measured; below:
     the recommendation table in words."""
+    predicted = "predicted_accuracy" in table and bool(table["predicted_accuracy"].notna().any())
     words = _text(table)
-    if "predicted_accuracy" in table and table["predicted_accuracy"].isna().all() and len(table):
+    if not predicted and len(table):
         words += "\n(no predicted accuracy yet: too few other data sets have been verified to calibrate it)"
     lines = words.count("\n") + 1
     figure = plt.figure(figsize=(14, 5.2 + 0.16 * lines), layout="constrained")
@@ -140,6 +141,5 @@ def recommendation_figure(table: pd.DataFrame, predictions: pd.DataFrame) -> plt
     text = figure.add_subplot(grid[1, :])
     text.axis("off")
     text.text(0.0, 1.0, words, va="top", ha="left", family="monospace", fontsize=8, transform=text.transAxes)
-    predicted = table["predicted_accuracy"].notna().any() if "predicted_accuracy" in table else False
     text.set_title("recommendation (predicted accuracy [interval], measured)" if predicted else "recommendation (measured)")
     return figure
