@@ -26,13 +26,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import resource
-import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +36,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from default_run import project_copy, run_kedro  # noqa: E402  (the default-run benchmark's project copy and timed run)
 
 BUDGETS = "1 5 10 all"
 COMMANDS = {
@@ -71,36 +68,13 @@ def write_folder(raw: Path, n_images: int = 300, classes: tuple[int, ...] = (0, 
 
 
 def make_project(folder: Path) -> Path:
-    """A copy of this checkout's project (conf without ``local``, src, pyproject) with empty data
-    layers, the image folder and its catalog entry."""
-    shutil.copytree(ROOT / "conf", folder / "conf", ignore=shutil.ignore_patterns("local"))
-    shutil.copytree(ROOT / "src", folder / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    for name in ("pyproject.toml", ".telemetry"):
-        if (ROOT / name).exists():
-            shutil.copy(ROOT / name, folder / name)
-    for layer in ("01_raw", "02_intermediate", "03_primary", "04_feature", "05_model_input", "06_models",
-                  "07_model_output", "08_reporting"):
-        (folder / "data" / layer).mkdir(parents=True)
+    """A copy of this checkout's project (``default_run.project_copy``: conf without ``local``,
+    src, pyproject, empty data layers) with the image folder's catalog entry."""
+    project_copy(folder)
     catalog = yaml.safe_load((folder / "conf" / "base" / "catalog_data.yml").read_text())
     catalog["raw_sources"]["sources"]["my_images"] = MY_IMAGES
-    (folder / "conf" / "local").mkdir()
     (folder / "conf" / "local" / "catalog.yml").write_text(yaml.safe_dump({"raw_sources": catalog["raw_sources"]}))
     return folder
-
-
-def timed_kedro(project: Path, args: list[str]) -> dict[str, float]:
-    """Run ``kedro run <args>`` in ``project``; wall and CPU seconds, or exit with its log's tail."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "PYTHONPATH": str(project / "src")}
-    result = subprocess.run([sys.executable, "-m", "kedro", "run", *args], cwd=project, env=env,
-                            capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if result.returncode != 0:
-        sys.exit(f"kedro run {' '.join(args)} failed:\n{(result.stdout + result.stderr)[-3000:]}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {"wall": wall, "cpu": cpu}
 
 
 def markdown(summary: pd.DataFrame) -> str:
@@ -125,7 +99,7 @@ def main() -> None:
         print("my_images:", counts, flush=True)
         times = {}
         for name, command in COMMANDS.items():
-            times[name] = timed_kedro(project, command)
+            times[name] = dict(zip(("wall", "cpu"), run_kedro(project, command)))
             print(f"{name}: {times[name]['wall']:.0f} s wall, {times[name]['cpu']:.0f} s CPU", flush=True)
         reporting = project / "data" / "08_reporting"
         recommendation = (reporting / "recommendation.csv").read_text().splitlines()
