@@ -48,18 +48,23 @@ def trajectory(encoder, view, pseudo, seed):
     return np.stack(record)
 
 
-def stopping_epoch(P, y):
-    """The epoch at which fit stops with the accuracy rule (the last one it trains)."""
-    acc = (P.argmax(2) == y).mean(1)
+def patience_scan(score):
+    """(the epoch of best ``score``, first of ties; the last epoch trained) with early stopping
+    after PATIENCE epochs without improvement, as fit does."""
     best, since = 0, 0
-    for epoch in range(1, len(P)):
-        if acc[epoch] > acc[best]:
+    for epoch in range(1, len(score)):
+        if score[epoch] > score[best]:
             best, since = epoch, 0
         else:
             since += 1
             if since >= PATIENCE:
-                return epoch
-    return len(P) - 1
+                return best, epoch
+    return best, len(score) - 1
+
+
+def stopping_epoch(P, y):
+    """The epoch at which fit stops with the accuracy rule (the last one it trains)."""
+    return patience_scan((P.argmax(2) == y).mean(1))[1]
 
 
 def snapshot_ensemble(P, y, k):
@@ -78,16 +83,7 @@ def chosen_epoch(P, y, rule):
     loss = -np.log(np.clip(P[:, np.arange(len(y)), y], 1e-12, None)).mean(1)
     if rule == "last":
         return len(P) - 1
-    score = {"acc": acc, "loss": -loss, "acc+loss": acc - 1e-6 * loss}[rule]
-    best, since = 0, 0
-    for epoch in range(1, len(P)):
-        if score[epoch] > score[best]:
-            best, since = epoch, 0
-        else:
-            since += 1
-            if since >= PATIENCE:
-                break
-    return best
+    return patience_scan({"acc": acc, "loss": -loss, "acc+loss": acc - 1e-6 * loss}[rule])[0]
 
 
 ds, split, subsets = run_data(ROOT, [budget], seeds)
@@ -99,11 +95,7 @@ for seed in seeds:
         P = trajectory(encoder, view, pseudo_labels(encoder, view, chosen), seed)
     y = view.y_val
     control = (P[chosen_epoch(P, y, "acc")].argmax(1) == y).mean()
-    halves = np.zeros(len(y), bool)
-    rng = np.random.default_rng(0)
-    for c in np.unique(y):  # stratified halves
-        members = rng.permutation(np.flatnonzero(y == c))
-        halves[members[: len(members) // 2]] = True
+    halves = cb.stratified_halves(y, seed=0)
     for rule in ("acc", "loss", "acc+loss", "last", "top3", "top5", "top10"):
         right, epochs = 0, []
         for pick, score in ((halves, ~halves), (~halves, halves)):

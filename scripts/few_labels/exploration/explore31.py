@@ -79,30 +79,6 @@ def student_stage(encoder, view, pseudo, seed, y_test):
     return model, np.stack(record), float((val == view.y_val).mean()), float((test == y_test).mean())
 
 
-def best_epoch(P, y):
-    acc = (P.argmax(2) == y).mean(1)
-    best, since = 0, 0
-    for epoch in range(1, len(P)):
-        if acc[epoch] > acc[best]:
-            best, since = epoch, 0
-        else:
-            since += 1
-            if since >= PATIENCE:
-                break
-    return best
-
-
-def crossfit(P, y):
-    """Val accuracy with the epoch chosen on one stratified half and scored on the other."""
-    halves = np.zeros(len(y), bool)
-    rng = np.random.default_rng(0)
-    for c in np.unique(y):
-        members = rng.permutation(np.flatnonzero(y == c))
-        halves[members[: len(members) // 2]] = True
-    right = sum(int((P[best_epoch(P[:, a], y[a])][b].argmax(1) == y[b]).sum()) for a, b in ((halves, ~halves), (~halves, halves)))
-    return right / len(y)
-
-
 records = []
 for name, path in checkpoints.items():
     with conv_layout(True):
@@ -117,11 +93,11 @@ for name, path in checkpoints.items():
             pseudo, row["teacher_1_val"], row["teacher_1_test"] = teacher_stage(encoder, view, k, assignment, y_test)
             with conv_layout(True):
                 model, P, row["student_1_val"], row["student_1_test"] = student_stage(copy.deepcopy(encoder), view, pseudo, seed, y_test)
-            row["student_1_fair"] = crossfit(P, view.y_val)
+            row["student_1_fair"] = cb.crossfit_accuracy(P, view.y_val, PATIENCE)
             pseudo, row["teacher_2_val"], row["teacher_2_test"] = teacher_stage(model.encoder, view, k, assignment, y_test)
             with conv_layout(True):
                 _, P, row["student_2_val"], row["student_2_test"] = student_stage(copy.deepcopy(encoder), view, pseudo, seed, y_test)
-            row["student_2_fair"] = crossfit(P, view.y_val)
+            row["student_2_fair"] = cb.crossfit_accuracy(P, view.y_val, PATIENCE)
             records.append(row)
             print({key: (round(v, 4) if isinstance(v, float) and not key.endswith("_test") else v)
                    for key, v in row.items() if not key.endswith("_test")}, flush=True)
