@@ -1,12 +1,13 @@
 """Markdown tables of the full-label references beside a combined run (issue 18), from
 project data folders; nothing typed by hand:
 
-    python scripts/few_labels/full_label_reference.py FEW ALL [TRANSFER]
+    python scripts/few_labels/full_label_reference.py FEW ALL [TRANSFER [METHODS]]
 
 FEW: the data folder of a ``combined`` run on the few-label budgets; ALL: of the same
 pipeline run with ``combined.labels.budgets=all``; TRANSFER (optional): of a ``transfer`` run
 on the budget ``all`` (its ``07_model_output/transfer/*_rows.parquet``: every
-``<encoder>_<protocol>`` and ``scratch`` row found there). Prints the references beside
+``<encoder>_<protocol>`` and ``scratch`` row found there, or only the comma-separated
+METHODS, e.g. ``simclr_finetune`` for a default run's data folder). Prints the references beside
 each few-label budget (test accuracy, mean ± std over seeds), then every reference's test
 and val accuracy, seeds and training seconds per seed.
 """
@@ -29,6 +30,8 @@ references = [combined_rows(sys.argv[2], SAME)]
 if len(sys.argv) > 3:
     for path in sorted(glob.glob(f"{sys.argv[3]}/07_model_output/transfer/*_rows.parquet")):
         rows = pd.read_parquet(path)
+        if len(sys.argv) > 4:
+            rows = rows[rows["method"].isin(sys.argv[4].split(","))]
         references.append(rows.assign(labels_per_class=rows["labels_per_class"].astype(str)))
 reference = pd.concat(references, ignore_index=True)
 reference = reference[reference["labels_per_class"] == "all"]
