@@ -40,3 +40,19 @@ def test_the_reference_tables_hold_each_methods_mean_and_std_over_seeds(tmp_path
     assert "| `combined`, `combined.labels.budgets=all` | 0.9600 ± 0.0100 | 0.9800 ± 0.0100 | 3 | 60 |" in lines
     assert "| `scratch` | 0.9200 ± 0.0283 | 0.9400 ± 0.0283 | 2 | 6 |" in lines
     assert "(3 seeds)" in lines[0] and "`scratch` with every label (2 seeds)" in lines[0]
+
+
+def test_methods_keeps_only_the_named_transfer_rows(tmp_path):
+    few = _combined(tmp_path / "few", {10: [(0.8, 0.9, 30)]})
+    full = _combined(tmp_path / "all", {"all": [(0.95, 0.97, 50)]})
+    transfer = tmp_path / "transfer" / "07_model_output" / "transfer"
+    transfer.mkdir(parents=True)
+    rows = _rows("simclr_finetune", "all", [(0.99, 0.98, 4)], "transfer") + _rows("simclr_knn", "all", [(0.97, 0.96, 1)], "transfer")
+    pd.DataFrame(rows).to_parquet(transfer / "simclr_rows.parquet")
+
+    out = subprocess.run([sys.executable, str(SCRIPT), str(few), str(full), str(tmp_path / "transfer"), "simclr_finetune"],
+                         capture_output=True, text=True, check=True).stdout
+    header = out.splitlines()[0]
+    assert header.endswith("| `simclr_finetune` with every label (1 seeds) |")
+    assert "| `simclr_finetune` | 0.9900" in out
+    assert "simclr_knn" not in out
