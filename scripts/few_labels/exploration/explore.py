@@ -3,11 +3,11 @@
 Reads the default run's data and checkpoints (read-only). Prints val and test accuracy per
 (budget, seed); choices are to be made on val only.
 """
-import sys, time, itertools
+import sys
 import numpy as np, pandas as pd, torch
 torch.set_num_threads(1)
 from transfer_lab.datasets.tree_dataset import TreeDataset
-from transfer_lab.sources.splits import budget_view, label_subsets as make_subsets
+from transfer_lab.sources.splits import label_subsets as make_subsets
 from transfer_lab.methods.encoders import encoder_from_checkpoint
 from transfer_lab.methods.training import extract_features
 from transfer_lab.methods.semi_supervised.label_propagation import LabelPropagation
@@ -40,7 +40,6 @@ def lp_scores(F, view_idx, k):
 rows = []
 train = split.loc[split.split == "train", "index"].to_numpy()
 val = np.sort(split.loc[split.split == "val", "index"].to_numpy()); test = np.sort(split.loc[split.split == "test", "index"].to_numpy())
-from sklearn.neighbors import KNeighborsClassifier
 for budget in ["1", "10"]:
     for seed in range(5):
         lab = np.sort(subsets[(subsets.labels_per_class == budget) & (subsets.seed == seed)]["index"].to_numpy())

@@ -6,7 +6,7 @@ epoch; conf/base/parameters_transfer.yml), and from the MoCo checkpoint instead 
 VALIDATION accuracy only (the choice is made on it; test is not read).
 Usage: explore10.py ROOT BUDGET SEEDS VARIANTS OUT.csv"""
 import sys, time, copy
-import numpy as np, pandas as pd, torch
+import pandas as pd, torch
 torch.set_num_threads(1)
 from transfer_lab.datasets.tree_dataset import TreeDataset
 from transfer_lab.sources.splits import label_subsets as make_subsets, budget_view

@@ -7,7 +7,7 @@ features at 1 and 10 labels per class, label seeds 0-4: val and test accuracy. D
 spread of a pipeline input; nothing is chosen with it.
 Usage: explore17.py ROOT SEED nchw|nhwc OUT (OUT.pt checkpoint, OUT.csv)"""
 import sys, time
-import numpy as np, pandas as pd, torch
+import pandas as pd, torch
 torch.set_num_threads(1)
 from transfer_lab.datasets.tree_dataset import TreeDataset
 from transfer_lab.sources.splits import label_subsets as make_subsets, budget_view, split_indices

@@ -1,5 +1,4 @@
 """Exploration 2 for issue 18: class-mass normalisation, graph ensembles, per-seed failures."""
-import sys
 import numpy as np, pandas as pd, torch
 torch.set_num_threads(1)
 from transfer_lab.datasets.tree_dataset import TreeDataset

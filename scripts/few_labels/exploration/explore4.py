@@ -42,7 +42,6 @@ for budget in sys.argv[3].split(",") if len(sys.argv) > 3 else ["1", "10"]:
         nl = len(view.y_labeled)
         pseudo = P.argmax(1)
         r = dict(budget=budget, seed=seed, teacher_unl=(pseudo[nl:] == view.y_unlabeled).mean())
-        from sklearn.neighbors import KNeighborsClassifier
         Xtr = np.concatenate([view.X_labeled, view.X_unlabeled])
         sv = dataclasses.replace(view, X_labeled=Xtr, y_labeled=pseudo)
         cfg = TrainConfig(epochs=EPOCHS, batch_size=64, lr=1e-3, patience=10, progress=False, seed=seed)

@@ -2,7 +2,7 @@
 strength) with the teacher the validation split chose (simclr, k=20, balanced), one round.
 Usage: explore6.py ENCODER_LR EPOCHS PATIENCE STRENGTH BUDGETS SEEDS"""
 import sys, time
-import numpy as np, pandas as pd, torch
+import pandas as pd, torch
 torch.set_num_threads(1)
 from transfer_lab.datasets.tree_dataset import TreeDataset
 from transfer_lab.sources.splits import label_subsets as make_subsets, budget_view

@@ -1,7 +1,7 @@
 """Exploration 9 for issue 18 (10 labels/class): a second student on the unlabelled rows where
 the first teacher and the first student agree (agreement filtering), beside the first student.
 Usage: explore9.py ROOT BUDGET SEEDS OUT.csv"""
-import sys, time, copy, dataclasses
+import sys, copy, dataclasses
 import numpy as np, pandas as pd, torch
 torch.set_num_threads(1)
 from transfer_lab.datasets.tree_dataset import TreeDataset
