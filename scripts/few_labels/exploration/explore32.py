@@ -103,7 +103,9 @@ def run(root, name, path, out_dir):
             np.savez(f"{out_dir}/{name}.npz", **saved)
 
 
-def score(root, out_dir, names):
+def ensemble_table(root, out_dir, names):
+    """Val and test accuracy (mean over label seeds; test std) of every single draw and every
+    triple of draws, each draw's final classifier the stage of best mean fair val."""
     ds, split, subsets = run_data(root, list(BUDGETS), list(SEEDS))
     draws = {n: dict(np.load(f"{out_dir}/{n}.npz")) for n in names}
     rows = []
@@ -122,7 +124,11 @@ def score(root, out_dir, names):
                 test, val = accuracy(members, "test"), accuracy(members, "val")
                 rows.append(dict(labels_per_class=budget, members="+".join(members), stages="+".join(final[n] for n in members),
                                  size=size, val=np.mean(val), test=np.mean(test), test_std=np.std(test, ddof=1)))
-    table = pd.DataFrame(rows)
+    return pd.DataFrame(rows)
+
+
+def score(root, out_dir, names):
+    table = ensemble_table(root, out_dir, names)
     print(table.round(4).to_string(index=False))
     print(table.groupby(["labels_per_class", "size"])[["val", "test"]].mean().round(4).to_string())
 
