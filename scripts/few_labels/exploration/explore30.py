@@ -21,50 +21,18 @@ import pandas as pd
 import torch
 
 torch.set_num_threads(1)
-from run_teacher import chosen_teacher, pseudo_labels, run_data, student_parts  # noqa: E402
+from run_teacher import chosen_teacher, pseudo_labels, recorded_student, run_data  # noqa: E402
 from transfer_lab.methods import combined as cb  # noqa: E402
 from transfer_lab.methods.runtime import conv_layout  # noqa: E402
-from transfer_lab.methods.training import fit_classifier  # noqa: E402
-from transfer_lab.methods.transfer import _augmented_loss  # noqa: E402
 from transfer_lab.sources.splits import budget_view  # noqa: E402
 
 ROOT, budget, seeds, out = sys.argv[1], int(sys.argv[2]), [int(s) for s in sys.argv[3].split(",")], sys.argv[4]
 PATIENCE = 20
 
 
-def trajectory(encoder, view, pseudo, seed):
-    """Softmax of every validation row after each of the 60 epochs, (epochs, rows, classes)."""
-    rows, labels, config, model, optimizer, augmenter = student_parts(encoder, view, pseudo, seed)
-    config = type(config)(**{**config.__dict__, "patience": None})
-    X_val = torch.as_tensor(view.X_val, dtype=torch.float32)
-    record = []
-
-    def val_fn(m):
-        record.append(torch.softmax(m(X_val), dim=1).numpy())
-        return float((record[-1].argmax(1) == view.y_val).mean())
-
-    fit_classifier(model, rows, labels, config=config, optimizer=optimizer, step_fn=_augmented_loss(augmenter),
-                   desc="trajectory", val_fn=val_fn)
-    return np.stack(record)
-
-
-def patience_scan(score):
-    """(the epoch of best ``score``, first of ties; the last epoch trained) with early stopping
-    after PATIENCE epochs without improvement, as fit does."""
-    best, since = 0, 0
-    for epoch in range(1, len(score)):
-        if score[epoch] > score[best]:
-            best, since = epoch, 0
-        else:
-            since += 1
-            if since >= PATIENCE:
-                return best, epoch
-    return best, len(score) - 1
-
-
 def stopping_epoch(P, y):
     """The epoch at which fit stops with the accuracy rule (the last one it trains)."""
-    return patience_scan((P.argmax(2) == y).mean(1))[1]
+    return cb.early_stopping_epochs((P.argmax(2) == y).mean(1), PATIENCE)[1]
 
 
 def snapshot_ensemble(P, y, k):
@@ -83,7 +51,7 @@ def chosen_epoch(P, y, rule):
     loss = -np.log(np.clip(P[:, np.arange(len(y)), y], 1e-12, None)).mean(1)
     if rule == "last":
         return len(P) - 1
-    return patience_scan({"acc": acc, "loss": -loss, "acc+loss": acc - 1e-6 * loss}[rule])[0]
+    return cb.early_stopping_epochs({"acc": acc, "loss": -loss, "acc+loss": acc - 1e-6 * loss}[rule], PATIENCE)[0]
 
 
 ds, split, subsets = run_data(ROOT, [budget], seeds)
@@ -92,7 +60,7 @@ records = []
 for seed in seeds:
     view = cb.without_held_out_labels(budget_view(ds, split, subsets, budget, seed))
     with conv_layout(True):
-        P = trajectory(encoder, view, pseudo_labels(encoder, view, chosen), seed)
+        _, P = recorded_student(encoder, view, pseudo_labels(encoder, view, chosen), seed, every_epoch=True)
     y = view.y_val
     control = (P[chosen_epoch(P, y, "acc")].argmax(1) == y).mean()
     halves = cb.stratified_halves(y, seed=0)

@@ -19,17 +19,15 @@ Usage: explore31.py DATA NAME=PATH[,NAME=PATH...] OUT.csv"""
 import copy
 import sys
 
-import numpy as np
 import pandas as pd
 import torch
 
 torch.set_num_threads(1)
-from run_teacher import run_data, student_parts  # noqa: E402
+from run_teacher import recorded_student, run_data, select_teacher  # noqa: E402
 from transfer_lab.methods import combined as cb  # noqa: E402
 from transfer_lab.methods.encoders import encoder_from_checkpoint  # noqa: E402
 from transfer_lab.methods.runtime import conv_layout  # noqa: E402
-from transfer_lab.methods.training import extract_features, fit_classifier  # noqa: E402
-from transfer_lab.methods.transfer import _augmented_loss  # noqa: E402
+from transfer_lab.methods.training import extract_features  # noqa: E402
 from transfer_lab.sources.splits import budget_view  # noqa: E402
 
 ROOT, checkpoints, out = sys.argv[1], dict(a.split("=") for a in sys.argv[2].split(",")), sys.argv[3]
@@ -41,19 +39,6 @@ def views(budget):
     return [cb.without_held_out_labels(budget_view(ds, split, subsets, budget, seed)) for seed in SEEDS]
 
 
-def select_teacher(encoder, budget_views):
-    """(k, assignment) of best mean val over the seeds, ties to the first in grid order."""
-    scores = {}
-    for view in budget_views:
-        F_l, F_u, F_v = (extract_features(encoder, X) for X in (view.X_labeled, view.X_unlabeled, view.X_val))
-        for k in K:
-            for a in ASSIGNMENTS:
-                _, predict = cb.teacher(F_l, view.y_labeled, F_u, k, a, 10)
-                scores.setdefault((k, a), []).append(float((predict(F_v) == view.y_val).mean()))
-    means = {key: np.mean(v) for key, v in scores.items()}
-    return max(means, key=means.get)
-
-
 def teacher_stage(encoder, view, k, assignment, y_test):
     F_l, F_u = extract_features(encoder, view.X_labeled), extract_features(encoder, view.X_unlabeled)
     P, predict = cb.teacher(F_l, view.y_labeled, F_u, k, assignment, 10)
@@ -63,20 +48,10 @@ def teacher_stage(encoder, view, k, assignment, y_test):
 
 
 def student_stage(encoder, view, pseudo, seed, y_test):
-    """The student as cb.student trains it (early stopping on val accuracy, best restored); the
-    val softmax of every epoch it trained; its val and test accuracy."""
-    rows, labels, config, model, optimizer, augmenter = student_parts(encoder, view, pseudo, seed)
-    X_val = torch.as_tensor(view.X_val, dtype=torch.float32)
-    record = []
-
-    def val_fn(m):
-        record.append(torch.softmax(m(X_val), dim=1).numpy())
-        return float((record[-1].argmax(1) == view.y_val).mean())
-
-    fit_classifier(model, rows, labels, config=config, optimizer=optimizer, step_fn=_augmented_loss(augmenter),
-                   desc="student", val_fn=val_fn)
+    """The student as cb.student trains it; the val softmax of every epoch it trained; its val and test accuracy."""
+    model, record = recorded_student(encoder, view, pseudo, seed)
     val, test = (cb._classify(model)(X) for X in (view.X_val, view.X_test))
-    return model, np.stack(record), float((val == view.y_val).mean()), float((test == y_test).mean())
+    return model, record, float((val == view.y_val).mean()), float((test == y_test).mean())
 
 
 records = []
@@ -85,7 +60,7 @@ for name, path in checkpoints.items():
         encoder = encoder_from_checkpoint(torch.load(path, weights_only=True))
     for budget in (10, 1):
         budget_views = views(budget)
-        k, assignment = select_teacher(encoder, budget_views)
+        k, assignment = select_teacher(encoder, budget_views, K, ASSIGNMENTS)
         print(f"{name} @ {budget}: teacher k={k}, {assignment}", flush=True)
         for seed, view in zip(SEEDS, budget_views):
             y_test = budget_view(ds, split, subsets, budget, seed).y_test  # the hidden view's are -1: scoring only

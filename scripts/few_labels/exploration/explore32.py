@@ -22,13 +22,12 @@ import pandas as pd
 import torch
 
 torch.set_num_threads(1)
-from run_teacher import run_data, student_parts  # noqa: E402
+from run_teacher import recorded_student, run_data, select_teacher  # noqa: E402
 from sklearn.neighbors import NearestNeighbors  # noqa: E402
 from transfer_lab.methods import combined as cb  # noqa: E402
 from transfer_lab.methods.encoders import encoder_from_checkpoint  # noqa: E402
 from transfer_lab.methods.runtime import conv_layout  # noqa: E402
-from transfer_lab.methods.training import extract_features, fit_classifier  # noqa: E402
-from transfer_lab.methods.transfer import _augmented_loss  # noqa: E402
+from transfer_lab.methods.training import extract_features  # noqa: E402
 from transfer_lab.sources.splits import budget_view  # noqa: E402
 
 K, ASSIGNMENTS, SEEDS, BUDGETS, PATIENCE = [5, 10, 20, 30, 40], ["argmax", "class_mass", "balanced"], range(5), (10, 1), 20
@@ -47,35 +46,14 @@ def teacher_probabilities(encoder, view, k, assignment):
                          for X in (view.X_val, view.X_test)]
 
 
-def select_teacher(encoder, views):
-    """(k, assignment) of best mean val over the seeds, ties to the first in grid order."""
-    scores = {}
-    for view in views:
-        F_l, F_u, F_v = (extract_features(encoder, X) for X in (view.X_labeled, view.X_unlabeled, view.X_val))
-        for k, a in itertools.product(K, ASSIGNMENTS):
-            _, predict = cb.teacher(F_l, view.y_labeled, F_u, k, a, 10)
-            scores.setdefault((k, a), []).append(float((predict(F_v) == view.y_val).mean()))
-    means = {key: np.mean(v) for key, v in scores.items()}
-    return max(means, key=means.get)
-
-
 def student_probabilities(encoder, view, pseudo, seed):
     """The student as `cb.fit_student` trains it; its cross-fitted val accuracy and its softmax on val and test."""
-    rows, labels, config, model, optimizer, augmenter = student_parts(encoder, view, pseudo, seed)
-    X_val = torch.as_tensor(view.X_val, dtype=torch.float32)
-    record = []
-
-    def val_fn(m):
-        record.append(torch.softmax(m(X_val), dim=1).numpy())
-        return float((record[-1].argmax(1) == view.y_val).mean())
-
-    fit_classifier(model, rows, labels, config=config, optimizer=optimizer, step_fn=_augmented_loss(augmenter),
-                   desc="student", val_fn=val_fn)
+    model, record = recorded_student(encoder, view, pseudo, seed)
     model.eval()
     with torch.no_grad():
         probabilities = [torch.softmax(model(torch.as_tensor(X, dtype=torch.float32)), 1).numpy()
                          for X in (view.X_val, view.X_test)]
-    return model, cb.crossfit_accuracy(np.stack(record), view.y_val, PATIENCE), probabilities
+    return model, cb.crossfit_accuracy(record, view.y_val, PATIENCE), probabilities
 
 
 def run(root, name, path, out_dir):
@@ -85,7 +63,7 @@ def run(root, name, path, out_dir):
     saved = {}
     for budget in BUDGETS:
         views = [cb.without_held_out_labels(budget_view(ds, split, subsets, budget, s)) for s in SEEDS]
-        k, assignment = select_teacher(encoder, views)
+        k, assignment = select_teacher(encoder, views, K, ASSIGNMENTS)
         print(f"{name} @ {budget}: teacher k={k}, {assignment}", flush=True)
         for seed, view in zip(SEEDS, views):
             key = f"b{budget}_s{seed}"

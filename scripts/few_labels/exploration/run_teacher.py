@@ -1,7 +1,9 @@
-"""What explorations 19-28 (issue 18, stop 29) share: a default run's data and label subsets,
-the teacher `combined.select` chose in that run, its pseudo-labels, and `combined`'s student
-recipe. Imported by those scripts (their folder is on sys.path when they run)."""
+"""What explorations 19-32 (issue 18, stops 29-31) share: a default run's data and label
+subsets, the teacher `combined.select` chose in that run (or one chosen here on val), its
+pseudo-labels, and `combined`'s student recipe, trained with its validation softmax recorded
+after each epoch. Imported by those scripts (their folder is on sys.path when they run)."""
 import copy
+import itertools
 
 import numpy as np
 import pandas as pd
@@ -12,7 +14,8 @@ from transfer_lab.methods import combined as cb
 from transfer_lab.methods.augment import build_augmenter, data_kind
 from transfer_lab.methods.encoders import Classifier, encoder_from_checkpoint
 from transfer_lab.methods.runtime import conv_layout
-from transfer_lab.methods.training import TrainConfig, extract_features, make_optimizer
+from transfer_lab.methods.training import TrainConfig, extract_features, fit_classifier, make_optimizer
+from transfer_lab.methods.transfer import _augmented_loss
 from transfer_lab.sources.splits import label_subsets
 
 
@@ -68,3 +71,36 @@ def student_parts(encoder, view, pseudo, seed):
                                 {"params": [p for p in encoder.parameters() if p.requires_grad], "lr": 1e-4}], config)
     augmenter = build_augmenter(None, data_kind(view.X_labeled), 0.5)
     return rows, labels, config, model, optimizer, augmenter
+
+
+def recorded_student(encoder, view, pseudo, seed, every_epoch=False):
+    """The student as ``cb.fit_student`` trains it (early stopping on val accuracy, best epoch
+    restored), or with ``every_epoch`` for all its epochs (no early stopping), and the softmax
+    on the validation rows after each epoch it trained, (epochs, rows, classes)."""
+    rows, labels, config, model, optimizer, augmenter = student_parts(encoder, view, pseudo, seed)
+    if every_epoch:
+        config = type(config)(**{**config.__dict__, "patience": None})
+    X_val = torch.as_tensor(view.X_val, dtype=torch.float32)
+    record = []
+
+    def val_fn(m):
+        record.append(torch.softmax(m(X_val), dim=1).numpy())
+        return float((record[-1].argmax(1) == view.y_val).mean())
+
+    fit_classifier(model, rows, labels, config=config, optimizer=optimizer, step_fn=_augmented_loss(augmenter),
+                   desc="student", val_fn=val_fn)
+    return model, np.stack(record)
+
+
+def select_teacher(encoder, views, ks, assignments):
+    """(k, assignment) of the label-propagation teacher on ``encoder``'s features with the best
+    mean val accuracy over ``views``, ties to the first in grid order (k outer), as
+    ``combined.select`` chooses among one encoder's candidates."""
+    scores = {}
+    for view in views:
+        F_l, F_u, F_v = (extract_features(encoder, X) for X in (view.X_labeled, view.X_unlabeled, view.X_val))
+        for k, a in itertools.product(ks, assignments):
+            _, predict = cb.teacher(F_l, view.y_labeled, F_u, k, a, 10)
+            scores.setdefault((k, a), []).append(float((predict(F_v) == view.y_val).mean()))
+    means = {key: np.mean(v) for key, v in scores.items()}
+    return max(means, key=means.get)

@@ -71,6 +71,7 @@ __all__ = [
     "student",
     "fit_student",
     "crossfit_accuracy",
+    "early_stopping_epochs",
     "stratified_halves",
     "run",
     "measure",
@@ -253,17 +254,24 @@ def crossfit_accuracy(P: np.ndarray, y: np.ndarray, patience: int | None, seed: 
     first = stratified_halves(y, seed)
     right = 0
     for choose, score in ((first, ~first), (~first, first)):
-        accuracy = (P[:, choose].argmax(axis=2) == y[choose]).mean(axis=1)
-        best, since = 0, 0
-        for epoch in range(1, len(P)):
-            if accuracy[epoch] > accuracy[best]:
-                best, since = epoch, 0
-            else:
-                since += 1
-                if patience is not None and since >= patience:
-                    break
+        best, _ = early_stopping_epochs((P[:, choose].argmax(axis=2) == y[choose]).mean(axis=1), patience)
         right += int((P[best][score].argmax(axis=1) == y[score]).sum())
     return right / len(y)
+
+
+def early_stopping_epochs(score: np.ndarray, patience: int | None) -> tuple[int, int]:
+    """``(best, last)``: the epoch of best ``score`` (the first of ties) and the last epoch
+    trained, when training stops after ``patience`` epochs without improvement (None: never),
+    as :func:`~transfer_lab.methods.training.fit` does; ``score`` holds one value per epoch."""
+    best, since = 0, 0
+    for epoch in range(1, len(score)):
+        if score[epoch] > score[best]:
+            best, since = epoch, 0
+        else:
+            since += 1
+            if patience is not None and since >= patience:
+                return best, epoch
+    return best, len(score) - 1
 
 
 def fit_student(encoder: nn.Module, view: Any, pseudo: np.ndarray, settings: CombinedSettings) -> tuple[nn.Module, float]:
